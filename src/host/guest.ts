@@ -1,0 +1,240 @@
+// A host-side handle on one guest: spawn its worker, boot it, wait for its
+// ready line, stream its console, run commands (exec), destroy it.
+// Tests, the dashboard and the experiment runner all go through this class.
+import { proxy, transfer } from 'comlink';
+import type { BootResult, BootSpec, GuestEvent, GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
+import { HvError, isHvError } from '../core/errors.ts';
+import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
+import { Transcript, execLine, parseExec } from './console-text.ts';
+import type { GuestWorker, GuestWorkerFactory } from './worker-port.ts';
+
+export interface GuestOptions {
+  name: string;
+  memoryMiB: number;
+  image: GuestImage;
+  wasm: BootSpec['wasm'];
+  /** Execute only under scheduler grants (default false: free running). */
+  scheduled?: boolean;
+  nic?: BootSpec['nic'];
+  /** Restore this saved state instead of booting the kernel. */
+  state?: ArrayBuffer;
+  seed?: string;
+  /** Give up when no HV-READY line came within this many ms (default 120 s). */
+  readyTimeoutMs?: number;
+  /** Sees every event, including boot progress, from the first one on. */
+  onEvent?: (event: GuestEvent) => void;
+}
+
+/** What a guest said in its HV-READY line. */
+export interface ReadyInfo {
+  name: string;
+  memKiB: number;
+  kernel: string;
+}
+
+export interface ExecResult {
+  output: string;
+  status: number;
+}
+
+const READY_RE = /HV-READY name=(\S+) mem_kib=(\d+) kernel=(\S+)/;
+
+
+export class Guest {
+  readonly transcript = new Transcript();
+  ready: ReadyInfo | null = null;
+  boot: BootResult | null = null;
+  private readonly listeners = new Set<(event: GuestEvent) => void>();
+  private readonly waiters = new Set<() => void>();
+  private execSeq = 0;
+  private execChain: Promise<unknown> = Promise.resolve();
+  private destroyed = false;
+  private failure: string | null = null;
+
+  private constructor(
+    readonly name: string,
+    private readonly worker: GuestWorker,
+  ) {
+    worker.onFailure((reason) => {
+      this.failure = reason;
+      this.wake();
+    });
+  }
+
+  /** Spawn a worker, boot the guest and wait for its shell; on failure the worker is released. */
+  static async create(factory: GuestWorkerFactory, options: GuestOptions): Promise<Guest> {
+    // Refuse a bad size before any worker exists.
+    const memoryMiB = validateMemoryMiB(options.memoryMiB, initrdMemoryLimits(options.image.initrd.bytes));
+    const guest = new Guest(options.name, factory());
+    if (options.onEvent) guest.listeners.add(options.onEvent);
+    try {
+      const sink = proxy((events: GuestEvent[]) => guest.onEvents(events));
+      const spec: BootSpec = {
+        name: options.name,
+        memoryMiB,
+        image: options.image,
+        wasm: options.wasm,
+        scheduled: options.scheduled ?? false,
+        nic: options.nic ?? null,
+        ...(options.state ? { state: options.state } : {}),
+        ...(options.seed ? { seed: options.seed } : {}),
+      };
+      const transfer = options.state ? [options.state] : [];
+      guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
+      if (!options.state) await guest.waitReady(options.readyTimeoutMs ?? 120_000);
+      return guest;
+    } catch (err) {
+      await guest.destroy();
+      throw err;
+    }
+  }
+
+  get api(): GuestWorker['api'] {
+    return this.worker.api;
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  /** Subscribe to the guest's events; returns the unsubscribe function. */
+  on(listener: (event: GuestEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Subscribe to console output bytes only. */
+  onSerial(listener: (bytes: Uint8Array) => void): () => void {
+    return this.on((e) => {
+      if (e.type === 'serial0-output') listener(e.bytes);
+    });
+  }
+
+  /** Type into the guest's serial console. */
+  write(data: string | Uint8Array): void {
+    if (this.destroyed) return;
+    void this.worker.api.sendSerial(data).catch(() => {});
+  }
+
+  /** Wait until the console shows text matching re (searching from `from`, absolute). */
+  async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
+    return this.until(() => re.exec(this.transcript.since(from)), timeoutMs, () => `waiting for ${re}`);
+  }
+
+  /** Run one shell command line in the guest; resolves with its output and exit status. */
+  exec(command: string, timeoutMs = 30_000): Promise<ExecResult> {
+    const run = async (): Promise<ExecResult> => {
+      const id = ++this.execSeq;
+      const from = this.transcript.end;
+      this.write(execLine(id, command));
+      const r = await this.until(() => parseExec(id, this.transcript.since(from)), timeoutMs, () => `exec '${command}'`);
+      return { output: r.output, status: r.status };
+    };
+    const result = this.execChain.then(run, run);
+    this.execChain = result.catch(() => {});
+    return result;
+  }
+
+  pause(): Promise<void> {
+    return this.call(() => this.worker.api.pause());
+  }
+
+  resume(): Promise<void> {
+    return this.call(() => this.worker.api.resume());
+  }
+
+  saveState(): Promise<ArrayBuffer> {
+    return this.call(() => this.worker.api.saveState());
+  }
+
+  searchMemory(pattern: Uint8Array | string, maxHits = 64): Promise<MemorySearchResult> {
+    const bytes = typeof pattern === 'string' ? new TextEncoder().encode(pattern) : pattern;
+    return this.call(() => this.worker.api.searchMemory(bytes, maxHits));
+  }
+
+  /** Stop the guest and release its worker. Idempotent; never throws. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.wake();
+    try {
+      await Promise.race([this.worker.api.destroy(), new Promise((r) => setTimeout(r, 2000))]);
+    } catch {
+      // The worker may already be gone; terminating it below is what matters.
+    }
+    await this.worker.terminate();
+    this.listeners.clear();
+  }
+
+  private async waitReady(timeoutMs: number): Promise<void> {
+    const m = await this.until(() => READY_RE.exec(this.transcript.since(0)), timeoutMs, () => 'its HV-READY line').catch(
+      (err: unknown) => {
+        if (isHvError(err, 'boot-timeout')) {
+          throw new HvError(
+            'boot-timeout',
+            `guest ${this.name} did not print its ready line within ${Math.round(timeoutMs / 1000)} s; last console output: ${this.transcript.tail(3) || '(none)'}`,
+            { guest: this.name, timeoutMs },
+          );
+        }
+        throw err;
+      },
+    );
+    this.ready = { name: m[1]!, memKiB: Number(m[2]), kernel: m[3]! };
+  }
+
+  private onEvents(events: GuestEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'serial0-output') this.transcript.append(e.bytes);
+      if (e.type === 'guest-crash') this.failure = `guest crashed: ${e.reason}`;
+      for (const l of this.listeners) l(e);
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) w();
+  }
+
+  /** Resolve when check() returns a value; reject on timeout, crash or destroy. */
+  private until<T>(check: () => T | null, timeoutMs: number, what: () => string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(poll);
+      };
+      const poll = (): void => {
+        const value = check();
+        if (value !== null) {
+          done();
+          resolve(value);
+        } else if (this.failure || this.destroyed) {
+          done();
+          reject(
+            new HvError(this.failure ? 'guest-crashed' : 'illegal-state', `guest ${this.name}: ${this.failure ?? 'destroyed'} while ${what()}`, {
+              guest: this.name,
+            }),
+          );
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new HvError('boot-timeout', `guest ${this.name}: timed out after ${timeoutMs} ms ${what()}`, { guest: this.name, timeoutMs }));
+      }, timeoutMs);
+      this.waiters.add(poll);
+      poll();
+    });
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw HvError.from(err); // the worker sends HvErrors as plain data
+    }
+  }
+}
+
+/** comlink's transfer() marks the object so its buffers move instead of being copied. */
+function withTransfer<T>(value: T, transfers: Transferable[]): T {
+  return transfers.length === 0 ? value : transfer(value, transfers);
+}

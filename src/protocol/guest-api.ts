@@ -1,0 +1,106 @@
+// The RPC surface between the host (main thread or Node) and one guest worker.
+// Types only: the worker implements GuestApi, the host calls it through comlink.
+
+/** One file of a guest image, checked against images/manifest.json. */
+export interface ImageFile {
+  /** File name as listed in the manifest, e.g. "vmlinuz-hv.bin". */
+  name: string;
+  /** Where to load it: an http(s), relative or file: URL. */
+  url: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What a guest boots: BIOS, kernel, initramfs and the kernel command line. */
+export interface GuestImage {
+  /** Stable id, e.g. "hv" or "debian": templates are keyed by it. */
+  id: string;
+  label: string;
+  bios: ImageFile;
+  vgaBios: ImageFile;
+  kernel: ImageFile;
+  initrd: ImageFile;
+  /** Kernel command line without the per-guest parts (hv.name, hv.seed). */
+  cmdline: string;
+}
+
+export type NicType = 'virtio' | 'ne2k';
+
+export interface BootSpec {
+  name: string;
+  memoryMiB: number;
+  image: GuestImage;
+  /** URL of v86.wasm, or a module the host compiled once for all workers. */
+  wasm: { url: string } | { module: WebAssembly.Module };
+  nic?: NicType | null;
+  /** Start gated: the guest executes only under grants (see GuestApi.grant). */
+  scheduled: boolean;
+  /** Boot from this saved state instead of from the kernel (a clone). */
+  state?: ArrayBuffer;
+  /** A per-guest random seed written to the guest's entropy pool. */
+  seed?: string;
+}
+
+/** Why a slice ended. */
+export type SliceEndReason = 'expired' | 'idle' | 'preempted';
+
+/** Counters reported by the worker; instructions are exact (no u32 wrap). */
+export interface GuestCounters {
+  instructions: number;
+  /** ms spent executing (inside v86's main loop), since boot. */
+  runMs: number;
+  /** ms the guest spent halted, since boot. */
+  haltedMs: number;
+  memoryMiB: number;
+  /** Host-side footprint of the guest's WebAssembly memory, bytes. */
+  wasmBytes: number;
+}
+
+/** Events from the guest worker, in v86's naming style. */
+export type GuestEvent =
+  | { type: 'boot-progress'; phase: 'load' | 'verify' | 'start' | 'restore'; file: string; loaded: number; total: number }
+  | { type: 'serial0-output'; bytes: Uint8Array }
+  | { type: 'cpu-slice-end'; grantId: number; usedMs: number; instructions: number; reason: SliceEndReason }
+  | { type: 'cpu-wake'; usedMs: number; instructions: number }
+  | { type: 'cpu-usage'; usedMs: number; instructions: number; haltedMs: number }
+  | { type: 'guest-crash'; reason: string };
+
+export type GuestEventSink = (events: GuestEvent[]) => void;
+
+export interface BootResult {
+  /** ms from boot() to the emulator running (images loaded, wasm ready). */
+  loadMs: number;
+  restored: boolean;
+}
+
+export interface MemoryHit {
+  address: number;
+}
+
+export interface MemorySearchResult {
+  hits: MemoryHit[];
+  /** True when more hits existed than maxHits. */
+  truncated: boolean;
+  bytesScanned: number;
+  ms: number;
+}
+
+/** Implemented by workers/guest.worker.ts; every method may reject with a serialised HvError. */
+export interface GuestApi {
+  boot(spec: BootSpec, sink: GuestEventSink): Promise<BootResult>;
+  sendSerial(bytes: Uint8Array | string): void;
+  /** User pause: the guest stops executing and its clock-driven counters stop. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Let the guest execute for ms of CPU time; ends with a cpu-slice-end event. */
+  grant(grantId: number, ms: number): void;
+  /** End the grant now (the slice ends with reason 'preempted'). */
+  preempt(grantId: number): void;
+  /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
+  setScheduled(scheduled: boolean): void;
+  counters(): GuestCounters;
+  saveState(): Promise<ArrayBuffer>;
+  readMemory(address: number, length: number): Uint8Array;
+  searchMemory(pattern: Uint8Array, maxHits: number): Promise<MemorySearchResult>;
+  destroy(): Promise<void>;
+}

@@ -1,0 +1,214 @@
+// One guest: a v86 instance, its tick gate, its serial line and its snapshots.
+// Implements the GuestApi that guest.worker.ts exposes over comlink.
+import { transfer } from 'comlink';
+import { V86 } from 'v86';
+import type { V86Options } from 'v86';
+import type {
+  BootResult,
+  BootSpec,
+  GuestApi,
+  GuestCounters,
+  GuestEvent,
+  GuestEventSink,
+  MemorySearchResult,
+} from '../src/protocol/guest-api.ts';
+import { HvError } from '../src/core/errors.ts';
+import { loadImageFile } from './image-loader.ts';
+import { searchChunked } from './memory-search.ts';
+import { TickGate, type V86Internals } from './tick-gate.ts';
+
+const MiB = 1 << 20;
+/** Serial bytes are batched: one event per byte would flood the host. */
+const SERIAL_FLUSH_MS = 16;
+/** Use outside slices is reported this often (also keeps counters fresh). */
+const USAGE_FLUSH_MS = 250;
+const PANIC_RE = /Kernel panic - not syncing:[^\r\n]*/;
+
+const now = (): number => performance.now();
+const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function loadWasm(spec: BootSpec['wasm']): Promise<WebAssembly.Module> {
+  if ('module' in spec) return spec.module;
+  const file = { name: 'v86.wasm', url: spec.url, bytes: 0, sha256: '' };
+  if (spec.url.startsWith('file:')) {
+    const fsName = 'node:fs/promises';
+    const urlName = 'node:url';
+    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+    const { fileURLToPath } = (await import(/* @vite-ignore */ urlName)) as typeof import('node:url');
+    return WebAssembly.compile(await fs.readFile(fileURLToPath(file.url)));
+  }
+  return WebAssembly.compileStreaming(fetch(file.url));
+}
+
+export class GuestRuntime implements GuestApi {
+  private emulator: (V86 & V86Internals) | null = null;
+  private gate: TickGate | null = null;
+  private sink: GuestEventSink = () => {};
+  private serial: number[] = [];
+  private serialTail = '';
+  private crashed = false;
+  private memoryMiB = 0;
+  private timers: ReturnType<typeof setInterval>[] = [];
+
+  async boot(spec: BootSpec, sink: GuestEventSink): Promise<BootResult> {
+    if (this.emulator) throw new HvError('illegal-state', `guest ${spec.name} is already booted`, {});
+    const t0 = now();
+    this.sink = sink;
+    this.memoryMiB = spec.memoryMiB;
+    const files = [spec.image.bios, spec.image.vgaBios, spec.image.kernel, spec.image.initrd];
+    const [wasm, ...buffers] = await Promise.all([
+      loadWasm(spec.wasm),
+      ...files.map((f) =>
+        loadImageFile(f, (loaded, total) => this.emit({ type: 'boot-progress', phase: 'load', file: f.name, loaded, total })),
+      ),
+    ]);
+    const [bios, vgaBios, kernel, initrd] = buffers as [ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer];
+    const cmdline = [spec.image.cmdline, `hv.name=${spec.name}`, spec.seed ? `hv.seed=${spec.seed}` : ''].filter(Boolean).join(' ');
+    const options: V86Options & { wasm_fn: (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports> } = {
+      wasm_fn: async (imports) => (await WebAssembly.instantiate(wasm, imports)).exports,
+      memory_size: spec.memoryMiB * MiB,
+      vga_memory_size: 1 * MiB, // headless: no framebuffer needed
+      bios: { buffer: bios },
+      vga_bios: { buffer: vgaBios },
+      bzimage: { buffer: kernel },
+      initrd: { buffer: initrd },
+      cmdline,
+      acpi: true,
+      autostart: false,
+      disable_keyboard: true,
+      disable_mouse: true,
+      disable_speaker: true,
+    };
+    if (spec.nic) options.net_device = { type: spec.nic, relay_url: undefined as unknown as string };
+    this.emit({ type: 'boot-progress', phase: 'start', file: '', loaded: 0, total: 1 });
+    const emulator = new V86(options) as V86 & V86Internals;
+    this.emulator = emulator;
+    await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+    emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
+    if (spec.state) {
+      this.emit({ type: 'boot-progress', phase: 'restore', file: '', loaded: 0, total: spec.state.byteLength });
+      try {
+        await emulator.restore_state(spec.state);
+      } catch (err) {
+        await this.destroy();
+        throw new HvError('restore-failed', `restoring ${spec.name} from its saved state failed: ${(err as Error).message}`, {});
+      }
+    }
+    this.gate = new TickGate(emulator, (e) => this.emit(e), now, spec.scheduled);
+    this.timers.push(setInterval(() => this.flushSerial(), SERIAL_FLUSH_MS));
+    this.timers.push(setInterval(() => this.gate?.flushUsage(), USAGE_FLUSH_MS));
+    await emulator.run();
+    return { loadMs: now() - t0, restored: Boolean(spec.state) };
+  }
+
+  sendSerial(bytes: Uint8Array | string): void {
+    const emulator = this.requireEmulator();
+    const text = typeof bytes === 'string' ? bytes : String.fromCharCode(...bytes);
+    emulator.serial0_send(text);
+  }
+
+  async pause(): Promise<void> {
+    const emulator = this.requireEmulator();
+    const gate = this.gate!;
+    gate.dropGrant();
+    const stopped = emulator.stop();
+    gate.unpark(); // a parked instance needs one tick to notice stop()
+    await stopped;
+  }
+
+  async resume(): Promise<void> {
+    await this.requireEmulator().run();
+  }
+
+  grant(grantId: number, ms: number): void {
+    this.gate?.grant(grantId, ms);
+  }
+
+  preempt(grantId: number): void {
+    this.gate?.preempt(grantId);
+  }
+
+  setScheduled(scheduled: boolean): void {
+    this.gate?.setScheduled(scheduled);
+  }
+
+  counters(): GuestCounters {
+    const gate = this.gate;
+    return {
+      instructions: gate?.instructions ?? 0,
+      runMs: gate?.runMs ?? 0,
+      haltedMs: gate?.haltedMs ?? 0,
+      memoryMiB: this.memoryMiB,
+      wasmBytes: gate?.wasmBytes ?? 0,
+    };
+  }
+
+  async saveState(): Promise<ArrayBuffer> {
+    const state = await this.requireEmulator().save_state();
+    return transfer(state, [state]);
+  }
+
+  readMemory(address: number, length: number): Uint8Array {
+    const size = this.memoryMiB * MiB;
+    if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 0 || address + length > size) {
+      throw new HvError('invalid-argument', `memory range ${address}+${length} is outside the guest's ${this.memoryMiB} MiB`, {});
+    }
+    // read_memory returns a live view of the wasm memory: copy what leaves.
+    const copy = this.requireEmulator().read_memory(address, length).slice();
+    return transfer(copy, [copy.buffer]);
+  }
+
+  async searchMemory(pattern: Uint8Array, maxHits: number): Promise<MemorySearchResult> {
+    const emulator = this.requireEmulator();
+    if (pattern.length === 0) throw new HvError('invalid-argument', 'the search pattern is empty', {});
+    const size = this.memoryMiB * MiB;
+    const t0 = now();
+    const { hits, truncated } = await searchChunked((o, l) => emulator.read_memory(o, l), size, pattern, maxHits, nextMacrotask);
+    return { hits: hits.map((address) => ({ address })), truncated, bytesScanned: size, ms: now() - t0 };
+  }
+
+  async destroy(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const emulator = this.emulator;
+    this.emulator = null;
+    if (!emulator) return;
+    this.gate?.dropGrant();
+    this.gate?.unpark();
+    await emulator.destroy();
+    this.gate?.detach();
+    this.gate = null;
+  }
+
+  private requireEmulator(): V86 & V86Internals {
+    if (!this.emulator) throw new HvError('illegal-state', 'the guest is not booted', {});
+    return this.emulator;
+  }
+
+  private onSerialByte(byte: number): void {
+    this.serial.push(byte);
+    if (this.crashed) return;
+    // Panic detection on a short rolling tail of the console.
+    this.serialTail = (this.serialTail + String.fromCharCode(byte)).slice(-256);
+    if (byte === 10 || byte === 13) {
+      const m = PANIC_RE.exec(this.serialTail);
+      if (m) {
+        this.crashed = true;
+        this.flushSerial();
+        this.emit({ type: 'guest-crash', reason: m[0].trim() });
+      }
+    }
+  }
+
+  private flushSerial(): void {
+    if (this.serial.length === 0) return;
+    const bytes = Uint8Array.from(this.serial);
+    this.serial = [];
+    this.emit({ type: 'serial0-output', bytes });
+  }
+
+  /** Events go out at once: scheduler events are latency-critical. */
+  private emit(event: GuestEvent): void {
+    this.sink([event]);
+  }
+}
