@@ -28,7 +28,7 @@ const now = (): number => performance.now();
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function loadWasm(spec: BootSpec['wasm']): Promise<WebAssembly.Module> {
-  if ('module' in spec) return spec.module;
+  if ('module' in spec) return spec.module as WebAssembly.Module;
   const file = { name: 'v86.wasm', url: spec.url, bytes: 0, sha256: '' };
   if (spec.url.startsWith('file:')) {
     const fsName = 'node:fs/promises';
@@ -98,13 +98,19 @@ export class GuestRuntime implements GuestApi {
     this.timers.push(setInterval(() => this.flushSerial(), SERIAL_FLUSH_MS));
     this.timers.push(setInterval(() => this.gate?.flushUsage(), USAGE_FLUSH_MS));
     await emulator.run();
+    // The emulator can execute from now on: a scheduled guest asks for CPU.
+    this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
     return { loadMs: now() - t0, restored: Boolean(spec.state) };
   }
 
   sendSerial(bytes: Uint8Array | string): void {
     const emulator = this.requireEmulator();
-    const text = typeof bytes === 'string' ? bytes : String.fromCharCode(...bytes);
-    emulator.serial0_send(text);
+    if (typeof bytes === 'string') {
+      emulator.serial0_send(bytes);
+      return;
+    }
+    // v86 takes a string of byte values; convert in chunks (argument limits).
+    for (let i = 0; i < bytes.length; i += 4096) emulator.serial0_send(String.fromCharCode(...bytes.subarray(i, i + 4096)));
   }
 
   async pause(): Promise<void> {

@@ -1,6 +1,7 @@
 // Loads a guest image file (http(s), relative or file: URL), reports progress,
 // and checks its size and sha256 against the manifest entry.
 import type { ImageFile } from '../src/protocol/guest-api.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { HvError } from '../src/core/errors.ts';
 
 export type Progress = (loaded: number, total: number) => void;
@@ -38,10 +39,14 @@ async function fetchWithProgress(url: string, total: number, progress: Progress)
   return out.buffer;
 }
 
-/** sha256 of bytes as lowercase hex. */
+/**
+ * sha256 of bytes as lowercase hex. Browsers offer crypto.subtle on secure
+ * pages only (https or localhost); a lab served over plain http elsewhere
+ * falls back to a JavaScript implementation.
+ */
 export async function sha256Hex(bytes: ArrayBuffer): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  const digest = globalThis.crypto?.subtle ? new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)) : sha256(new Uint8Array(bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Load one image file and verify it; throws HvError image-missing / image-corrupt. */

@@ -23,6 +23,10 @@ export interface GuestOptions {
   readyTimeoutMs?: number;
   /** Sees every event, including boot progress, from the first one on. */
   onEvent?: (event: GuestEvent) => void;
+  /** Called with the new handle before booting starts (to wire grants, consoles). */
+  onSpawn?: (guest: Guest) => void;
+  /** Abort the boot: the worker is released and create() rejects. */
+  signal?: AbortSignal;
 }
 
 /** What a guest said in its HV-READY line. */
@@ -55,9 +59,9 @@ export class Guest {
     readonly name: string,
     private readonly worker: GuestWorker,
   ) {
+    // A dying worker is a crash like a kernel panic: listeners hear it the same way.
     worker.onFailure((reason) => {
-      this.failure = reason;
-      this.wake();
+      if (!this.destroyed) this.onEvents([{ type: 'guest-crash', reason }]);
     });
   }
 
@@ -67,6 +71,9 @@ export class Guest {
     const memoryMiB = validateMemoryMiB(options.memoryMiB, initrdMemoryLimits(options.image.initrd.bytes));
     const guest = new Guest(options.name, factory());
     if (options.onEvent) guest.listeners.add(options.onEvent);
+    options.onSpawn?.(guest);
+    const abort = (): void => void guest.destroy();
+    options.signal?.addEventListener('abort', abort, { once: true });
     try {
       const sink = proxy((events: GuestEvent[]) => guest.onEvents(events));
       const spec: BootSpec = {
@@ -86,6 +93,8 @@ export class Guest {
     } catch (err) {
       await guest.destroy();
       throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
     }
   }
 
@@ -225,11 +234,23 @@ export class Guest {
     });
   }
 
+  /** Call the worker; a call still pending when the guest is destroyed or dies rejects. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
+    let stop = (): void => {};
+    const gone = new Promise<never>((_, reject) => {
+      stop = () => {
+        if (this.failure || this.destroyed) {
+          reject(new HvError(this.failure ? 'guest-crashed' : 'illegal-state', `guest ${this.name}: ${this.failure ?? 'destroyed'}`, { guest: this.name }));
+        }
+      };
+    });
+    this.waiters.add(stop);
     try {
-      return await fn();
+      return await Promise.race([fn(), gone]);
     } catch (err) {
       throw HvError.from(err); // the worker sends HvErrors as plain data
+    } finally {
+      this.waiters.delete(stop);
     }
   }
 }

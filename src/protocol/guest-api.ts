@@ -30,8 +30,8 @@ export interface BootSpec {
   name: string;
   memoryMiB: number;
   image: GuestImage;
-  /** URL of v86.wasm, or a module the host compiled once for all workers. */
-  wasm: { url: string } | { module: WebAssembly.Module };
+  /** URL of v86.wasm, or a WebAssembly.Module the host compiled once for all workers. */
+  wasm: { url: string } | { module: object };
   nic?: NicType | null;
   /** Start gated: the guest executes only under grants (see GuestApi.grant). */
   scheduled: boolean;

@@ -1,0 +1,43 @@
+// Boot section: cold boot to the ready line and to a shell answer, save_state
+// time and size, and restore into a fresh worker to a shell answer (Node).
+import { Guest } from '../src/host/guest.ts';
+import { nodeGuestWorkers } from '../src/host/node-workers.ts';
+import { nodeImages, nodeWasmUrl } from '../src/host/node-images.ts';
+import { targetRow, type BenchRow } from './table.ts';
+
+const MEMORY_MIB = 128;
+
+export async function benchBoot(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const image of nodeImages()) {
+    const section = `boot/${image.id}`;
+    const t0 = performance.now();
+    const guest = await Guest.create(nodeGuestWorkers, { name: 'bench', memoryMiB: MEMORY_MIB, image, wasm: { url: nodeWasmUrl } });
+    const readyS = (performance.now() - t0) / 1000;
+    const readyInstr = (await guest.api.counters()).instructions;
+    await guest.exec('true');
+    const shellS = (performance.now() - t0) / 1000;
+    const small = image.id === 'hv';
+    rows.push(small ? targetRow(section, 'cold boot to ready line', readyS, 's', '<=', 2) : { section, metric: 'cold boot to ready line', value: readyS, unit: 's' });
+    rows.push(
+      small
+        ? targetRow(section, 'guest instructions to ready', readyInstr / 1e9, 'billion', '<=', 0.4)
+        : { section, metric: 'guest instructions to ready', value: readyInstr / 1e9, unit: 'billion' },
+    );
+    rows.push({ section, metric: 'cold boot to shell answer', value: shellS, unit: 's' });
+
+    const s0 = performance.now();
+    const state = await guest.saveState();
+    rows.push({ section, metric: `save_state (${MEMORY_MIB} MiB guest)`, value: performance.now() - s0, unit: 'ms' });
+    rows.push({ section, metric: 'state size (uncompressed)', value: state.byteLength / 2 ** 20, unit: 'MiB' });
+    await guest.destroy();
+
+    const r0 = performance.now();
+    const clone = await Guest.create(nodeGuestWorkers, { name: 'bench', memoryMiB: MEMORY_MIB, image, wasm: { url: nodeWasmUrl }, state });
+    const answer = await clone.exec('echo restored');
+    if (answer.output.trim() !== 'restored') throw new Error(`restored guest answered ${JSON.stringify(answer.output)}`);
+    rows.push({ section, metric: 'restore into fresh worker to shell answer', value: (performance.now() - r0) / 1000, unit: 's' });
+    await clone.destroy();
+  }
+  return rows;
+}

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { burstyGuest, busyGuest, idleGuest, SchedulerSim } from './scheduler-sim.ts';
+
+describe('SchedulerSim', () => {
+  it('is deterministic for a seed', () => {
+    const a = new SchedulerSim({ config: { pcpus: 1 }, seed: 4 });
+    const b = new SchedulerSim({ config: { pcpus: 1 }, seed: 4 });
+    const draws = (s: SchedulerSim) => Array.from({ length: 5 }, () => s.random());
+    const da = draws(a);
+    expect(draws(b)).toEqual(da);
+    for (const x of da) expect(x >= 0 && x < 1).toBe(true);
+  });
+
+  it('models a busy guest: uses every grant in full, plus its overrun', () => {
+    const sim = new SchedulerSim({ config: { pcpus: 1 } });
+    sim.addGuest('a', busyGuest(() => 1.5));
+    sim.runPeriods(4);
+    // Grants to the period end overrun by 1.5 ms each, which the next period's budget takes back.
+    expect(sim.records('a').map((r) => Math.round(r.usedMs * 10) / 10)).toEqual([100, 100, 100, 100]);
+    // The report of each grant arrives after the boundary: its instructions are estimated
+    // at the guest's last known speed (350 MIPS here), unknown in the first period.
+    expect(sim.records('a').map((r) => Math.round(r.instructions / 1e5) / 10)).toEqual([0, 70, 35, 35]);
+  });
+
+  it('models an idle guest: halts at once and wakes on a timer', () => {
+    const sim = new SchedulerSim({ config: { pcpus: 1 } });
+    sim.addGuest('i', idleGuest(50, 0.2));
+    sim.runPeriods(10);
+    const used = sim.records('i').reduce((a, r) => a + r.usedMs, 0);
+    expect(used).toBeCloseTo(19 * 0.2, 6); // woken at 50, 100, ... 950
+    expect(sim.records('i').reduce((a, r) => a + r.idleMs, 0)).toBeGreaterThan(990);
+  });
+
+  it('models a bursty guest: uses its bursts and nothing more', () => {
+    const sim = new SchedulerSim({ config: { pcpus: 1 } });
+    sim.addGuest('b', burstyGuest(30, 200));
+    sim.runPeriods(10);
+    expect(sim.records('b').reduce((a, r) => a + r.usedMs, 0)).toBeCloseTo(5 * 30, 6);
+  });
+
+  it('removes a guest', () => {
+    const sim = new SchedulerSim({ config: { pcpus: 1 } });
+    sim.addGuest('a', busyGuest());
+    sim.addGuest('b', busyGuest());
+    sim.runUntil(150);
+    sim.removeGuest('a');
+    sim.runUntil(400);
+    expect(sim.records('a').map((r) => r.periodIndex)).toEqual([0, 1]);
+    expect(sim.records('b').slice(2).every((r) => r.usedMs === 100)).toBe(true);
+  });
+
+  it('refuses an unknown guest', () => {
+    const sim = new SchedulerSim({ config: { pcpus: 1 } });
+    expect(() => sim.setPaused('x', true)).toThrow('the simulation has no guest named x');
+  });
+});

@@ -1,0 +1,102 @@
+// Drives the core CPU scheduler from a real clock: feeds it what the guest
+// workers report, applies its decisions (grants, preemptions) to the workers,
+// and closes accounting periods on time.
+import { CpuScheduler } from '../core/scheduler.ts';
+import type { ClosedPeriod, SchedulerConfigInput, VmId, VmResourcesInput } from '../core/scheduler-types.ts';
+import type { GuestEvent } from '../protocol/guest-api.ts';
+import type { HostTimers } from './timers.ts';
+
+/** What the loop needs of a guest worker. */
+export interface CpuPort {
+  grant(grantId: number, ms: number): void;
+  preempt(grantId: number): void;
+}
+
+export class CpuLoop {
+  readonly scheduler: CpuScheduler;
+  private readonly ports = new Map<VmId, CpuPort>();
+  private timer: unknown = null;
+  private timerAt = Infinity;
+  private disposed = false;
+
+  constructor(
+    config: SchedulerConfigInput,
+    private readonly timers: HostTimers,
+    private readonly onPeriod: (period: ClosedPeriod) => void,
+  ) {
+    this.scheduler = new CpuScheduler(config, timers);
+    this.pump();
+  }
+
+  /** Put a guest under the scheduler (it starts runnable). */
+  attach(vmId: VmId, port: CpuPort, resources: VmResourcesInput): void {
+    this.scheduler.addVm(vmId, resources, this.timers.now());
+    this.ports.set(vmId, port);
+    this.pump();
+  }
+
+  detach(vmId: VmId): void {
+    this.ports.delete(vmId);
+    this.scheduler.removeVm(vmId, this.timers.now());
+    this.pump();
+  }
+
+  has(vmId: VmId): boolean {
+    return this.ports.has(vmId);
+  }
+
+  setPaused(vmId: VmId, paused: boolean): void {
+    this.scheduler.setPaused(vmId, paused, this.timers.now());
+    this.pump();
+  }
+
+  /** Route a guest's cpu-* events into the scheduler. */
+  onGuestEvent(vmId: VmId, e: GuestEvent): void {
+    if (!this.ports.has(vmId)) return;
+    const now = this.timers.now();
+    switch (e.type) {
+      case 'cpu-slice-end':
+        this.scheduler.onSliceEnd(vmId, e.grantId, { usedMs: e.usedMs, instructions: e.instructions, reason: e.reason }, now);
+        break;
+      case 'cpu-wake':
+        if (e.usedMs > 0 || e.instructions > 0) this.scheduler.onUsage(vmId, { usedMs: e.usedMs, instructions: e.instructions }, now);
+        this.scheduler.onWake(vmId, now);
+        break;
+      case 'cpu-usage':
+        this.scheduler.onUsage(vmId, { usedMs: e.usedMs, instructions: e.instructions }, now);
+        return; // usage frees no pCPU: nothing to dispatch
+      default:
+        return;
+    }
+    this.pump();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.ports.clear();
+  }
+
+  /** Close due periods, apply decisions, and set the timer for the next deadline. */
+  pump(): void {
+    if (this.disposed) return;
+    const now = this.timers.now();
+    for (const period of this.scheduler.tickPeriods(now)) this.onPeriod(period);
+    for (const d of this.scheduler.dispatch(now)) {
+      const port = this.ports.get(d.vmId);
+      if (!port) continue;
+      if (d.kind === 'grant') port.grant(d.grantId, d.ms);
+      else port.preempt(d.grantId);
+    }
+    const at = this.scheduler.nextDeadline();
+    if (at !== this.timerAt || this.timer === null) {
+      if (this.timer !== null) this.timers.clearTimeout(this.timer);
+      this.timerAt = at;
+      this.timer = this.timers.setTimeout(() => {
+        this.timer = null;
+        this.pump();
+      }, Math.max(0, at - now));
+    }
+  }
+}

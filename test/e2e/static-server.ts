@@ -1,0 +1,73 @@
+// A plain static file server for the built site, as any web host would run it:
+// files under a sub-path, correct MIME types, and no special headers (no
+// COOP/COEP: the site must not need cross-origin isolation).
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, sep } from 'node:path';
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+export interface StaticServer {
+  /** Absolute URL of the site, ending in the sub-path and a slash. */
+  url: string;
+  /** Requests served so far, as "STATUS PATH", for debugging failed tests. */
+  log: string[];
+  close(): Promise<void>;
+}
+
+/** Serve `root` under `prefix` (e.g. "/lab/") on a free loopback port. */
+export async function serveStatic(root: string, prefix: string): Promise<StaticServer> {
+  const log: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const send = (status: number, body: string, headers: Record<string, string> = {}): void => {
+      log.push(`${status} ${path}`);
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed');
+    if (path === prefix.slice(0, -1)) return send(301, '', { location: prefix });
+    if (!path.startsWith(prefix)) return send(404, 'not found');
+    const rel = path.slice(prefix.length) || 'index.html';
+    const file = normalize(join(root, rel));
+    if (file !== root && !file.startsWith(root + sep)) return send(403, 'forbidden');
+    void stat(file).then(
+      (st) => {
+        if (!st.isFile()) return send(404, 'not found');
+        log.push(`200 ${path}`);
+        res.writeHead(200, {
+          'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+          'content-length': String(st.size),
+          'cache-control': 'no-cache',
+        });
+        if (req.method === 'HEAD') return void res.end();
+        createReadStream(file).pipe(res);
+      },
+      () => send(404, 'not found'),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    log,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

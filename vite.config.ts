@@ -1,0 +1,35 @@
+// Vite build of the playground page. The site must work from any static file
+// server under any sub-path with no special headers, so: relative base, module
+// workers, guest images and v86.wasm emitted as plain assets, and no `process`
+// polyfill (v86 would take its Node code path if `process` existed).
+import { defineConfig } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+export default defineConfig({
+  base: './',
+  plugins: [svelte()],
+  build: {
+    target: 'es2022',
+    // Images and wasm are fetched (and sha256-checked) by the guest worker:
+    // keep them as files, never as inlined data: URLs.
+    assetsInlineLimit: 0,
+    // The kernel images are several MB; that is expected, not a warning.
+    chunkSizeWarningLimit: 1024,
+  },
+  worker: {
+    format: 'es',
+  },
+  server: {
+    // images/.work holds a Linux source tree while a kernel is being built:
+    // watching it would cost the dev server CPU on every compiled file.
+    watch: { ignored: ['**/images/.work/**', '**/test-results/**', '**/bench-results/**'] },
+  },
+  optimizeDeps: {
+    // The page is the only entry (the default scans every *.html under the
+    // root, including a kernel source tree in images/.work).
+    entries: ['index.html'],
+    // Pre-bundle what the guest worker imports too: otherwise the dev server
+    // discovers v86 only when the first guest starts and reloads the page.
+    include: ['v86', 'comlink', '@xterm/xterm', '@xterm/addon-fit'],
+  },
+});
