@@ -27,13 +27,13 @@ export async function benchBoot(): Promise<BenchRow[]> {
     rows.push({ section, metric: 'cold boot to shell answer', value: shellS, unit: 's' });
 
     const s0 = performance.now();
-    const state = await guest.saveState();
+    const saved = await guest.saveState();
     rows.push({ section, metric: `save_state (${MEMORY_MIB} MiB guest)`, value: performance.now() - s0, unit: 'ms' });
-    rows.push({ section, metric: 'state size (uncompressed)', value: state.byteLength / 2 ** 20, unit: 'MiB' });
+    rows.push({ section, metric: 'state size (uncompressed)', value: saved.state.byteLength / 2 ** 20, unit: 'MiB' });
     await guest.destroy();
 
     const r0 = performance.now();
-    const clone = await Guest.create(nodeGuestWorkers, { name: 'bench', memoryMiB: MEMORY_MIB, image, wasm: { url: nodeWasmUrl }, state });
+    const clone = await Guest.create(nodeGuestWorkers, { name: 'bench', memoryMiB: MEMORY_MIB, image, wasm: { url: nodeWasmUrl }, state: saved });
     const answer = await clone.exec('echo restored');
     if (answer.output.trim() !== 'restored') throw new Error(`restored guest answered ${JSON.stringify(answer.output)}`);
     rows.push({ section, metric: 'restore into fresh worker to shell answer', value: (performance.now() - r0) / 1000, unit: 's' });

@@ -1,5 +1,7 @@
 // One guest: a v86 instance, its tick gate, its serial line and its snapshots.
 // Implements the GuestApi that guest.worker.ts exposes over comlink.
+// clock-shim first: it must wrap performance.now before v86 loads.
+import { guestClock, setGuestClock } from './clock-shim.ts';
 import { transfer } from 'comlink';
 import { V86 } from 'v86';
 import type { V86Options } from 'v86';
@@ -11,6 +13,7 @@ import type {
   GuestEvent,
   GuestEventSink,
   MemorySearchResult,
+  SavedState,
 } from '../src/protocol/guest-api.ts';
 import { HvError } from '../src/core/errors.ts';
 import { loadImageFile } from './image-loader.ts';
@@ -24,7 +27,7 @@ const SERIAL_FLUSH_MS = 16;
 const USAGE_FLUSH_MS = 250;
 const PANIC_RE = /Kernel panic - not syncing:[^\r\n]*/;
 
-const now = (): number => performance.now();
+const now = guestClock;
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function loadWasm(spec: BootSpec['wasm']): Promise<WebAssembly.Module> {
@@ -81,6 +84,8 @@ export class GuestRuntime implements GuestApi {
     };
     if (spec.nic) options.net_device = { type: spec.nic, relay_url: undefined as unknown as string };
     this.emit({ type: 'boot-progress', phase: 'start', file: '', loaded: 0, total: 1 });
+    // A restored guest continues on the clock of the instance that saved it.
+    if (spec.state && spec.stateClockMs !== undefined) setGuestClock(spec.stateClockMs);
     const emulator = new V86(options) as V86 & V86Internals;
     this.emulator = emulator;
     await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
@@ -149,9 +154,9 @@ export class GuestRuntime implements GuestApi {
     };
   }
 
-  async saveState(): Promise<ArrayBuffer> {
+  async saveState(): Promise<SavedState> {
     const state = await this.requireEmulator().save_state();
-    return transfer(state, [state]);
+    return transfer({ state, clockMs: guestClock() }, [state]);
   }
 
   readMemory(address: number, length: number): Uint8Array {

@@ -2,7 +2,7 @@
 // ready line, stream its console, run commands (exec), destroy it.
 // Tests, the dashboard and the experiment runner all go through this class.
 import { proxy, transfer } from 'comlink';
-import type { BootResult, BootSpec, GuestEvent, GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
+import type { BootResult, BootSpec, GuestEvent, GuestImage, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
 import { HvError, isHvError } from '../core/errors.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { Transcript, execLine, parseExec } from './console-text.ts';
@@ -16,8 +16,8 @@ export interface GuestOptions {
   /** Execute only under scheduler grants (default false: free running). */
   scheduled?: boolean;
   nic?: BootSpec['nic'];
-  /** Restore this saved state instead of booting the kernel. */
-  state?: ArrayBuffer;
+  /** Restore this saved state instead of booting the kernel (its buffer is transferred). */
+  state?: SavedState;
   seed?: string;
   /** Give up when no HV-READY line came within this many ms (default 120 s). */
   readyTimeoutMs?: number;
@@ -27,6 +27,11 @@ export interface GuestOptions {
   onSpawn?: (guest: Guest) => void;
   /** Abort the boot: the worker is released and create() rejects. */
   signal?: AbortSignal;
+  /**
+   * With `state`: the identity the restored clone takes before it counts as
+   * ready (hostname = name, entropy seed, NIC MAC, wall clock; see hv-identity).
+   */
+  identity?: { seed: string; mac?: string };
 }
 
 /** What a guest said in its HV-READY line. */
@@ -83,12 +88,22 @@ export class Guest {
         wasm: options.wasm,
         scheduled: options.scheduled ?? false,
         nic: options.nic ?? null,
-        ...(options.state ? { state: options.state } : {}),
+        ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
       };
-      const transfer = options.state ? [options.state] : [];
+      const transfer = options.state ? [options.state.state] : [];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
-      if (!options.state) await guest.waitReady(options.readyTimeoutMs ?? 120_000);
+      const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+      if (!options.state) {
+        await guest.waitReady(readyTimeoutMs, 0);
+      } else if (options.identity) {
+        const from = guest.transcript.end;
+        const { seed, mac } = options.identity;
+        const epoch = Math.floor(Date.now() / 1000);
+        // Ctrl-U first: drop anything half-typed on the template's prompt.
+        guest.write(`\x15hv-identity ${options.name} ${seed} ${mac ?? '-'} ${epoch}\n`);
+        await guest.waitReady(readyTimeoutMs, from);
+      }
       return guest;
     } catch (err) {
       await guest.destroy();
@@ -152,7 +167,7 @@ export class Guest {
     return this.call(() => this.worker.api.resume());
   }
 
-  saveState(): Promise<ArrayBuffer> {
+  saveState(): Promise<SavedState> {
     return this.call(() => this.worker.api.saveState());
   }
 
@@ -175,8 +190,8 @@ export class Guest {
     this.listeners.clear();
   }
 
-  private async waitReady(timeoutMs: number): Promise<void> {
-    const m = await this.until(() => READY_RE.exec(this.transcript.since(0)), timeoutMs, () => 'its HV-READY line').catch(
+  private async waitReady(timeoutMs: number, from: number): Promise<void> {
+    const m = await this.until(() => READY_RE.exec(this.transcript.since(from)), timeoutMs, () => 'its HV-READY line').catch(
       (err: unknown) => {
         if (isHvError(err, 'boot-timeout')) {
           throw new HvError(

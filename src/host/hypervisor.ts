@@ -8,10 +8,11 @@ import { MemoryPool } from '../core/memory-pool.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { checkReservations, normalizeConfig, normalizeResources } from '../core/resources.ts';
 import type { ClosedPeriod, SchedulerConfig, VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
-import type { BootSpec, GuestEvent, GuestImage } from '../protocol/guest-api.ts';
+import type { BootSpec, GuestEvent, GuestImage, SavedState } from '../protocol/guest-api.ts';
 import { CpuLoop } from './cpu-loop.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import { PeriodHistory } from './period-history.ts';
+import { TemplateStore, templateKey } from './templates.ts';
 import { realTimers, type HostTimers } from './timers.ts';
 import type { GuestWorkerFactory } from './worker-port.ts';
 
@@ -41,7 +42,11 @@ export interface VmSpec {
   reservationPct?: number | null;
   /** Boot time limit, ms (default 120 s). */
   readyTimeoutMs?: number;
+  /** 'clone': restore a booted template of the same image and RAM (default 'cold'). */
+  boot?: BootMode;
 }
+
+export type BootMode = 'cold' | 'clone';
 
 export interface VmInfo {
   id: string;
@@ -55,6 +60,11 @@ export interface VmInfo {
   reason: string | null;
   /** Wall ms from start to the ready line, for the last start. */
   bootMs: number | null;
+  /** How it is configured to start, and how the last start really went. */
+  boot: BootMode;
+  bootedBy: BootMode | null;
+  /** Something the user should know about the last start (e.g. a fallback). */
+  bootNote: string | null;
 }
 
 export type HvEvent =
@@ -62,6 +72,7 @@ export type HvEvent =
   | { type: 'vm-resources'; at: number; vmId: string; name: string; resources: VmResources }
   | { type: 'host-settings'; at: number; settings: HostSettings }
   | { type: 'refusal'; at: number; action: string; vmId: string | null; error: HvErrorJSON }
+  | { type: 'vm-note'; at: number; vmId: string; name: string; message: string }
   | { type: 'boot-progress'; at: number; vmId: string; phase: string; file: string; loaded: number; total: number }
   | { type: 'period'; at: number; period: ClosedPeriod };
 
@@ -73,9 +84,12 @@ interface VmRecord extends VmInfo {
 }
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/i;
+/** Every guest gets a virtio NIC (templates and clones must match). */
+const NIC = 'virtio' as const;
 
 export class Hypervisor {
   readonly history = new PeriodHistory();
+  readonly templates: TemplateStore;
   private readonly vmsById = new Map<string, VmRecord>();
   private readonly listeners = new Set<(e: HvEvent) => void>();
   private readonly pool: MemoryPool;
@@ -90,6 +104,7 @@ export class Hypervisor {
   ) {
     if (env.images.length === 0) throw new HvError('image-missing', 'no guest image is available: images/manifest.json lists none', {});
     this.timers = env.timers ?? realTimers;
+    this.templates = new TemplateStore(env.workers, env.wasm);
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };
@@ -145,6 +160,9 @@ export class Hypervisor {
   createVm(spec: VmSpec): VmInfo {
     return this.refusing('create', null, () => {
       const name = String(spec.name ?? '').trim();
+      if (spec.boot !== undefined && spec.boot !== 'cold' && spec.boot !== 'clone') {
+        throw new HvError('invalid-argument', `boot mode "${String(spec.boot)}" is not valid: use cold or clone`, { boot: spec.boot });
+      }
       if (!NAME_RE.test(name)) {
         throw new HvError('invalid-argument', `VM name "${name}" is not valid: use 1-32 letters, digits and dashes (it becomes the guest's hostname)`, { name });
       }
@@ -166,6 +184,9 @@ export class Hypervisor {
         ready: null,
         reason: null,
         bootMs: null,
+        boot: spec.boot ?? 'cold',
+        bootedBy: null,
+        bootNote: null,
         guest: null,
         generation: 0,
         readyTimeoutMs: spec.readyTimeoutMs ?? 120_000,
@@ -289,24 +310,18 @@ export class Hypervisor {
     vm.ready = null;
     vm.reason = null;
     vm.bootMs = null;
+    vm.bootedBy = null;
+    vm.bootNote = null;
     this.setState(vm, booting);
     const t0 = this.timers.now();
     try {
-      const guest = await Guest.create(this.env.workers, {
-        name: vm.name,
-        memoryMiB: vm.memoryMiB,
-        image: vm.image,
-        wasm: this.env.wasm,
-        scheduled: true,
-        readyTimeoutMs: vm.readyTimeoutMs,
-        onSpawn: (g) => {
-          vm.guest = g;
-        },
-        onEvent: (e) => this.onGuestEvent(vm, generation, e),
-      });
-      if (vm.generation !== generation || vm.guest !== guest) return; // stopped or destroyed meanwhile
+      let guest = vm.boot === 'clone' ? await this.cloneBoot(vm, generation) : null;
+      if (vm.generation !== generation) return; // stopped or destroyed meanwhile
+      guest ??= await this.spawn(vm, generation);
+      if (vm.generation !== generation || vm.guest !== guest) return;
       vm.ready = guest.ready;
       vm.bootMs = this.timers.now() - t0;
+      vm.bootedBy ??= 'cold';
       this.setState(vm, transition(vm.state, 'booted', vm.name));
     } catch (err) {
       const error = HvError.from(err);
@@ -318,6 +333,45 @@ export class Hypervisor {
       }
       throw error;
     }
+  }
+
+  /** Restore the template into a fresh worker; null (and a note) when that fails, so the caller boots cold. */
+  private async cloneBoot(vm: VmRecord, generation: number): Promise<Guest | null> {
+    try {
+      const template = await this.templates.get(vm.image, vm.memoryMiB, NIC);
+      if (vm.generation !== generation) return null;
+      // Each clone gets its own copy: the buffer is transferred to its worker.
+      const guest = await this.spawn(vm, generation, { state: template.saved.state.slice(0), clockMs: template.saved.clockMs });
+      vm.bootedBy = 'clone';
+      return guest;
+    } catch (err) {
+      if (vm.generation !== generation) throw err;
+      vm.guest = null;
+      this.templates.discard(templateKey(vm.image, vm.memoryMiB, NIC));
+      vm.bootNote = `cloning ${vm.name} from its template failed (${HvError.from(err).message}); booting it cold instead`;
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: vm.bootNote });
+      return null;
+    }
+  }
+
+  /** A guest for this VM under the scheduler: booted cold, or restored from state. */
+  private spawn(vm: VmRecord, generation: number, state?: SavedState): Promise<Guest> {
+    const seed = randomHex(16);
+    return Guest.create(this.env.workers, {
+      name: vm.name,
+      memoryMiB: vm.memoryMiB,
+      image: vm.image,
+      wasm: this.env.wasm,
+      scheduled: true,
+      nic: NIC,
+      seed,
+      readyTimeoutMs: vm.readyTimeoutMs,
+      ...(state ? { state, identity: { seed, mac: randomMac() } } : {}),
+      onSpawn: (g) => {
+        vm.guest = g;
+      },
+      onEvent: (e) => this.onGuestEvent(vm, generation, e),
+    });
   }
 
   private onGuestEvent(vm: VmRecord, generation: number, e: GuestEvent): void {
@@ -431,6 +485,18 @@ export class Hypervisor {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs } = vm;
-  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs };
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote } = vm;
+  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote };
+}
+
+/** n random bytes as hex. */
+function randomHex(n: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A random locally administered, unicast MAC address (first byte's low bits 10). */
+function randomMac(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  bytes[0] = (bytes[0]! & 0xfc) | 0x02;
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
 }

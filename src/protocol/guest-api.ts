@@ -37,6 +37,8 @@ export interface BootSpec {
   scheduled: boolean;
   /** Boot from this saved state instead of from the kernel (a clone). */
   state?: ArrayBuffer;
+  /** The guest clock (ms) when the state was saved; the restored guest continues from it. */
+  stateClockMs?: number;
   /** A per-guest random seed written to the guest's entropy pool. */
   seed?: string;
 }
@@ -85,6 +87,12 @@ export interface MemorySearchResult {
   ms: number;
 }
 
+/** A snapshot of a guest: v86's state and the guest clock it was taken at. */
+export interface SavedState {
+  state: ArrayBuffer;
+  clockMs: number;
+}
+
 /** Implemented by workers/guest.worker.ts; every method may reject with a serialised HvError. */
 export interface GuestApi {
   boot(spec: BootSpec, sink: GuestEventSink): Promise<BootResult>;
@@ -99,7 +107,7 @@ export interface GuestApi {
   /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
   setScheduled(scheduled: boolean): void;
   counters(): GuestCounters;
-  saveState(): Promise<ArrayBuffer>;
+  saveState(): Promise<SavedState>;
   readMemory(address: number, length: number): Uint8Array;
   searchMemory(pattern: Uint8Array, maxHits: number): Promise<MemorySearchResult>;
   destroy(): Promise<void>;

@@ -1,0 +1,117 @@
+// Booted templates for instant clones: one guest per (image, RAM, NIC) is
+// booted cold, its state saved once it is ready, and further guests start by
+// restoring that state into fresh workers (then take their own identity).
+import type { GuestImage, NicType } from '../protocol/guest-api.ts';
+import type { GuestWorkerFactory } from './worker-port.ts';
+import { Guest } from './guest.ts';
+import type { BootSpec, SavedState } from '../protocol/guest-api.ts';
+
+/** What a saved state was made from; a template restores only into the same. */
+export interface TemplateKey {
+  imageId: string;
+  kernelSha256: string;
+  initrdSha256: string;
+  biosSha256: string;
+  memoryMiB: number;
+  nic: NicType | null;
+}
+
+export interface Template {
+  key: TemplateKey;
+  saved: SavedState;
+  /** Wall ms the template's cold boot took, and when it was saved. */
+  bootMs: number;
+  savedAt: number;
+}
+
+/** The key of a template for this image, RAM and NIC. */
+export function templateKey(image: GuestImage, memoryMiB: number, nic: NicType | null): TemplateKey {
+  return {
+    imageId: image.id,
+    kernelSha256: image.kernel.sha256,
+    initrdSha256: image.initrd.sha256,
+    biosSha256: image.bios.sha256,
+    memoryMiB,
+    nic,
+  };
+}
+
+/** True when a template was made from exactly this image, RAM and NIC. */
+export function templateMatches(template: Template, key: TemplateKey): boolean {
+  const a = template.key;
+  return (
+    a.imageId === key.imageId &&
+    a.kernelSha256 === key.kernelSha256 &&
+    a.initrdSha256 === key.initrdSha256 &&
+    a.biosSha256 === key.biosSha256 &&
+    a.memoryMiB === key.memoryMiB &&
+    a.nic === key.nic
+  );
+}
+
+const slot = (k: TemplateKey): string => `${k.imageId}/${k.memoryMiB}/${k.nic ?? 'none'}`;
+
+export class TemplateStore {
+  private readonly templates = new Map<string, Template>();
+  private readonly building = new Map<string, Promise<Template>>();
+  /** How many templates were booted (tests check that a stale one is rebuilt). */
+  builds = 0;
+
+  constructor(
+    private readonly workers: GuestWorkerFactory,
+    private readonly wasm: BootSpec['wasm'],
+  ) {}
+
+  /** The template for this image, RAM and NIC; boots one when missing or stale. */
+  async get(image: GuestImage, memoryMiB: number, nic: NicType | null): Promise<Template> {
+    const key = templateKey(image, memoryMiB, nic);
+    const id = slot(key);
+    const held = this.templates.get(id);
+    // A template of another image build or size is rebuilt, never restored.
+    if (held && templateMatches(held, key)) return held;
+    if (held) this.templates.delete(id);
+    let pending = this.building.get(id);
+    if (!pending) {
+      pending = this.build(image, key).finally(() => this.building.delete(id));
+      this.building.set(id, pending);
+    }
+    const built = await pending;
+    this.templates.set(id, built);
+    return built;
+  }
+
+  /** Keep a template made elsewhere (e.g. loaded from storage). */
+  put(template: Template): void {
+    this.templates.set(slot(template.key), template);
+  }
+
+  /** Forget one template (e.g. after its restore failed). */
+  discard(key: TemplateKey): void {
+    this.templates.delete(slot(key));
+  }
+
+  list(): Template[] {
+    return [...this.templates.values()];
+  }
+
+  private async build(image: GuestImage, key: TemplateKey): Promise<Template> {
+    this.builds++;
+    const t0 = performance.now();
+    const guest = await Guest.create(this.workers, {
+      name: 'template',
+      memoryMiB: key.memoryMiB,
+      image,
+      wasm: this.wasm,
+      nic: key.nic,
+    });
+    try {
+      const bootMs = performance.now() - t0;
+      // Let the shell settle at its prompt after the ready line.
+      await guest.exec('true');
+      const saved = await guest.saveState();
+      return { key, saved, bootMs, savedAt: Date.now() };
+    } finally {
+      await guest.destroy();
+    }
+  }
+}
