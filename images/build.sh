@@ -45,13 +45,20 @@ rm -rf "$work/kernel" && dpkg-deb -x "$kdeb" "$work/kernel"
 cp "$work"/kernel/boot/vmlinuz-* "$here/vmlinuz-debian.bin"
 manifest vmlinuz-debian.bin "$kpkg" "$(deb_version "$kdeb")" "Debian's generic i386 Linux kernel (bzImage)"
 
-# --- initramfs: busybox-static plus the files in rootfs/ ---
+# --- initramfs: busybox-static, the files in rootfs/ and the tools in tools/ ---
 bb=$(fetch busybox-static)
 rm -rf "$work/busybox" "$work/initramfs" && dpkg-deb -x "$bb" "$work/busybox"
 root="$work/initramfs"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,proc,sys,dev,tmp,run,root,etc}
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 cp -r "$here/rootfs/." "$root/"
+# Guest tools in C (tools/*.c): freestanding i386 binaries, raw system calls,
+# no libc, so they need nothing in the initramfs but themselves.
+need gcc gcc
+for c in "$here"/tools/*.c; do
+  gcc -m32 -march=i686 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector -fno-pie -no-pie \
+    -fno-asynchronous-unwind-tables -Os -Wall -Wextra -Werror -s -o "$root/usr/local/bin/$(basename "$c" .c)" "$c"
+done
 chmod 0755 "$root/init" "$root"/usr/local/bin/*
 # The kernel opens /dev/console before /init runs: it must exist in the archive.
 mknod -m 600 "$root/dev/console" c 5 1

@@ -1,0 +1,44 @@
+// Clone section (Node): start guests by restoring a booted template, to a
+// shell answer, one at a time and four at once.
+import { nodeHypervisor } from '../test/integration/hypervisor-helpers.ts';
+import { targetRow, type BenchRow } from './table.ts';
+
+const S = 'clone/node';
+
+export async function benchClone(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const hv = nodeHypervisor({ pcpus: 2, memoryMiB: 2048 });
+  try {
+    // The template is built on first use; its cold boot is reported separately.
+    const first = hv.createVm({ name: 'first', memoryMiB: 128, image: 'hv', boot: 'clone' }).id;
+    const t0 = performance.now();
+    await hv.start(first);
+    await hv.exec(first, 'true');
+    const template = hv.templates.list()[0]!;
+    rows.push({ section: S, metric: 'template: cold boot + save (first clone)', value: (performance.now() - t0) / 1000, unit: 's', note: `template boot ${(template.bootMs / 1000).toFixed(2)} s` });
+    await hv.destroy(first);
+
+    const singles: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = hv.createVm({ name: `one${i}`, memoryMiB: 128, image: 'hv', boot: 'clone' }).id;
+      const s0 = performance.now();
+      await hv.start(id);
+      await hv.exec(id, 'true');
+      singles.push((performance.now() - s0) / 1000);
+      await hv.destroy(id);
+    }
+    const median = [...singles].sort((a, b) => a - b)[1]!;
+    rows.push(targetRow(S, 'clone to shell answer (median of 3)', median, 's', '<=', 0.3, singles.map((s) => s.toFixed(3)).join(' ')));
+
+    const ids = [1, 2, 3, 4].map((i) => hv.createVm({ name: `four${i}`, memoryMiB: 128, image: 'hv', boot: 'clone' }).id);
+    const f0 = performance.now();
+    await Promise.all(ids.map(async (id) => {
+      await hv.start(id);
+      await hv.exec(id, 'true');
+    }));
+    rows.push(targetRow(S, 'four clones to four shell answers', (performance.now() - f0) / 1000, 's', '<=', 2, 'P=2'));
+  } finally {
+    await hv.dispose();
+  }
+  return rows;
+}
