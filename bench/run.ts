@@ -9,6 +9,7 @@ type Section = () => Promise<BenchRow[]>;
 const SECTIONS: Record<string, () => Promise<Section>> = {
   boot: async () => benchBoot,
   scheduler: async () => (await import('./scheduler.ts')).benchScheduler,
+  clone: async () => (await import('./clone.ts')).benchClone,
 };
 
 function arg(name: string): string | undefined {

