@@ -9,6 +9,7 @@ type Section = () => Promise<BenchRow[]>;
 const SECTIONS: Record<string, () => Promise<Section>> = {
   boot: async () => benchBoot,
   scheduler: async () => (await import('./scheduler.ts')).benchScheduler,
+  ui: async () => (await import('./ui.ts')).benchUi,
   clone: async () => (await import('./clone.ts')).benchClone,
 };
 

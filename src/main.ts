@@ -1,19 +1,28 @@
-// Page entry: the guest images and v86.wasm bundled with this build, Web
-// Workers for guests, and the Svelte app on top.
+// Page entry: a Hypervisor over Web Worker guests with the guest images and
+// v86.wasm bundled with this build, and the dashboard on top.
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
-import { Lab } from './ui/lab.svelte.ts';
+import { Dashboard } from './ui/dashboard.svelte.ts';
+import { chartStats } from './ui/chart-frames.ts';
 import { browserImages, browserWasmUrl } from './host/browser-images.ts';
 import { browserGuestWorkers } from './host/browser-workers.ts';
 import './ui/app.css';
 
+declare global {
+  interface Window {
+    /** Test hook for e2e tests and bench/ui.ts: the dashboard model and chart counters. */
+    __hvDashboard?: { dash: Dashboard; chartStats: typeof chartStats };
+  }
+}
+
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 
-const lab = new Lab(browserImages(), browserGuestWorkers, browserWasmUrl);
-mount(App, { target, props: { lab } });
+/** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
+const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+const dash = new Dashboard({ workers: browserGuestWorkers, images: browserImages(), wasm: { url: browserWasmUrl } }, { pcpus, memoryMiB: 1024 });
+mount(App, { target, props: { dash } });
+window.__hvDashboard = { dash, chartStats };
 
 // Leave nothing running when the page goes away (workers die with it anyway).
-addEventListener('pagehide', () => {
-  for (const s of lab.sessions) void s.destroy();
-});
+addEventListener('pagehide', () => void dash.dispose());

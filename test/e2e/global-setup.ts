@@ -2,8 +2,8 @@
 // Debian's Chromium as a Playwright browser server; test files connect to it.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { TestProject } from 'vitest/node';
+import { launchChromiumServer } from './browser.ts';
 import { serveStatic } from './static-server.ts';
 
 declare module 'vitest' {
@@ -17,20 +17,13 @@ declare module 'vitest' {
 
 const dist = fileURLToPath(new URL('../../dist', import.meta.url));
 
-/** Debian's Chromium: `npx playwright install` cannot download browsers here. */
-export const CHROMIUM = process.env['HV_CHROMIUM'] ?? '/usr/bin/chromium';
-
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // HV_E2E_URL=http://127.0.0.1:5173/lab/ runs the tests against a running
   // `vite --base /lab/` (dev server) or `vite preview` instead of dist/.
   const external = process.env['HV_E2E_URL'];
   if (!external && !existsSync(`${dist}/index.html`)) throw new Error(`${dist}/index.html is missing: run \`vite build\` first (npm run test:e2e does)`);
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set HV_CHROMIUM`);
   const server = external ? { url: external, close: async () => {} } : await serveStatic(dist, '/lab/');
-  const browser = await chromium.launchServer({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromiumServer();
   project.provide('siteUrl', server.url);
   project.provide('wsEndpoint', browser.wsEndpoint());
   return async () => {

@@ -120,8 +120,9 @@ describe('bad input gives a clear error and leaves other guests running', () => 
 
   it('gives up on a guest that never prints its ready line, and releases its worker', async () => {
     const image = testImage();
-    // /bin/cat as the first process: the kernel boots, but no shell ever starts.
-    const silent = { ...image, cmdline: `${image.cmdline} rdinit=/bin/cat` };
+    // `busybox sleep 3600` as the first process (bare words on the kernel command
+    // line become init's arguments): the kernel boots, but no shell ever starts.
+    const silent = { ...image, cmdline: `${image.cmdline} rdinit=/bin/busybox sleep 3600` };
     await expectRefusal(bootGuest('silent', 96, { image: silent, readyTimeoutMs: 20_000 }), 'boot-timeout', /did not print its ready line within 20 s/);
   });
 

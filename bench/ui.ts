@@ -1,0 +1,142 @@
+// UI section: is the dashboard responsive with four running guests? Builds
+// the site, serves it like the e2e tests do, creates four guests from the
+// create dialog in Debian's Chromium, then measures for 10 s the longest
+// main-thread task (PerformanceObserver 'longtask') and the chart frame rate
+// (the page's test hook counts frames in which the charts redrew): once with
+// the guests idle, once with all four burning CPU on the default pCPUs.
+// A Chrome trace of the same window gives each task's thread CPU time: on a
+// loaded machine a task's wall time also counts time the OS ran other threads.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import type { CDPSession } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import { launchChromium } from '../test/e2e/browser.ts';
+import { fillCreate, openLabPageIn, waitForStates, type LabPage } from '../test/e2e/lab-page.ts';
+import { serveStatic } from '../test/e2e/static-server.ts';
+import { targetRow, type BenchRow } from './table.ts';
+
+const S = 'ui';
+const GUESTS = ['g1', 'g2', 'g3', 'g4'];
+const MEASURE_MS = 10_000;
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+interface Window10s {
+  longestTaskMs: number;
+  longTasks: number;
+  frameHz: number;
+  drawsPerS: number;
+  /** From the trace: the most CPU time one main-thread task used, and the thread's CPU use. */
+  longestTaskCpuMs: number;
+  mainCpuPct: number;
+  /** Main-thread tasks in the window (every guest message is one). */
+  mainTasks: number;
+  load1: number;
+}
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+}
+
+/** Trace the renderer while `during` runs; returns main-thread tasks as [wall µs, thread CPU µs]. */
+async function traceMainTasks(cdp: CDPSession, during: () => Promise<void>): Promise<[number, number][]> {
+  const events: TraceEvent[] = [];
+  // The protocol types trace events as string maps; they are JSON objects with numbers.
+  const collect = (d: { value: object[] }): void => void events.push(...(d.value as TraceEvent[]));
+  cdp.on('Tracing.dataCollected', collect);
+  const complete = new Promise<void>((resolve) => cdp.once('Tracing.tracingComplete', () => resolve()));
+  await cdp.send('Tracing.start', {
+    traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] },
+    transferMode: 'ReportEvents',
+  });
+  await during();
+  await cdp.send('Tracing.end');
+  await complete;
+  cdp.off('Tracing.dataCollected', collect);
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  if (!main) return [];
+  return events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.name === 'RunTask').map((e) => [e.dur ?? 0, e.tdur ?? 0]);
+}
+
+/** Watch the page for `ms`: long tasks and chart frames. */
+async function measure(lab: LabPage, cdp: CDPSession, ms: number): Promise<Window10s> {
+  const { page } = lab;
+  await page.evaluate(() => {
+    const w = window as unknown as { __longTasks: number[]; __ltObserver?: PerformanceObserver };
+    w.__ltObserver?.disconnect();
+    w.__longTasks = [];
+    w.__ltObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__longTasks.push(e.duration);
+    });
+    w.__ltObserver.observe({ type: 'longtask' });
+  });
+  const start = await page.evaluate(() => ({ t: performance.now(), ...window.__hvDashboard!.chartStats }));
+  const tasks = await traceMainTasks(cdp, () => page.waitForTimeout(ms));
+  const end = await page.evaluate(() => ({
+    t: performance.now(),
+    ...window.__hvDashboard!.chartStats,
+    tasks: (window as unknown as { __longTasks: number[] }).__longTasks,
+  }));
+  const seconds = (end.t - start.t) / 1000;
+  return {
+    longestTaskMs: end.tasks.reduce((a, b) => Math.max(a, b), 0),
+    longTasks: end.tasks.length,
+    frameHz: (end.frames - start.frames) / seconds,
+    drawsPerS: (end.draws - start.draws) / seconds,
+    longestTaskCpuMs: tasks.reduce((a, [, cpu]) => Math.max(a, cpu / 1000), 0),
+    mainTasks: tasks.length,
+    mainCpuPct: tasks.reduce((sum, [, cpu]) => sum + cpu, 0) / 1000 / (seconds * 10),
+    load1: os.loadavg()[0] ?? 0,
+  };
+}
+
+function rows(label: string, m: Window10s): BenchRow[] {
+  return [
+    targetRow(S, `longest main-thread task (longtask, wall), 4 guests ${label}`, m.longestTaskMs, 'ms', '<=', 50, `${m.longTasks} long task(s) in ${MEASURE_MS / 1000} s; load average ${m.load1.toFixed(1)} on ${os.cpus().length} cores`),
+    targetRow(S, `longest main-thread task (thread CPU), 4 guests ${label}`, m.longestTaskCpuMs, 'ms', '<=', 50, `main thread busy ${m.mainCpuPct.toFixed(0)} % of one core in ${m.mainTasks} tasks`),
+    targetRow(S, `chart frame rate, 4 guests ${label}`, m.frameHz, 'Hz', '>=', 4, `${m.drawsPerS.toFixed(0)} chart draws/s`),
+  ];
+}
+
+export async function benchUi(): Promise<BenchRow[]> {
+  console.error('bench ui: vite build ...');
+  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error(`vite build failed with status ${build.status}`);
+  const server = await serveStatic(`${root}dist`, '/lab/');
+  const lab = await openLabPageIn(await launchChromium(), server.url);
+  try {
+    const { page } = lab;
+    const dialog = await fillCreate(page, { count: GUESTS.length, name: 'g', memoryMiB: 128 });
+    const t0 = Date.now();
+    await dialog.getByTestId('create-submit').click();
+    await waitForStates(page, GUESTS, 'running', 420_000);
+    const bootS = (Date.now() - t0) / 1000;
+    const pcpus = Number(await page.getByTestId('host-pcpus').inputValue());
+    await page.waitForTimeout(3000); // let the boot's last work settle
+    const cdp = await page.context().newCDPSession(page);
+    // The renderer's first trace sets tracing up inside a task (about 100 ms): not the page's work.
+    await traceMainTasks(cdp, () => page.waitForTimeout(500));
+    const idle = await measure(lab, cdp, MEASURE_MS);
+
+    await page.evaluate(async () => {
+      const { dash } = window.__hvDashboard! as unknown as { dash: { vms: { id: string }[]; hv: { exec(id: string, cmd: string): Promise<unknown> } } };
+      await Promise.all(dash.vms.map((v) => dash.hv.exec(v.id, 'hv-burn > /dev/null &')));
+    });
+    await page.waitForTimeout(2000);
+    const busy = await measure(lab, cdp, MEASURE_MS);
+    if (lab.pageErrors.length) throw new Error(`uncaught errors in the page:\n${lab.pageErrors.join('\n')}`);
+    return [
+      { section: S, metric: '4 cold boots from the create dialog to running (Chromium)', value: bootS, unit: 's', note: `P=${pcpus}` },
+      ...rows('idle', idle),
+      ...rows(`burning CPU on P=${pcpus}`, busy),
+    ];
+  } finally {
+    await lab.close();
+    await server.close();
+  }
+}
