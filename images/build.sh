@@ -2,8 +2,13 @@
 # Rebuilds the guest images in images/ from Debian packages only.
 #   bash images/build.sh            # BIOS, Debian kernel, initramfs, small kernel
 #   HV_SKIP_KERNEL=1 bash images/build.sh   # everything but the small kernel (minutes)
+#   bash images/build.sh initramfs  # only the initramfs (after a change in rootfs/ or tools/)
 # Writes images/manifest.json (bytes, sha256, package and version of each file).
 set -euo pipefail
+only=${1:-}
+case "$only" in '' | initramfs) ;; *) echo "usage: images/build.sh [initramfs]" >&2; exit 2 ;; esac
+# full: everything is rebuilt (no part was named).
+full() { [ -z "$only" ]; }
 here=$(cd "$(dirname "$0")" && pwd)
 work="$here/.work"
 debs="$work/debs"
@@ -31,6 +36,7 @@ deb_version() { dpkg-deb -f "$1" Version; }
 manifest() { node "$here/manifest.mjs" add "$@"; }
 
 # --- BIOS: SeaBIOS and the QEMU std VGA BIOS (PCI 1234:1111, as v86's own) ---
+if full; then # the BIOSes and Debian's kernel
 seabios=$(fetch seabios)
 rm -rf "$work/seabios" && dpkg-deb -x "$seabios" "$work/seabios"
 cp "$work/seabios/usr/share/seabios/bios.bin" "$here/seabios.bin"
@@ -44,6 +50,7 @@ kdeb=$(fetch "$kpkg")
 rm -rf "$work/kernel" && dpkg-deb -x "$kdeb" "$work/kernel"
 cp "$work"/kernel/boot/vmlinuz-* "$here/vmlinuz-debian.bin"
 manifest vmlinuz-debian.bin "$kpkg" "$(deb_version "$kdeb")" "Debian's generic i386 Linux kernel (bzImage)"
+fi
 
 # --- initramfs: busybox-static, the files in rootfs/ and the tools in tools/ ---
 bb=$(fetch busybox-static)
@@ -66,7 +73,7 @@ mknod -m 600 "$root/dev/console" c 5 1
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --owner 0:0 --quiet) > "$here/initramfs.cpio"
 manifest initramfs.cpio busybox-static "$(deb_version "$bb")" "initramfs: busybox-static shell, /init and the hv-* guest tools"
 
-if [ -z "${HV_SKIP_KERNEL:-}" ] && [ -f "$here/build-kernel.sh" ]; then
+if full && [ -z "${HV_SKIP_KERNEL:-}" ] && [ -f "$here/build-kernel.sh" ]; then
   bash "$here/build-kernel.sh"
 fi
 echo "images: done; see images/manifest.json" >&2

@@ -20,7 +20,9 @@ if (!target) throw new Error('index.html has no #app element');
 
 /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
 const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
-const dash = new Dashboard({ workers: browserGuestWorkers, images: browserImages(), wasm: { url: browserWasmUrl } }, { pcpus, memoryMiB: 1024 });
+/** Guest workers kept loaded ahead of starts: the next two starts skip worker start-up. */
+const STANDBY_WORKERS = 2;
+const dash = new Dashboard({ workers: browserGuestWorkers, images: browserImages(), wasm: { url: browserWasmUrl }, standbyWorkers: STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
 mount(App, { target, props: { dash } });
 window.__hvDashboard = { dash, chartStats };
 

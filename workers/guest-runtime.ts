@@ -12,20 +12,29 @@ import type {
   GuestCounters,
   GuestEvent,
   GuestEventSink,
+  ImageFile,
   MemorySearchResult,
+  PrepareSpec,
   SavedState,
 } from '../src/protocol/guest-api.ts';
 import { HvError } from '../src/core/errors.ts';
 import { loadImageFile } from './image-loader.ts';
 import { searchChunked } from './memory-search.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
+import { installFastMemoryOps, setJit, type V86JitSwitch, type V86MemoryOps } from './v86-tuning.ts';
 
 const MiB = 1 << 20;
+/** BIOS, VGA BIOS and real-mode tables live below this address. */
+const FIRST_MIB = MiB;
 /** Serial bytes are batched: one event per byte would flood the host. */
 const SERIAL_FLUSH_MS = 16;
 /** Use outside slices is reported this often (also keeps counters fresh). */
 const USAGE_FLUSH_MS = 250;
 const PANIC_RE = /Kernel panic - not syncing:[^\r\n]*/;
+/** A boot or a clone's identity runs interpreted until this line (see v86-tuning.ts). */
+const READY_MARK = 'HV-READY';
+/** The JIT goes on after this long even if the guest never says it is ready. */
+const JIT_FALLBACK_MS = 30_000;
 
 const now = guestClock;
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
@@ -43,6 +52,9 @@ async function loadWasm(spec: BootSpec['wasm']): Promise<WebAssembly.Module> {
   return WebAssembly.compileStreaming(fetch(file.url));
 }
 
+const wasmKey = (wasm: BootSpec['wasm']): string => ('url' in wasm ? `wasm ${wasm.url}` : 'wasm module');
+const fileKey = (f: ImageFile): string => `file ${f.url} ${f.sha256}`;
+
 export class GuestRuntime implements GuestApi {
   private emulator: (V86 & V86Internals) | null = null;
   private gate: TickGate | null = null;
@@ -52,20 +64,48 @@ export class GuestRuntime implements GuestApi {
   private crashed = false;
   private memoryMiB = 0;
   private timers: ReturnType<typeof setInterval>[] = [];
+  private jitOn = false;
+  /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
+  private readonly prepared = new Map<string, Promise<WebAssembly.Module | ArrayBuffer>>();
+
+  async prepare(spec: PrepareSpec): Promise<void> {
+    const loads: [string, Promise<WebAssembly.Module | ArrayBuffer>][] = [
+      [wasmKey(spec.wasm), loadWasm(spec.wasm)],
+      ...spec.files.map((f): [string, Promise<ArrayBuffer>] => [fileKey(f), loadImageFile(f, () => {})]),
+    ];
+    for (const [key, promise] of loads) {
+      this.prepared.set(key, promise);
+      promise.catch(() => {}); // reported by the boot that needs it
+    }
+    await Promise.allSettled(loads.map(([, p]) => p));
+  }
+
+  /** A prepared load, or a new one. */
+  private take<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const ready = this.prepared.get(key) as Promise<T> | undefined;
+    this.prepared.delete(key);
+    return ready ?? load();
+  }
 
   async boot(spec: BootSpec, sink: GuestEventSink): Promise<BootResult> {
     if (this.emulator) throw new HvError('illegal-state', `guest ${spec.name} is already booted`, {});
     const t0 = now();
     this.sink = sink;
     this.memoryMiB = spec.memoryMiB;
-    const files = [spec.image.bios, spec.image.vgaBios, spec.image.kernel, spec.image.initrd];
+    // A restore brings the kernel and initrd back in its RAM: only the BIOSes are loaded.
+    const files = spec.state ? [spec.image.bios, spec.image.vgaBios] : [spec.image.bios, spec.image.vgaBios, spec.image.kernel, spec.image.initrd];
+    const progress = (f: ImageFile) => (loaded: number, total: number) =>
+      this.emit({ type: 'boot-progress', phase: 'load', file: f.name, loaded, total });
     const [wasm, ...buffers] = await Promise.all([
-      loadWasm(spec.wasm),
-      ...files.map((f) =>
-        loadImageFile(f, (loaded, total) => this.emit({ type: 'boot-progress', phase: 'load', file: f.name, loaded, total })),
-      ),
+      this.take(wasmKey(spec.wasm), () => loadWasm(spec.wasm)),
+      ...files.map(async (f) => {
+        const prepared = this.prepared.has(fileKey(f));
+        const buffer = await this.take(fileKey(f), () => loadImageFile(f, progress(f)));
+        if (prepared) progress(f)(f.bytes, f.bytes); // loaded before: report it done
+        return buffer;
+      }),
     ]);
-    const [bios, vgaBios, kernel, initrd] = buffers as [ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer];
+    const [bios, vgaBios, kernel, initrd] = buffers as [ArrayBuffer, ArrayBuffer, ArrayBuffer?, ArrayBuffer?];
     const cmdline = [spec.image.cmdline, `hv.name=${spec.name}`, spec.seed ? `hv.seed=${spec.seed}` : ''].filter(Boolean).join(' ');
     const options: V86Options & { wasm_fn: (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports> } = {
       wasm_fn: async (imports) => (await WebAssembly.instantiate(wasm, imports)).exports,
@@ -73,10 +113,10 @@ export class GuestRuntime implements GuestApi {
       vga_memory_size: 1 * MiB, // headless: no framebuffer needed
       bios: { buffer: bios },
       vga_bios: { buffer: vgaBios },
-      bzimage: { buffer: kernel },
-      initrd: { buffer: initrd },
+      ...(kernel && initrd ? { bzimage: { buffer: kernel }, initrd: { buffer: initrd } } : {}),
       cmdline,
       acpi: true,
+      disable_jit: spec.jitAfterReady ?? true,
       autostart: false,
       disable_keyboard: true,
       disable_mouse: true,
@@ -89,6 +129,8 @@ export class GuestRuntime implements GuestApi {
     const emulator = new V86(options) as V86 & V86Internals;
     this.emulator = emulator;
     await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+    // Without a kernel, v86 wrote nothing above the first MiB (test/integration/v86-facts.test.ts).
+    installFastMemoryOps(emulator.v86.cpu as unknown as V86MemoryOps, spec.state ? FIRST_MIB : Infinity);
     emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
     if (spec.state) {
       this.emit({ type: 'boot-progress', phase: 'restore', file: '', loaded: 0, total: spec.state.byteLength });
@@ -102,6 +144,8 @@ export class GuestRuntime implements GuestApi {
     this.gate = new TickGate(emulator, (e) => this.emit(e), now, spec.scheduled);
     this.timers.push(setInterval(() => this.flushSerial(), SERIAL_FLUSH_MS));
     this.timers.push(setInterval(() => this.gate?.flushUsage(), USAGE_FLUSH_MS));
+    if (spec.jitAfterReady === false) this.jitOn = true;
+    else this.timers.push(setTimeout(() => this.enableJit(), JIT_FALLBACK_MS));
     await emulator.run();
     // The emulator can execute from now on: a scheduled guest asks for CPU.
     this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
@@ -151,6 +195,7 @@ export class GuestRuntime implements GuestApi {
       haltedMs: gate?.haltedMs ?? 0,
       memoryMiB: this.memoryMiB,
       wasmBytes: gate?.wasmBytes ?? 0,
+      jit: this.jitOn,
     };
   }
 
@@ -202,6 +247,7 @@ export class GuestRuntime implements GuestApi {
     // Panic detection on a short rolling tail of the console.
     this.serialTail = (this.serialTail + String.fromCharCode(byte)).slice(-256);
     if (byte === 10 || byte === 13) {
+      if (!this.jitOn && this.serialTail.includes(READY_MARK)) this.enableJit();
       const m = PANIC_RE.exec(this.serialTail);
       if (m) {
         this.crashed = true;
@@ -209,6 +255,12 @@ export class GuestRuntime implements GuestApi {
         this.emit({ type: 'guest-crash', reason: m[0].trim() });
       }
     }
+  }
+
+  private enableJit(): void {
+    if (this.jitOn || !this.emulator) return;
+    this.jitOn = true;
+    setJit(this.emulator.v86.cpu as unknown as V86JitSwitch, true);
   }
 
   private flushSerial(): void {

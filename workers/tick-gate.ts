@@ -1,5 +1,5 @@
-// The only file that touches v86 internals (emulator.v86.*): it gates guest
-// execution on CPU grants from the hypervisor's scheduler.
+// With v86-tuning.ts, the only file that touches v86 internals (emulator.v86.*):
+// it gates guest execution on CPU grants from the hypervisor's scheduler.
 //
 // v86 runs the guest in ticks: do_tick() runs main_loop() for about 1 ms (or
 // until the guest halts) and schedules the next tick with next_tick(ms).

@@ -90,6 +90,8 @@ export class Guest {
         nic: options.nic ?? null,
         ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
+        // A clone prints HV-READY again only when it takes an identity.
+        jitAfterReady: !options.state || Boolean(options.identity),
       };
       const transfer = options.state ? [options.state.state] : [];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
@@ -101,7 +103,7 @@ export class Guest {
         const { seed, mac } = options.identity;
         const epoch = Math.floor(Date.now() / 1000);
         // Ctrl-U first: drop anything half-typed on the template's prompt.
-        guest.write(`\x15hv-identity ${options.name} ${seed} ${mac ?? '-'} ${epoch}\n`);
+        guest.write(`\x15hv_identity ${options.name} ${seed} ${mac ?? '-'} ${epoch}\n`);
         await guest.waitReady(readyTimeoutMs, from);
       }
       return guest;

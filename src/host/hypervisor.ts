@@ -14,6 +14,7 @@ import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import { PeriodHistory } from './period-history.ts';
 import { TemplateStore, templateKey } from './templates.ts';
 import { realTimers, type HostTimers } from './timers.ts';
+import { StandbyWorkers } from './standby-workers.ts';
 import type { GuestWorkerFactory } from './worker-port.ts';
 
 export interface HypervisorEnv {
@@ -21,6 +22,8 @@ export interface HypervisorEnv {
   images: GuestImage[];
   wasm: BootSpec['wasm'];
   timers?: HostTimers;
+  /** Workers kept spawned and loaded ahead of starts (default 0; see StandbyWorkers). */
+  standbyWorkers?: number;
 }
 
 /** The host's settings: pCPUs, memory pool and scheduler timing. */
@@ -95,6 +98,9 @@ export class Hypervisor {
   private readonly pool: MemoryPool;
   private readonly cpu: CpuLoop;
   private readonly timers: HostTimers;
+  private readonly standby: StandbyWorkers | null;
+  /** Where guests' workers come from: standby workers first when there are any. */
+  private readonly workers: GuestWorkerFactory;
   private settingsNow: HostSettings;
   private nextId = 1;
 
@@ -104,7 +110,13 @@ export class Hypervisor {
   ) {
     if (env.images.length === 0) throw new HvError('image-missing', 'no guest image is available: images/manifest.json lists none', {});
     this.timers = env.timers ?? realTimers;
-    this.templates = new TemplateStore(env.workers, env.wasm);
+    const first = env.images[0]!; // checked above
+    this.standby =
+      (env.standbyWorkers ?? 0) > 0
+        ? new StandbyWorkers(env.workers, { wasm: env.wasm, files: [first.bios, first.vgaBios, first.kernel, first.initrd] }, env.standbyWorkers!, this.timers)
+        : null;
+    this.workers = this.standby?.factory ?? env.workers;
+    this.templates = new TemplateStore(this.workers, env.wasm);
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };
@@ -294,11 +306,17 @@ export class Hypervisor {
     return vm.guest.exec(command, timeoutMs);
   }
 
+  /** Resolves once the standby workers (if any) are spawned and loaded: the next starts skip worker start-up. */
+  standbyReady(): Promise<void> {
+    return this.standby?.whenReady() ?? Promise.resolve();
+  }
+
   /** Destroy every VM and stop the scheduler. */
   async dispose(): Promise<void> {
     await Promise.all([...this.vmsById.values()].map((vm) => this.teardown(vm)));
     this.vmsById.clear();
     this.cpu.dispose();
+    await this.standby?.dispose();
     this.listeners.clear();
   }
 
@@ -357,7 +375,7 @@ export class Hypervisor {
   /** A guest for this VM under the scheduler: booted cold, or restored from state. */
   private spawn(vm: VmRecord, generation: number, state?: SavedState): Promise<Guest> {
     const seed = randomHex(16);
-    return Guest.create(this.env.workers, {
+    return Guest.create(this.workers, {
       name: vm.name,
       memoryMiB: vm.memoryMiB,
       image: vm.image,

@@ -41,6 +41,12 @@ export interface BootSpec {
   stateClockMs?: number;
   /** A per-guest random seed written to the guest's entropy pool. */
   seed?: string;
+  /**
+   * Run interpreted (v86's JIT off) until the guest prints its HV-READY line:
+   * a boot's run-once code is cheaper to interpret than to compile. Default
+   * true; a restore that will not print the line again passes false.
+   */
+  jitAfterReady?: boolean;
 }
 
 /** Why a slice ended. */
@@ -56,6 +62,8 @@ export interface GuestCounters {
   memoryMiB: number;
   /** Host-side footprint of the guest's WebAssembly memory, bytes. */
   wasmBytes: number;
+  /** v86 compiles hot guest code (off while a guest boots, see BootSpec.jitAfterReady). */
+  jit: boolean;
 }
 
 /** Events from the guest worker, in v86's naming style. */
@@ -94,7 +102,19 @@ export interface SavedState {
 }
 
 /** Implemented by workers/guest.worker.ts; every method may reject with a serialised HvError. */
+/** What a standby worker loads ahead of its boot: the emulator and image files it will likely need. */
+export interface PrepareSpec {
+  wasm: BootSpec['wasm'];
+  files: ImageFile[];
+}
+
 export interface GuestApi {
+  /**
+   * Load (and check) the wasm and files ahead of boot, so that a later boot
+   * with them starts at once. Resolves when done; a failure is reported by
+   * the boot that needs the file, not here.
+   */
+  prepare(spec: PrepareSpec): Promise<void>;
   boot(spec: BootSpec, sink: GuestEventSink): Promise<BootResult>;
   sendSerial(bytes: Uint8Array | string): void;
   /** User pause: the guest stops executing and its clock-driven counters stop. */

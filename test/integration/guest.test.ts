@@ -26,6 +26,8 @@ describe('two real guests side by side', () => {
     expect(uname.status).toBe(0);
     expect(uname.output.trim()).toBe(a!.ready!.kernel);
     expect(uname.output.trim()).toMatch(/^6\.1\./);
+    // It booted interpreted and switched v86's JIT on at its ready line.
+    expect((await a!.api.counters()).jit).toBe(true);
     const fail = await a!.exec('ls /does-not-exist');
     expect(fail.status).not.toBe(0);
     expect(fail.output).toMatch(/No such file/);

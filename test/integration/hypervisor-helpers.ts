@@ -3,11 +3,11 @@ import { Hypervisor, type HostSettings } from '../../src/host/hypervisor.ts';
 import { nodeGuestWorkers } from '../../src/host/node-workers.ts';
 import { nodeImages, nodeWasmUrl } from '../../src/host/node-images.ts';
 
-/** A hypervisor with the test image first in its catalog. */
-export function nodeHypervisor(settings: Partial<HostSettings> & Pick<HostSettings, 'pcpus' | 'memoryMiB'>): Hypervisor {
+/** A hypervisor with the test image first in its catalog, and one standby worker (as the dashboard has some). */
+export function nodeHypervisor(settings: Partial<HostSettings> & Pick<HostSettings, 'pcpus' | 'memoryMiB'>, standbyWorkers = 1): Hypervisor {
   const wanted = process.env['HV_TEST_IMAGE'];
   const images = nodeImages().sort((a, b) => Number(b.id === wanted) - Number(a.id === wanted));
-  return new Hypervisor({ workers: nodeGuestWorkers, images, wasm: { url: nodeWasmUrl } }, settings);
+  return new Hypervisor({ workers: nodeGuestWorkers, images, wasm: { url: nodeWasmUrl }, standbyWorkers }, settings);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,71 @@
+// Two tunings of v86 for fast starts; with tick-gate.ts the only place that
+// touches v86 internals (emulator.v86.cpu.*).
+//
+// 1. The JIT switch. v86 compiles hot guest code to wasm, which V8 compiles
+// again (on this 2-core machine, on the same cores). A boot runs ~43 million
+// mostly run-once instructions: interpreting them took 1.0 s of CPU, compiling
+// them 2.5 s (measured, small kernel, Node). So a guest boots (or takes its
+// clone identity) with the JIT off and switches it on once it is ready.
+//
+// 2. Memory. // save_state asks the wasm function is_memory_zeroed(page, 4096) for every
+// 4 KiB page, and restore_state first clears the whole RAM with zero_memory.
+// Both run once per snapshot, so V8 has only its baseline compilation of them,
+// a byte loop. Worse, the first touch of a RAM page costs ~13 us on this
+// sandboxed host (reading or writing 128 MiB of fresh wasm memory: ~430 ms,
+// measured; the same again once touched: 5 ms). Clearing a fresh instance's
+// RAM before a restore touched every page for nothing: a new instance's memory
+// is zero except where v86 loaded something. So a restore clears only what was
+// written, and pages stay untouched until the guest or the state needs them.
+
+/** The parts of v86's CPU object these tunings read or replace. */
+export interface V86MemoryOps {
+  mem8: Uint8Array;
+  zero_memory(address: number, length: number): void;
+  is_memory_zeroed(address: number, length: number): boolean;
+}
+
+export interface V86JitSwitch {
+  /** v86's wasm export: index 0 is JIT_DISABLED. */
+  set_jit_config(index: number, value: number): void;
+  get_jit_config?(index: number): number;
+}
+
+/** Switch v86's JIT compiler on or off; it takes effect at the next block it would compile. */
+export function setJit(cpu: V86JitSwitch, on: boolean): void {
+  cpu.set_jit_config(0, on ? 0 : 1);
+}
+
+/**
+ * Replace cpu.zero_memory and cpu.is_memory_zeroed with equivalents that are
+ * fast from the first call. writtenBelow: in a fresh instance, the address
+ * above which v86 has written nothing (it loaded no kernel or initrd there);
+ * the first clear skips what lies above it, later ones clear everything.
+ */
+export function installFastMemoryOps(cpu: V86MemoryOps, writtenBelow = Infinity): void {
+  let limit = writtenBelow;
+  cpu.zero_memory = (address, length) => {
+    // mem8 is read at each call: it is a view on the wasm memory of the moment.
+    cpu.mem8.fill(0, address, Math.min(address + length, Math.max(address, limit)));
+    limit = Infinity;
+  };
+  cpu.is_memory_zeroed = (address, length) => isZeroed(cpu.mem8, address, length);
+}
+
+/** True when mem8[address, address + length) holds only zero bytes. */
+export function isZeroed(mem8: Uint8Array, address: number, length: number): boolean {
+  const start = mem8.byteOffset + address;
+  const end = start + length;
+  const bytes = new Uint8Array(mem8.buffer);
+  // Whole 32-bit words where aligned, bytes at the unaligned edges.
+  const wordStart = (start + 3) & ~3;
+  const wordEnd = end & ~3;
+  if (wordEnd <= wordStart) {
+    for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
+    return true;
+  }
+  for (let i = start; i < wordStart; i++) if (bytes[i] !== 0) return false;
+  const words = new Uint32Array(mem8.buffer, wordStart, (wordEnd - wordStart) >>> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  for (let i = wordEnd; i < end; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
