@@ -6,6 +6,7 @@ import { Dashboard } from './ui/dashboard.svelte.ts';
 import { chartStats } from './ui/chart-frames.ts';
 import { browserImages, browserWasmUrl } from './host/browser-images.ts';
 import { browserGuestWorkers } from './host/browser-workers.ts';
+import { PAGE_STANDBY_WORKERS } from './host/standby-workers.ts';
 import './ui/app.css';
 
 declare global {
@@ -20,9 +21,7 @@ if (!target) throw new Error('index.html has no #app element');
 
 /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
 const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
-/** Guest workers kept loaded ahead of starts: the next two starts skip worker start-up. */
-const STANDBY_WORKERS = 2;
-const dash = new Dashboard({ workers: browserGuestWorkers, images: browserImages(), wasm: { url: browserWasmUrl }, standbyWorkers: STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
+const dash = new Dashboard({ workers: browserGuestWorkers, images: browserImages(), wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
 mount(App, { target, props: { dash } });
 window.__hvDashboard = { dash, chartStats };
 

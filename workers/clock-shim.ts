@@ -13,6 +13,11 @@ export function setGuestClock(ms: number): void {
   offsetMs = ms - rawNow();
 }
 
+/** The worker's own clock in ms, never shifted (for durations that span a restore). */
+export function hostClock(): number {
+  return rawNow();
+}
+
 /** The guest clock in ms (what v86 sees). */
 export function guestClock(): number {
   return rawNow() + offsetMs;

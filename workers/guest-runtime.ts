@@ -1,7 +1,7 @@
 // One guest: a v86 instance, its tick gate, its serial line and its snapshots.
 // Implements the GuestApi that guest.worker.ts exposes over comlink.
 // clock-shim first: it must wrap performance.now before v86 loads.
-import { guestClock, setGuestClock } from './clock-shim.ts';
+import { guestClock, hostClock, setGuestClock } from './clock-shim.ts';
 import { transfer } from 'comlink';
 import { V86 } from 'v86';
 import type { V86Options } from 'v86';
@@ -21,7 +21,7 @@ import { HvError } from '../src/core/errors.ts';
 import { loadImageFile } from './image-loader.ts';
 import { searchChunked } from './memory-search.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
-import { installFastMemoryOps, setJit, type V86JitSwitch, type V86MemoryOps } from './v86-tuning.ts';
+import { installFastMemoryOps, installFastYield, setJit, type V86JitSwitch, type V86MemoryOps, type V86Yield } from './v86-tuning.ts';
 
 const MiB = 1 << 20;
 /** BIOS, VGA BIOS and real-mode tables live below this address. */
@@ -52,6 +52,7 @@ async function loadWasm(spec: BootSpec['wasm']): Promise<WebAssembly.Module> {
   return WebAssembly.compileStreaming(fetch(file.url));
 }
 
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 const wasmKey = (wasm: BootSpec['wasm']): string => ('url' in wasm ? `wasm ${wasm.url}` : 'wasm module');
 const fileKey = (f: ImageFile): string => `file ${f.url} ${f.sha256}`;
 
@@ -65,6 +66,7 @@ export class GuestRuntime implements GuestApi {
   private memoryMiB = 0;
   private timers: ReturnType<typeof setInterval>[] = [];
   private jitOn = false;
+  private uninstallYield: (() => void) | null = null;
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
   private readonly prepared = new Map<string, Promise<WebAssembly.Module | ArrayBuffer>>();
 
@@ -89,7 +91,7 @@ export class GuestRuntime implements GuestApi {
 
   async boot(spec: BootSpec, sink: GuestEventSink): Promise<BootResult> {
     if (this.emulator) throw new HvError('illegal-state', `guest ${spec.name} is already booted`, {});
-    const t0 = now();
+    const t0 = hostClock(); // the guest clock jumps on a restore
     this.sink = sink;
     this.memoryMiB = spec.memoryMiB;
     // A restore brings the kernel and initrd back in its RAM: only the BIOSes are loaded.
@@ -131,6 +133,7 @@ export class GuestRuntime implements GuestApi {
     await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
     // Without a kernel, v86 wrote nothing above the first MiB (test/integration/v86-facts.test.ts).
     installFastMemoryOps(emulator.v86.cpu as unknown as V86MemoryOps, spec.state ? FIRST_MIB : Infinity);
+    if (!isNode) this.uninstallYield = installFastYield(emulator.v86 as unknown as V86Yield);
     emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
     if (spec.state) {
       this.emit({ type: 'boot-progress', phase: 'restore', file: '', loaded: 0, total: spec.state.byteLength });
@@ -149,7 +152,7 @@ export class GuestRuntime implements GuestApi {
     await emulator.run();
     // The emulator can execute from now on: a scheduled guest asks for CPU.
     this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
-    return { loadMs: now() - t0, restored: Boolean(spec.state) };
+    return { loadMs: hostClock() - t0, restored: Boolean(spec.state) };
   }
 
   sendSerial(bytes: Uint8Array | string): void {
@@ -234,6 +237,8 @@ export class GuestRuntime implements GuestApi {
     await emulator.destroy();
     this.gate?.detach();
     this.gate = null;
+    this.uninstallYield?.();
+    this.uninstallYield = null;
   }
 
   private requireEmulator(): V86 & V86Internals {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { installFastMemoryOps, isZeroed, type V86MemoryOps } from './v86-tuning.ts';
+import { installFastMemoryOps, installFastYield, isZeroed, type V86MemoryOps, type V86Yield } from './v86-tuning.ts';
 
 describe('isZeroed', () => {
   // A view that does not start at offset 0, like v86's mem8 inside its wasm memory.
@@ -58,5 +58,27 @@ describe('installFastMemoryOps', () => {
     expect(cpu.mem8[2 * 4096]).toBe(1);
     cpu.zero_memory(0, 8 * 4096);
     expect(cpu.is_memory_zeroed(0, 8 * 4096)).toBe(true);
+  });
+});
+
+describe('installFastYield', () => {
+  it('serves zero-delay ticks through its channel and leaves longer waits to v86', async () => {
+    const called: number[] = [];
+    const slow: [number, number][] = [];
+    const v86: V86Yield = {
+      yield: (ms, tick) => void slow.push([ms, tick]),
+      yield_callback: (tick) => void called.push(tick),
+    };
+    const uninstall = installFastYield(v86);
+    v86.yield(0, 1);
+    v86.yield(0.5, 2);
+    v86.yield(4, 3);
+    expect(called).toEqual([]); // not synchronous: a task later
+    await new Promise((r) => setTimeout(r, 20));
+    expect(called).toEqual([1, 2]);
+    expect(slow).toEqual([[4, 3]]);
+    uninstall();
+    v86.yield(0, 4);
+    expect(slow).toEqual([[4, 3], [0, 4]]);
   });
 });

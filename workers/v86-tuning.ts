@@ -7,7 +7,13 @@
 // them 2.5 s (measured, small kernel, Node). So a guest boots (or takes its
 // clone identity) with the JIT off and switches it on once it is ready.
 //
-// 2. Memory. // save_state asks the wasm function is_memory_zeroed(page, 4096) for every
+// 2. Ticks in the browser. v86 schedules its next ~1 ms tick through a helper
+// worker it starts (a message round trip per tick, to dodge timer clamping);
+// with a grant of 10 ms that is ten round trips between two threads. A
+// MessageChannel inside the guest's own worker does the same for zero-delay
+// ticks without leaving the thread (Node keeps v86's setImmediate).
+//
+// 3. Memory. // save_state asks the wasm function is_memory_zeroed(page, 4096) for every
 // 4 KiB page, and restore_state first clears the whole RAM with zero_memory.
 // Both run once per snapshot, so V8 has only its baseline compilation of them,
 // a byte loop. Worse, the first touch of a RAM page costs ~13 us on this
@@ -28,6 +34,23 @@ export interface V86JitSwitch {
   /** v86's wasm export: index 0 is JIT_DISABLED. */
   set_jit_config(index: number, value: number): void;
   get_jit_config?(index: number): number;
+}
+
+/** The parts of v86's main object (emulator.v86) the tick scheduling uses. */
+export interface V86Yield {
+  yield(ms: number, tick: number): void;
+  yield_callback(tick: number): void;
+}
+
+/** Serve v86's zero-delay ticks from a MessageChannel in this thread; longer waits keep v86's own path. */
+export function installFastYield(v86: V86Yield, channel: MessageChannel = new MessageChannel()): () => void {
+  const slow = v86.yield.bind(v86);
+  channel.port1.onmessage = (e: MessageEvent<number>) => v86.yield_callback(e.data);
+  v86.yield = (ms, tick) => (ms < 1 ? channel.port2.postMessage(tick) : slow(ms, tick));
+  return () => {
+    v86.yield = slow;
+    channel.port1.close();
+  };
 }
 
 /** Switch v86's JIT compiler on or off; it takes effect at the next block it would compile. */

@@ -7,6 +7,9 @@ import type { PrepareSpec } from '../protocol/guest-api.ts';
 import { realTimers, type HostTimers } from './timers.ts';
 import type { GuestWorker, GuestWorkerFactory } from './worker-port.ts';
 
+/** The dashboard's standby workers: the next two starts skip worker start-up. */
+export const PAGE_STANDBY_WORKERS = 2;
+
 /** Replacements are spawned this long after the last take: starting a thread competes with the boots under way. */
 const REFILL_DELAY_MS = 1000;
 

@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fillCreate, guestConsole, openLabPage, shareOf, terminalText, typeInto, vmCard, waitForStates, waitForTerminal, type LabPage } from './page.ts';
+import { PAGE_STANDBY_WORKERS } from '../../src/host/standby-workers.ts';
+import { fillCreate, guestConsole, liveWorkers, noWorkerTaken, openLabPage, shareOf, terminalText, typeInto, vmCard, waitForStates, waitForTerminal, type LabPage } from './page.ts';
 
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 /** busybox sh with PS1='\h:\w\$ ' as root in /root (rows are read with trailing blanks trimmed). */
@@ -43,11 +44,13 @@ describe('dashboard', () => {
     await expect.poll(async () => ((await page.locator('#panel-isolation').textContent()) ?? '').length).toBeGreaterThan(100);
     expect(await page.locator('#panel-isolation').textContent()).not.toMatch(/failed to load/);
     await page.getByTestId('tab-dashboard').click();
-    expect(lab.workersStarted).toEqual([]);
+    // No guest runs: only the page's standby workers were started (loaded ahead of the first start).
+    await expect.poll(() => lab.workersStarted.length).toBe(PAGE_STANDBY_WORKERS);
   });
 
   it('refuses a bad create beside its field before anything starts', async () => {
     const { page } = lab;
+    const started = lab.workersStarted.length;
     const dialog = await fillCreate(page, { count: 1, name: 'big', memoryMiB: 32 });
     const memoryError = dialog.getByTestId('create-error-memory');
     await memoryError.waitFor();
@@ -64,8 +67,7 @@ describe('dashboard', () => {
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     expect(await page.getByTestId('vm-card').count()).toBe(0);
-    await page.waitForTimeout(500);
-    expect(lab.workersStarted).toEqual([]);
+    expect(await noWorkerTaken(lab, started)).toBe(true);
     expect(await page.getByTestId('pool-gauge').getAttribute('data-reserved')).toBe('0');
   });
 
@@ -76,7 +78,8 @@ describe('dashboard', () => {
     const t0 = Date.now();
     await dialog.getByTestId('create-submit').click();
     await dialog.waitFor({ state: 'hidden' });
-    await expect.poll(() => lab.workersStarted.length).toBe(2);
+    // Each took a standby worker, and two replacements followed.
+    await expect.poll(() => lab.workersStarted.length).toBe(2 * PAGE_STANDBY_WORKERS);
     // While it boots: a progress bar over the console and the booting state on the card.
     await page.getByTestId('boot-progress').first().waitFor({ timeout: 30_000 });
     await page.screenshot({ path: `${resultsDir}dashboard-booting.png` });
@@ -254,7 +257,8 @@ describe('dashboard', () => {
     // The last output stays readable.
     expect(await terminalText(page, 'clone1')).toContain('clone1:~# hostname');
 
-    const started = lab.workersStarted.length;
+    await page.waitForTimeout(1500); // any standby refill of the starts before has happened
+    const live = liveWorkers(lab);
     const closed = lab.workersClosed.length;
     const dialog = await fillCreate(page, { count: 1, name: 'gone', memoryMiB: 100, boot: 'cold' });
     await dialog.getByTestId('create-submit').click();
@@ -263,8 +267,9 @@ describe('dashboard', () => {
     await gone.getByTestId('vm-destroy').click();
     await page.getByTestId('confirm-yes').click();
     await gone.waitFor({ state: 'detached' });
-    expect(lab.workersStarted.length - started).toBe(1);
+    // Its worker (a standby one) was terminated, and a replacement keeps the page's standby count.
     await expect.poll(() => lab.workersClosed.length - closed, { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => liveWorkers(lab), { timeout: 30_000 }).toBe(live);
     await expect.poll(async () => Number(await gauge.getAttribute('data-reserved'))).toBe(reserved - 128);
   });
 });

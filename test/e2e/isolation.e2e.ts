@@ -4,7 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLabPage, type LabPage } from './page.ts';
+import { PAGE_STANDBY_WORKERS } from '../../src/host/standby-workers.ts';
+import { noWorkerTaken, openLabPage, type LabPage } from './page.ts';
 
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 
@@ -21,12 +22,13 @@ describe('isolation view', () => {
 
   it('refuses a bad secret before any guest starts', async () => {
     const { page } = lab;
+    await expect.poll(() => lab.workersStarted.length).toBe(PAGE_STANDBY_WORKERS);
     await page.getByTestId('tab-isolation').click();
     await page.getByTestId('isolation-view').waitFor();
     await page.getByTestId('iso-memory-secret').fill('short');
     await page.getByTestId('iso-memory-secret-error').waitFor();
     expect(await page.getByTestId('iso-memory-run').isDisabled()).toBe(true);
-    expect(lab.workersStarted).toEqual([]);
+    expect(await noWorkerTaken(lab, PAGE_STANDBY_WORKERS)).toBe(true);
   });
 
   it('runs the memory experiment: the typed secret is in the holder only', { timeout: 300_000 }, async () => {

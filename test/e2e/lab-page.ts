@@ -34,6 +34,18 @@ export interface LabPage {
   close(): Promise<void>;
 }
 
+/** Guest workers alive in the page (its standby workers included). */
+export const liveWorkers = (lab: LabPage): number => lab.workersStarted.length - lab.workersClosed.length;
+
+/**
+ * True when no guest worker was started or taken since `started` workers had
+ * been: a taken standby worker is replaced a second later, so wait past that.
+ */
+export async function noWorkerTaken(lab: LabPage, started: number): Promise<boolean> {
+  await lab.page.waitForTimeout(1500);
+  return lab.workersStarted.length === started;
+}
+
 /** Open the site at `url` at 1280x720 in a fresh context of `browser`; close() also closes the browser. */
 export async function openLabPageIn(browser: Browser, url: string): Promise<LabPage> {
   const context: BrowserContext = await browser.newContext({

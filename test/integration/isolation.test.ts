@@ -66,7 +66,12 @@ describe('fault isolation', () => {
     hv.on((e) => {
       if (e.type === 'vm-state' && e.name === 'iso-crash') states.push(e.state);
     });
-    const r = await runFaultIsolation(hv);
+    // A crash that stalls the others drops their MIPS towards 100 %. Run after
+    // other experiments in this process, the emulator's own speed moved the
+    // 10-second windows by up to 21 % either way with the pCPU shares steady
+    // (background teardown of the earlier guests), so the bound here is wider
+    // than the view's default; the shares are checked tightly below.
+    const r = await runFaultIsolation(hv, { maxDropPct: 40 });
     log(reportFault(r));
 
     expect(r.crashed.state).toBe('crashed');
