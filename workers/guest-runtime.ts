@@ -33,8 +33,8 @@ const USAGE_FLUSH_MS = 250;
 const PANIC_RE = /Kernel panic - not syncing:[^\r\n]*/;
 /** A boot or a clone's identity runs interpreted until this line (see v86-tuning.ts). */
 const READY_MARK = 'HV-READY';
-/** The JIT goes on after this long even if the guest never says it is ready. */
-const JIT_FALLBACK_MS = 30_000;
+/** The JIT goes on after this much guest execution even without a ready line (the small kernel needs ~1 s). */
+const JIT_AFTER_RUN_MS = 5000;
 
 const now = guestClock;
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
@@ -118,7 +118,7 @@ export class GuestRuntime implements GuestApi {
       ...(kernel && initrd ? { bzimage: { buffer: kernel }, initrd: { buffer: initrd } } : {}),
       cmdline,
       acpi: true,
-      disable_jit: spec.jitAfterReady ?? true,
+      disable_jit: spec.jitAfterReady ?? false,
       autostart: false,
       disable_keyboard: true,
       disable_mouse: true,
@@ -146,9 +146,13 @@ export class GuestRuntime implements GuestApi {
     }
     this.gate = new TickGate(emulator, (e) => this.emit(e), now, spec.scheduled);
     this.timers.push(setInterval(() => this.flushSerial(), SERIAL_FLUSH_MS));
-    this.timers.push(setInterval(() => this.gate?.flushUsage(), USAGE_FLUSH_MS));
-    if (spec.jitAfterReady === false) this.jitOn = true;
-    else this.timers.push(setTimeout(() => this.enableJit(), JIT_FALLBACK_MS));
+    this.timers.push(
+      setInterval(() => {
+        this.gate?.flushUsage();
+        if (!this.jitOn && (this.gate?.runMs ?? 0) > JIT_AFTER_RUN_MS) this.enableJit();
+      }, USAGE_FLUSH_MS),
+    );
+    if (!spec.jitAfterReady) this.jitOn = true;
     await emulator.run();
     // The emulator can execute from now on: a scheduled guest asks for CPU.
     this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });

@@ -91,7 +91,7 @@ export class Guest {
         ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
         // A clone prints HV-READY again only when it takes an identity.
-        jitAfterReady: !options.state || Boolean(options.identity),
+        jitAfterReady: Boolean(options.image.bootInterpreted) && (!options.state || Boolean(options.identity)),
       };
       const transfer = options.state ? [options.state.state] : [];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));

@@ -22,6 +22,8 @@ export interface GuestImage {
   initrd: ImageFile;
   /** Kernel command line without the per-guest parts (hv.name, hv.seed). */
   cmdline: string;
+  /** Boot (and take a clone identity) with v86's JIT off: see BootSpec.jitAfterReady. */
+  bootInterpreted?: boolean;
 }
 
 export type NicType = 'virtio' | 'ne2k';
@@ -42,8 +44,9 @@ export interface BootSpec {
   /** A per-guest random seed written to the guest's entropy pool. */
   seed?: string;
   /**
-   * Run interpreted (v86's JIT off) until the guest prints its HV-READY line:
-   * a boot's run-once code is cheaper to interpret than to compile. Default
+   * Run interpreted (v86's JIT off) until the guest prints its HV-READY line
+   * (or has run 1.5 s): a boot's run-once code is cheaper to interpret than to
+   * compile. Default
    * true; a restore that will not print the line again passes false.
    */
   jitAfterReady?: boolean;
