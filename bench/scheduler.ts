@@ -31,13 +31,15 @@ async function shares(hv: Hypervisor, ids: string[], ms: number): Promise<{ shar
 async function overhead(): Promise<BenchRow[]> {
   // The same workload in two guests: one under the hypervisor (P=1, uncapped,
   // alone), one on bare v86 in a worker. Only one burns at a time; alternate.
-  const hv = nodeHypervisor({ pcpus: 1, memoryMiB: 512 });
+  // No standby workers: a replacement starting in the background would be measured too.
+  const hv = nodeHypervisor({ pcpus: 1, memoryMiB: 512 }, 0);
   const id = hv.createVm({ name: 'managed', memoryMiB: 80 }).id;
   await hv.start(id);
   const bare = await Guest.create(nodeGuestWorkers, { name: 'bare', memoryMiB: 80, image: nodeImage(), wasm: { url: nodeWasmUrl } });
   const managed = hv.guest(id)!;
   await hv.exec(id, 'hv-burn > /dev/null &');
   await bare.exec('hv-burn > /dev/null &');
+  await sleep(3000); // both compile their burner's hot code before the rounds
   const ratios: number[] = [];
   try {
     for (let round = 0; round < 3; round++) {
@@ -59,7 +61,7 @@ async function overhead(): Promise<BenchRow[]> {
 
 async function accuracyFairnessScaling(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const hv = nodeHypervisor({ pcpus: 1, memoryMiB: 1024 });
+  const hv = nodeHypervisor({ pcpus: 1, memoryMiB: 1024 }, 0);
   const ids = ['g1', 'g2', 'g3', 'g4'].map((name) => hv.createVm({ name, memoryMiB: 80 }).id);
   try {
     await Promise.all(ids.map((id) => hv.start(id)));
