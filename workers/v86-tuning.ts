@@ -1,11 +1,12 @@
-// Two tunings of v86 for fast starts; with tick-gate.ts the only place that
-// touches v86 internals (emulator.v86.cpu.*).
+// Tunings of v86 for fast starts and cheap ticks; with tick-gate.ts the only
+// place that touches v86 internals (emulator.v86.*).
 //
 // 1. The JIT switch. v86 compiles hot guest code to wasm, which V8 compiles
-// again (on this 2-core machine, on the same cores). A boot runs ~43 million
-// mostly run-once instructions: interpreting them took 1.0 s of CPU, compiling
-// them 2.5 s (measured, small kernel, Node). So a guest boots (or takes its
-// clone identity) with the JIT off and switches it on once it is ready.
+// again (on this 2-core machine, on the same cores). The small kernel's boot
+// runs ~43 million mostly run-once instructions: interpreting them took 1.0 s
+// of CPU, compiling them 2.5 s (measured, Node). So a guest of such an image
+// (GuestImage.bootInterpreted) boots, or takes its clone identity, with the
+// JIT off, and the worker switches it on once the guest is ready.
 //
 // 2. Ticks in the browser. v86 schedules its next ~1 ms tick through a helper
 // worker it starts (a message round trip per tick, to dodge timer clamping);
@@ -13,7 +14,7 @@
 // MessageChannel inside the guest's own worker does the same for zero-delay
 // ticks without leaving the thread (Node keeps v86's setImmediate).
 //
-// 3. Memory. // save_state asks the wasm function is_memory_zeroed(page, 4096) for every
+// 3. Memory. save_state asks the wasm function is_memory_zeroed(page, 4096) for every
 // 4 KiB page, and restore_state first clears the whole RAM with zero_memory.
 // Both run once per snapshot, so V8 has only its baseline compilation of them,
 // a byte loop. Worse, the first touch of a RAM page costs ~13 us on this
