@@ -20,8 +20,8 @@ const cacheDir = new URL('../../node_modules/.cache/hv-playground/', import.meta
 
 let bundle: URL | null | undefined;
 
-/** The worker compiled into one module for this process, or null (then tsx compiles it in each thread). */
-function workerBundle(): URL | null {
+/** The worker compiled into one module for this process, or null (then tsx compiles it in each thread). Done on first use; call it to do it earlier. */
+export function workerBundle(): URL | null {
   if (bundle !== undefined) return bundle;
   try {
     const [output] = buildSync({
