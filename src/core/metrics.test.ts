@@ -1,31 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HvError } from './errors.ts';
 import { jainIndex, mips, percentile, RollingWindow, sharePct, summarize } from './metrics.ts';
-import type { PeriodRecord } from './scheduler-types.ts';
-
-function rec(vmId: string, periodIndex: number, over: Partial<PeriodRecord> = {}): PeriodRecord {
-  return {
-    vmId,
-    periodIndex,
-    startMs: periodIndex * 100,
-    periodMs: 100,
-    grantedMs: 0,
-    usedMs: 0,
-    unscheduledMs: 0,
-    instructions: 0,
-    runningMs: 0,
-    readyMs: 0,
-    cappedMs: 0,
-    idleMs: 0,
-    pausedMs: 0,
-    entitlementPct: 50,
-    capPct: null,
-    reservationPct: null,
-    weight: 1000,
-    grants: 0,
-    ...over,
-  };
-}
+import { periodRecord as rec } from './period-record.test-helper.ts';
 
 describe('sharePct / mips', () => {
   it.each([

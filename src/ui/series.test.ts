@@ -1,31 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { ClosedPeriod, PeriodRecord } from '../core/scheduler-types.ts';
+import { periodRecord } from '../core/period-record.test-helper.ts';
 import { hostSeries, lastWindow, StepTimeline, vmSeries, windowSummaries } from './series.ts';
 
 /** A 100 ms period starting at startMs with these used ms per VM on pCPU 0. */
 function period(index: number, used: Record<string, number>, extra: Partial<PeriodRecord> = {}): ClosedPeriod {
   const startMs = index * 100;
-  const vms = Object.entries(used).map(([vmId, usedMs]) => ({
-    vmId,
-    periodIndex: index,
-    startMs,
-    periodMs: 100,
-    grantedMs: usedMs,
-    usedMs,
-    unscheduledMs: 0,
-    instructions: usedMs * 1e6,
-    runningMs: usedMs,
-    readyMs: 100 - usedMs,
-    cappedMs: 0,
-    idleMs: 0,
-    pausedMs: 0,
-    entitlementPct: 50,
-    capPct: null,
-    reservationPct: null,
-    weight: 1000,
-    grants: 1,
-    ...extra,
-  }));
+  const vms = Object.entries(used).map(([vmId, usedMs]) =>
+    periodRecord(vmId, index, {
+      grantedMs: usedMs,
+      usedMs,
+      instructions: usedMs * 1e6,
+      runningMs: usedMs,
+      readyMs: 100 - usedMs,
+      grants: 1,
+      ...extra,
+    }),
+  );
   const busy = Object.values(used).reduce((a, b) => a + b, 0);
   return { host: { periodIndex: index, startMs, periodMs: 100, pcpus: 1, busyMs: [busy], idleMs: [100 - busy], byVm: [used], unscheduledMs: 0 }, vms };
 }

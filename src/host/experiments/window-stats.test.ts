@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ClosedPeriod, PeriodRecord } from '../../core/scheduler-types.ts';
+import type { ClosedPeriod } from '../../core/scheduler-types.ts';
+import { periodRecord } from '../../core/period-record.test-helper.ts';
 import { changePct, isWarm, mipsSamples, spreadPct } from './window-stats.ts';
 
 function period(startMs: number, instructionsByVm: Record<string, number>): ClosedPeriod {
-  const vms = Object.entries(instructionsByVm).map(
-    ([vmId, instructions]) => ({ vmId, startMs, periodMs: 100, instructions, usedMs: 50, entitlementPct: 50 }) as PeriodRecord,
-  );
+  const vms = Object.entries(instructionsByVm).map(([vmId, instructions]) => periodRecord(vmId, startMs / 100, { instructions, usedMs: 50 }));
   return { host: { startMs, periodMs: 100 } as ClosedPeriod['host'], vms };
 }
 
