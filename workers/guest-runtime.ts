@@ -52,7 +52,8 @@ async function loadWasm(spec: BootSpec['wasm']): Promise<WebAssembly.Module> {
   return WebAssembly.compileStreaming(fetch(file.url));
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+/** True under Node worker_threads, false in a browser worker. */
+export const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 const wasmKey = (wasm: BootSpec['wasm']): string => ('url' in wasm ? `wasm ${wasm.url}` : 'wasm module');
 const fileKey = (f: ImageFile): string => `file ${f.url} ${f.sha256}`;
 
@@ -101,12 +102,14 @@ export class GuestRuntime implements GuestApi {
     const [wasm, ...buffers] = await Promise.all([
       this.take(wasmKey(spec.wasm), () => loadWasm(spec.wasm)),
       ...files.map(async (f) => {
-        const prepared = this.prepared.has(fileKey(f));
-        const buffer = await this.take(fileKey(f), () => loadImageFile(f, progress(f)));
+        const key = fileKey(f);
+        const prepared = this.prepared.has(key);
+        const buffer = await this.take(key, () => loadImageFile(f, progress(f)));
         if (prepared) progress(f)(f.bytes, f.bytes); // loaded before: report it done
         return buffer;
       }),
     ]);
+    this.prepared.clear(); // one boot per worker: what it did not take (a restore's kernel) is not needed
     const [bios, vgaBios, kernel, initrd] = buffers as [ArrayBuffer, ArrayBuffer, ArrayBuffer?, ArrayBuffer?];
     const cmdline = [spec.image.cmdline, `hv.name=${spec.name}`, spec.seed ? `hv.seed=${spec.seed}` : ''].filter(Boolean).join(' ');
     const options: V86Options & { wasm_fn: (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports> } = {

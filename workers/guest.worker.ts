@@ -2,7 +2,7 @@
 // file runs as a browser Web Worker and under Node worker_threads.
 import { expose } from 'comlink';
 import { HvError } from '../src/core/errors.ts';
-import { GuestRuntime } from './guest-runtime.ts';
+import { GuestRuntime, isNode } from './guest-runtime.ts';
 
 /**
  * comlink sends a thrown Error as name/message only; an HvError's code and
@@ -30,7 +30,6 @@ function withPlainErrors<T extends object>(target: T): T {
 
 const api = withPlainErrors(new GuestRuntime());
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 if (isNode) {
   // Module names in variables: the browser bundle must not try to include them.
   const wt = 'node:worker_threads';

@@ -11,7 +11,7 @@ import type { GuestWorker, GuestWorkerFactory } from './worker-port.ts';
 export const PAGE_STANDBY_WORKERS = 2;
 
 /** Replacements are spawned this long after the last take: starting a thread competes with the boots under way. */
-const REFILL_DELAY_MS = 1000;
+export const REFILL_DELAY_MS = 1000;
 
 export class StandbyWorkers {
   private readonly ready: GuestWorker[] = [];

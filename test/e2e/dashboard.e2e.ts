@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PAGE_STANDBY_WORKERS } from '../../src/host/standby-workers.ts';
+import { PAGE_STANDBY_WORKERS, REFILL_DELAY_MS } from '../../src/host/standby-workers.ts';
 import { fillCreate, guestConsole, liveWorkers, noWorkerTaken, openLabPage, shareOf, terminalText, typeInto, vmCard, waitForStates, waitForTerminal, type LabPage } from './page.ts';
 
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -257,7 +257,7 @@ describe('dashboard', () => {
     // The last output stays readable.
     expect(await terminalText(page, 'clone1')).toContain('clone1:~# hostname');
 
-    await page.waitForTimeout(1500); // any standby refill of the starts before has happened
+    await page.waitForTimeout(REFILL_DELAY_MS + 500); // any standby refill of the starts before has happened
     const live = liveWorkers(lab);
     const closed = lab.workersClosed.length;
     const dialog = await fillCreate(page, { count: 1, name: 'gone', memoryMiB: 100, boot: 'cold' });

@@ -2,6 +2,7 @@
 // collected, the create dialog, the VM cards, and reading / typing into a
 // guest's xterm.js console. No vitest here: bench/ui.ts uses it too.
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { REFILL_DELAY_MS } from '../../src/host/standby-workers.ts';
 
 /**
  * What tests and bench/ui.ts read through the page's test hook
@@ -42,7 +43,7 @@ export const liveWorkers = (lab: LabPage): number => lab.workersStarted.length -
  * been: a taken standby worker is replaced a second later, so wait past that.
  */
 export async function noWorkerTaken(lab: LabPage, started: number): Promise<boolean> {
-  await lab.page.waitForTimeout(1500);
+  await lab.page.waitForTimeout(REFILL_DELAY_MS + 500);
   return lab.workersStarted.length === started;
 }
 
