@@ -66,6 +66,7 @@ export class GuestRuntime implements GuestApi {
   private crashed = false;
   private memoryMiB = 0;
   private timers: ReturnType<typeof setInterval>[] = [];
+  private cpuChannel: BroadcastChannel | null = null;
   private jitOn = false;
   private uninstallYield: (() => void) | null = null;
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
@@ -147,7 +148,14 @@ export class GuestRuntime implements GuestApi {
         throw new HvError('restore-failed', `restoring ${spec.name} from its saved state failed: ${(err as Error).message}`, {});
       }
     }
-    this.gate = new TickGate(emulator, (e) => this.emit(e), now, spec.scheduled);
+    if (spec.cpuChannel) {
+      const channel = new BroadcastChannel(spec.cpuChannel);
+      channel.onmessage = (e: MessageEvent<unknown>) => {
+        if (typeof e.data === 'number') this.gate?.onHandOff(e.data);
+      };
+      this.cpuChannel = channel;
+    }
+    this.gate = new TickGate(emulator, (e) => this.emit(e), now, spec.scheduled, (grantId) => this.cpuChannel?.postMessage(grantId));
     this.timers.push(setInterval(() => this.flushSerial(), SERIAL_FLUSH_MS));
     this.timers.push(
       setInterval(() => {
@@ -187,6 +195,14 @@ export class GuestRuntime implements GuestApi {
 
   grant(grantId: number, ms: number): void {
     this.gate?.grant(grantId, ms);
+  }
+
+  queue(grantId: number, ms: number): void {
+    this.gate?.queue(grantId, ms);
+  }
+
+  handOff(grantId: number, nextGrantId: number): void {
+    this.gate?.handOff(grantId, nextGrantId);
   }
 
   preempt(grantId: number): void {
@@ -236,6 +252,8 @@ export class GuestRuntime implements GuestApi {
   async destroy(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.cpuChannel?.close();
+    this.cpuChannel = null;
     const emulator = this.emulator;
     this.emulator = null;
     if (!emulator) return;

@@ -53,13 +53,34 @@ class FakeV86 implements V86Internals {
   }
 }
 
-function setup(scheduled = true, counterStart = 0) {
+function setup(scheduled = true, counterStart = 0, passOn?: (grantId: number) => void, clock?: () => number) {
   const fake = new FakeV86();
   fake.counter = counterStart;
   const events: GuestEvent[] = [];
-  const gate = new TickGate(fake, (e) => events.push(e), () => fake.time, scheduled);
+  const gate = new TickGate(fake, (e) => events.push(e), clock ?? (() => fake.time), scheduled, passOn);
   fake.pending = 0; // v86.run() schedules the first tick
   return { fake, events, gate };
+}
+
+/** Two gated guests sharing one clock, whose hand-overs travel on a fake channel to the other. */
+function pair() {
+  let a: ReturnType<typeof setup> | null = null;
+  let b: ReturnType<typeof setup> | null = null;
+  const sent: number[] = [];
+  const time = { now: 0 };
+  a = setup(true, 0, (id) => (sent.push(id), b?.gate.onHandOff(id)), () => time.now);
+  b = setup(true, 0, (id) => (sent.push(id), a?.gate.onHandOff(id)), () => time.now);
+  // Both run on the shared clock: a tick advances it.
+  for (const g of [a, b]) {
+    const tick = g.fake.v86.do_tick;
+    g.fake.v86.do_tick = () => {
+      tick();
+      time.now += g.fake.v86.running ? 1 : 0;
+    };
+  }
+  a.fake.run(1);
+  b.fake.run(1);
+  return { a, b, sent, time };
 }
 
 describe('TickGate', () => {
@@ -79,7 +100,7 @@ describe('TickGate', () => {
     gate.grant(7, 5);
     fake.run(100);
     expect(fake.time).toBe(5);
-    expect(events).toEqual([{ type: 'cpu-slice-end', grantId: 7, usedMs: 5, instructions: 1_500_000, reason: 'expired' }]);
+    expect(events).toEqual([{ type: 'cpu-slice-end', grantId: 7, usedMs: 5, instructions: 1_500_000, reason: 'expired', handedOff: null }]);
     expect(gate.state).toBe('waiting');
     expect(gate.isParked).toBe(true);
   });
@@ -99,7 +120,7 @@ describe('TickGate', () => {
     fake.run(2);
     fake.halted = true;
     fake.run(1);
-    expect(events.at(-1)).toEqual({ type: 'cpu-slice-end', grantId: 2, usedMs: 3, instructions: 900_000, reason: 'idle' });
+    expect(events.at(-1)).toEqual({ type: 'cpu-slice-end', grantId: 2, usedMs: 3, instructions: 900_000, reason: 'idle', handedOff: null });
     expect(gate.state).toBe('blocked');
     // Blocked: ticks still run (timer interrupts) and are charged as ungranted use.
     expect(fake.pending).toBe(1); // a sub-ms wait while halted is rounded up to 1 ms
@@ -142,6 +163,103 @@ describe('TickGate', () => {
     expect(events).toEqual([]);
     gate.flushUsage();
     expect(events).toEqual([{ type: 'cpu-usage', usedMs: 10, instructions: 3_000_000, haltedMs: 0 }]);
+  });
+
+  it('charges a slice the wall time from its start, yields between ticks included', () => {
+    // The fake's ticks take 1 ms of its time; gaps between them are added here.
+    let gaps = 0;
+    const { fake, events, gate } = setup(true, 0, undefined, () => fake.time + gaps);
+    fake.run(1);
+    gate.grant(4, 3);
+    gaps += 0.25; // the worker's wake-up before its first tick
+    for (let i = 0; i < 3; i++) {
+      fake.step();
+      gaps += 0.1; // the yield between ticks
+    }
+    // Ticks of 1 ms each, but the slice held the pCPU from 0 to the third tick's end at 3.45.
+    expect(events).toEqual([{ type: 'cpu-slice-end', grantId: 4, usedMs: 3.45, instructions: 900_000, reason: 'expired', handedOff: null }]);
+  });
+
+  it('hands the pCPU to the queued grant of another worker when its slice ends', () => {
+    const { a, b, sent } = pair();
+    b.gate.queue(12, 2);
+    a.gate.grant(11, 3);
+    a.gate.handOff(11, 12);
+    a.fake.run(10);
+    expect(a.events.at(-1)).toMatchObject({ type: 'cpu-slice-end', grantId: 11, reason: 'expired', handedOff: 12 });
+    expect(sent).toEqual([12]);
+    expect(b.gate.state).toBe('granted');
+    b.fake.run(10);
+    expect(b.events.at(-1)).toMatchObject({ type: 'cpu-slice-end', grantId: 12, usedMs: 2, handedOff: null });
+    // The host's own grant for the same id, arriving late, is not a second slice.
+    b.gate.grant(12, 2);
+    expect(b.gate.state).toBe('waiting');
+  });
+
+  it('starts on a hand-over that came before its queue message', () => {
+    const { a, b } = pair();
+    a.gate.grant(21, 1);
+    a.gate.handOff(21, 22);
+    a.fake.run(5);
+    expect(b.gate.state).toBe('waiting');
+    b.gate.queue(22, 4);
+    expect(b.gate.state).toBe('granted');
+  });
+
+  it('keeps a queued grant and its promised hand-over when the host is faster than the hand-over', () => {
+    const { a, b, sent } = pair();
+    b.gate.queue(52, 2);
+    a.gate.grant(51, 1);
+    a.gate.handOff(51, 52);
+    // The host heard of the hand-over and queues b after itself before b has seen it.
+    const onHandOff = b.gate.onHandOff.bind(b.gate);
+    const late: number[] = [];
+    b.gate.onHandOff = (id) => void late.push(id);
+    a.fake.run(5);
+    b.gate.queue(53, 2);
+    b.gate.handOff(52, 53);
+    for (const id of late) onHandOff(id);
+    expect(sent).toEqual([52]);
+    b.fake.run(10);
+    expect(b.events.map((e) => e.type === 'cpu-slice-end' && [e.grantId, e.handedOff])).toEqual([
+      [52, 53],
+      [53, null],
+    ]);
+  });
+
+  it('ignores a hand-over of a withdrawn or replaced grant', () => {
+    const { a, b } = pair();
+    b.gate.queue(32, 2);
+    b.gate.preempt(32); // withdrawn
+    a.gate.grant(31, 1);
+    a.gate.handOff(31, 32);
+    a.fake.run(5);
+    expect(b.gate.state).toBe('waiting');
+    b.gate.queue(34, 2);
+    b.gate.grant(35, 2); // a grant on a free pCPU replaces the queued one
+    a.gate.grant(33, 1);
+    a.gate.handOff(33, 34);
+    a.fake.run(5);
+    expect(b.gate.state).toBe('granted');
+    b.fake.run(10);
+    expect(b.events.map((e) => (e.type === 'cpu-slice-end' ? e.grantId : 0))).toEqual([35]);
+  });
+
+  it('continues with its own queued grant without a message, unless it halted', () => {
+    const { a, sent } = pair();
+    a.gate.grant(41, 2);
+    a.gate.queue(42, 2);
+    a.gate.handOff(41, 42);
+    a.fake.run(3);
+    expect(a.events.map((e) => e.type === 'cpu-slice-end' && [e.grantId, e.handedOff])).toEqual([[41, 42]]);
+    expect(a.gate.state).toBe('granted');
+    expect(sent).toEqual([]);
+    a.gate.queue(43, 2);
+    a.gate.handOff(42, 43);
+    a.fake.halted = true;
+    a.fake.run(1);
+    expect(a.events.at(-1)).toMatchObject({ grantId: 42, reason: 'idle', handedOff: null });
+    expect(a.gate.state).toBe('blocked');
   });
 
   it('detach puts the original methods back', () => {

@@ -7,6 +7,22 @@
 // grant, and measure the time each tick really took. A parked guest is re-armed
 // with next_tick(0). v86's own stop() needs one more tick to finish, so a
 // stopping instance is never parked.
+//
+// A slice is charged the wall time from its start (grant or hand-over
+// received) to its end: the pCPU was this guest's for all of it, the
+// emulator's yields between ticks included.
+//
+// Hand-over: the host may queue a grant that starts when another guest's
+// grant ends (queue), and tell the running guest whom it hands the pCPU to
+// (handOff). At its slice end the running worker then posts the queued grant's
+// id on a channel all the hypervisor's guest workers share, and the queued
+// guest starts on it: one message between workers instead of a report to the
+// host and a grant back. Messages from the host and hand-overs from other
+// workers travel on different channels and may overtake each other, so the
+// gate keeps every queued grant (and the hand-over promised for it) until it
+// starts, and remembers recent hand-overs for a queue message that comes late.
+// Grant ids only grow: starting a grant retires queued grants older than it.
+// A guest that halted does not start its own queued grant.
 import type { GuestEvent, SliceEndReason } from '../src/protocol/guest-api.ts';
 
 /** The parts of v86's internal objects the gate reads or wraps. */
@@ -43,8 +59,14 @@ export class TickGate {
   private lastHalted = false;
   private grantId = 0;
   private grantMs = 0;
-  private sliceUsed = 0;
+  private sliceStart = 0;
   private sliceInstr = 0;
+  // Queued grants (id -> ms), and hand-overs promised for grants not started yet (id -> next id).
+  private readonly armed = new Map<number, number>();
+  private readonly after = new Map<number, number>();
+  private successor: number | null = null;
+  // Hand-overs seen on the channel, newest last (for a queue message that comes after its hand-over).
+  private readonly seen: number[] = [];
   // Use that is not part of a slice (free or blocked), reported in batches.
   private pendingUsed = 0;
   private pendingInstr = 0;
@@ -55,6 +77,8 @@ export class TickGate {
     private readonly emit: (event: GuestEvent) => void,
     private readonly now: () => number,
     scheduled: boolean,
+    /** Posts a hand-over (a queued grant's id) to the other guest workers. */
+    private readonly passOn: (grantId: number) => void = () => {},
   ) {
     const v86 = emulator.v86;
     this.state = scheduled ? 'waiting' : 'free';
@@ -77,6 +101,7 @@ export class TickGate {
 
   setScheduled(scheduled: boolean): void {
     if (!scheduled) {
+      this.forgetQueued();
       if (this.state === 'granted') this.endSlice('preempted');
       this.state = 'free';
       this.unpark();
@@ -85,27 +110,51 @@ export class TickGate {
     }
   }
 
-  /** Start a slice of ms; a grant while another runs replaces it. */
+  /**
+   * Start a slice of ms; a grant while another runs replaces it. One already
+   * started by a hand-over (running or over) is not run again: ids are unique.
+   */
   grant(grantId: number, ms: number): void {
-    if (this.state === 'free') return;
-    if (this.state === 'granted') this.endSlice('preempted');
-    this.grantId = grantId;
-    this.grantMs = ms;
-    this.sliceUsed = 0;
-    this.sliceInstr = 0;
-    this.state = 'granted';
-    this.unpark();
+    if (this.state === 'free' || grantId === this.grantId) return;
+    if (this.state === 'granted') {
+      this.successor = null;
+      this.endSlice('preempted');
+    }
+    this.start(grantId, ms);
+  }
+
+  /** Wait for a hand-over of grantId (or its grant) to run ms. */
+  queue(grantId: number, ms: number): void {
+    if (this.state === 'free' || grantId <= this.grantId) return;
+    if (this.seen.includes(grantId) && this.state === 'waiting') {
+      this.start(grantId, ms);
+      return;
+    }
+    remember(this.armed, grantId, ms);
+  }
+
+  /** When grant grantId (running, or queued here) ends, hand the pCPU to queued grant nextGrantId. */
+  handOff(grantId: number, nextGrantId: number): void {
+    if (this.state === 'granted' && this.grantId === grantId) this.successor = nextGrantId;
+    else if (grantId > this.grantId) remember(this.after, grantId, nextGrantId);
+  }
+
+  /** Another worker handed over grantId. */
+  onHandOff(grantId: number): void {
+    this.seen.push(grantId);
+    if (this.seen.length > 16) this.seen.shift();
+    const ms = this.armed.get(grantId);
+    if (ms !== undefined && this.state === 'waiting') this.start(grantId, ms);
   }
 
   preempt(grantId: number): void {
-    if (this.state === 'granted' && grantId === this.grantId) {
-      this.endSlice('preempted');
-      this.state = 'waiting';
-    }
+    if (this.state === 'granted' && grantId === this.grantId) this.endSlice('preempted');
+    else this.armed.delete(grantId);
   }
 
   /** Drop any grant without reporting it (user pause: the host already knows). */
   dropGrant(): void {
+    this.forgetQueued();
     if (this.state === 'granted' || this.state === 'blocked') this.state = 'waiting';
   }
 
@@ -167,15 +216,9 @@ export class TickGate {
         this.pendingInstr += instr;
         break;
       case 'granted':
-        this.sliceUsed += dt;
         this.sliceInstr += instr;
-        if (halted) {
-          this.endSlice('idle');
-          this.state = 'blocked';
-        } else if (this.sliceUsed >= this.grantMs) {
-          this.endSlice('expired');
-          this.state = 'waiting';
-        }
+        if (halted) this.endSlice('idle');
+        else if (t1 - this.sliceStart >= this.grantMs) this.endSlice('expired');
         break;
       case 'blocked':
         this.pendingUsed += dt;
@@ -189,8 +232,49 @@ export class TickGate {
     }
   }
 
-  private endSlice(reason: SliceEndReason): void {
-    this.emit({ type: 'cpu-slice-end', grantId: this.grantId, usedMs: this.sliceUsed, instructions: this.sliceInstr, reason });
-    this.sliceUsed = this.sliceInstr = 0;
+  private start(grantId: number, ms: number): void {
+    // Queued grants older than this one were withdrawn (ids only grow).
+    for (const id of this.armed.keys()) if (id <= grantId) this.armed.delete(id);
+    this.successor = this.after.get(grantId) ?? null;
+    for (const id of this.after.keys()) if (id <= grantId) this.after.delete(id);
+    this.grantId = grantId;
+    this.grantMs = ms;
+    this.sliceStart = this.now();
+    this.sliceInstr = 0;
+    this.state = 'granted';
+    this.unpark();
   }
+
+  // Ends the current slice: hands over if asked to, reports, and leaves the
+  // gate blocked (the guest halted) or waiting, or running its own queued grant.
+  private endSlice(reason: SliceEndReason): void {
+    const next = this.successor;
+    const ownMs = next === null ? undefined : this.armed.get(next);
+    const own = next !== null && ownMs !== undefined ? { grantId: next, ms: ownMs } : null;
+    let handedOff: number | null = null;
+    if (next !== null && !own) {
+      this.passOn(next);
+      handedOff = next;
+    } else if (own && reason !== 'idle') {
+      handedOff = next;
+    }
+    const usedMs = this.now() - this.sliceStart;
+    this.emit({ type: 'cpu-slice-end', grantId: this.grantId, usedMs, instructions: this.sliceInstr, reason, handedOff });
+    this.successor = null;
+    this.sliceInstr = 0;
+    this.state = reason === 'idle' ? 'blocked' : 'waiting';
+    if (own && handedOff !== null) this.start(own.grantId, own.ms);
+  }
+
+  private forgetQueued(): void {
+    this.armed.clear();
+    this.after.clear();
+    this.successor = null;
+  }
+}
+
+// Adds to a small map, dropping the oldest entries: what is never used must not pile up.
+function remember(map: Map<number, number>, key: number, value: number): void {
+  map.set(key, value);
+  for (const k of map.keys()) if (map.size > 8) map.delete(k);
 }

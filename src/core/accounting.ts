@@ -17,6 +17,7 @@ export interface VmMeta {
 interface Tally extends VmMeta {
   grantedMs: number;
   grants: number;
+  handedOver: number;
   usedMs: number;
   unscheduledMs: number;
   instructions: number;
@@ -47,7 +48,7 @@ export class PeriodLedger {
   track(vmId: VmId, meta: VmMeta): void {
     const t = this.tallies.get(vmId);
     if (t) Object.assign(t, meta);
-    else this.tallies.set(vmId, { ...meta, grantedMs: 0, grants: 0, usedMs: 0, unscheduledMs: 0, instructions: 0, running: 0, ready: 0, capped: 0, idle: 0, paused: 0 });
+    else this.tallies.set(vmId, { ...meta, grantedMs: 0, grants: 0, handedOver: 0, usedMs: 0, unscheduledMs: 0, instructions: 0, running: 0, ready: 0, capped: 0, idle: 0, paused: 0 });
   }
 
   /** Books `ms` of wall time in `bucket` for a tracked VM. */
@@ -56,12 +57,13 @@ export class PeriodLedger {
     if (t) t[bucket] += ms;
   }
 
-  /** Books grant time handed out (negative: taken back); `issued` counts one grant. */
-  addGranted(vmId: VmId, ms: number, issued: boolean): void {
+  /** Books grant time handed out (negative: taken back); `issued` counts one grant, `handedOver` one started by a hand-over. */
+  addGranted(vmId: VmId, ms: number, issued: boolean, handedOver = false): void {
     const t = this.tallies.get(vmId);
     if (!t) return;
     t.grantedMs += ms;
     if (issued) t.grants += 1;
+    if (handedOver) t.handedOver += 1;
   }
 
   /** Books guest CPU time (negative corrects an earlier estimate) on `pcpu`, or outside grants when null. */
@@ -103,6 +105,7 @@ export class PeriodLedger {
         reservationPct: t.reservationPct,
         weight: t.weight,
         grants: t.grants,
+        handedOver: t.handedOver,
       });
     }
     const byVm = this.byPcpu.map((m) => Object.fromEntries([...m].map(([id, ms]) => [id, Math.max(0, ms)])));

@@ -54,6 +54,7 @@ describe('newGrant / pcpuView', () => {
   it('starts unstretched with nothing booked, and shows on its pCPU', () => {
     const g = newGrant({ id: 7, vmId: 'a', pcpu: 1, startMs: 5, ms: 10, chargedMs: 10, periodIndex: 2 });
     expect(g).toMatchObject({ extended: false, contestedAtMs: null, preemptRequested: false, accountedUsedMs: 0, accountedChargeMs: 0 });
-    expect(pcpuView(g)).toEqual({ pcpu: 1, vmId: 'a', grantId: 7, startMs: 5, ms: 10, extended: false, preemptRequested: false });
+    expect(pcpuView(g, null)).toEqual({ pcpu: 1, vmId: 'a', grantId: 7, startMs: 5, ms: 10, extended: false, preemptRequested: false, nextVmId: null });
+    expect(pcpuView(g, { ...g, vmId: 'b' }).nextVmId).toBe('b');
   });
 });

@@ -47,8 +47,17 @@ export function newGrant(init: Pick<Grant, 'id' | 'vmId' | 'pcpu' | 'startMs' | 
 }
 
 /** The UI's view of a grant on its pCPU. */
-export function pcpuView(g: Grant): PcpuView {
-  return { pcpu: g.pcpu, vmId: g.vmId, grantId: g.id, startMs: g.startMs, ms: g.ms, extended: g.extended, preemptRequested: g.preemptRequested };
+export function pcpuView(g: Grant, next: Grant | null): PcpuView {
+  return {
+    pcpu: g.pcpu,
+    vmId: g.vmId,
+    grantId: g.id,
+    startMs: g.startMs,
+    ms: g.ms,
+    extended: g.extended,
+    preemptRequested: g.preemptRequested,
+    nextVmId: next?.vmId ?? null,
+  };
 }
 
 /** Credit charged for `usedMs` of guest time under grant `g`. */

@@ -22,6 +22,7 @@ export function periodRecord(vmId: string, periodIndex: number, over: Partial<Pe
     reservationPct: null,
     weight: 1000,
     grants: 0,
+    handedOver: 0,
     ...over,
   };
 }

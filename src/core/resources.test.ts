@@ -5,12 +5,12 @@ import { caught as refusal } from './caught.test-helper.ts';
 
 describe('normalizeConfig', () => {
   it('fills defaults', () => {
-    expect(normalizeConfig({ pcpus: 2 })).toEqual({ pcpus: 2, periodMs: 100, sliceMs: 10, minGrantMs: 1 });
+    expect(normalizeConfig({ pcpus: 2 })).toEqual({ pcpus: 2, periodMs: 100, sliceMs: 10, minGrantMs: 1, handOff: true });
   });
 
   it('merges a change into a base and ignores undefined fields', () => {
     const base = normalizeConfig({ pcpus: 2, periodMs: 200 });
-    expect(normalizeConfig({ sliceMs: 20, periodMs: undefined }, base)).toEqual({ pcpus: 2, periodMs: 200, sliceMs: 20, minGrantMs: 1 });
+    expect(normalizeConfig({ sliceMs: 20, periodMs: undefined }, base)).toEqual({ pcpus: 2, periodMs: 200, sliceMs: 20, minGrantMs: 1, handOff: true });
   });
 
   it.each([
@@ -21,6 +21,7 @@ describe('normalizeConfig', () => {
     [{ pcpus: 1, sliceMs: 0.5 }, 'the time slice must be from 1 ms to the period (100 ms), got 0.5'],
     [{ pcpus: 1, sliceMs: 200 }, 'the time slice must be from 1 ms to the period (100 ms), got 200'],
     [{ pcpus: 1, minGrantMs: 20 }, 'the shortest grant must be from 0.1 ms to the slice (10 ms), got 20'],
+    [{ pcpus: 1, handOff: 'yes' as unknown as boolean }, 'the hand-over switch must be true or false, got "yes"'],
   ])('refuses %j', (input, message) => {
     const e = refusal(() => normalizeConfig(input));
     expect(e.code).toBe('invalid-argument');

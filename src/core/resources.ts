@@ -11,7 +11,7 @@ export const MAX_WEIGHT = 100_000;
 /** Most pCPUs a host may declare. */
 export const MAX_PCPUS = 256;
 /** Defaults of the optional config fields, in ms. */
-export const DEFAULT_CONFIG = { periodMs: 100, sliceMs: 10, minGrantMs: 1 } as const;
+export const DEFAULT_CONFIG = { periodMs: 100, sliceMs: 10, minGrantMs: 1, handOff: true } as const;
 
 /** Fills defaults into a config (or merges a change into `base`) and validates it. */
 export function normalizeConfig(input: Partial<SchedulerConfigInput>, base?: SchedulerConfig): SchedulerConfig {
@@ -33,7 +33,9 @@ export function normalizeConfig(input: Partial<SchedulerConfigInput>, base?: Sch
       sliceMs,
     });
   }
-  return { pcpus, periodMs, sliceMs, minGrantMs };
+  const { handOff } = merged;
+  if (typeof handOff !== 'boolean') throw invalid(`the hand-over switch must be true or false, got ${describeValue(handOff)}`, { handOff });
+  return { pcpus, periodMs, sliceMs, minGrantMs, handOff };
 }
 
 /** Fills defaults into a VM's resources (or merges a change into `base`) and validates them. */

@@ -56,6 +56,15 @@ interface InFlight {
   usedMs: number;
 }
 
+/** A slice-end report on its way to the host. */
+interface Report {
+  atMs: number;
+  grantId: number;
+  usedMs: number;
+  reason: SliceEndReason;
+  handedOff: number | null;
+}
+
 interface SimGuest {
   id: VmId;
   profile: GuestProfile;
@@ -65,8 +74,11 @@ interface SimGuest {
   nextArrivalMs: number;
   phase: 'blocked' | 'waiting' | 'running' | 'paused';
   run: InFlight | null;
-  /** When the slice-end report reaches the host, once the guest has stopped. */
-  reportAtMs: number | null;
+  /** A queued grant this guest starts when its predecessor hands over. */
+  armed: { grantId: number; ms: number } | null;
+  /** Whom this guest's current run hands the pCPU to when it ends. */
+  successor: { vmId: VmId; grantId: number } | null;
+  outbox: Report[];
 }
 
 /** Plays the host: drives a CpuScheduler on a FakeClock with modelled guests. */
@@ -96,7 +108,18 @@ export class SchedulerSim {
     const now = this.clock.now();
     this.scheduler.addVm(id, resources, now);
     const first = profile.arrivals ? now + profile.arrivals.firstAtMs : Number.POSITIVE_INFINITY;
-    this.guests.set(id, { id, profile, workMs: profile.initialWorkMs, workAtMs: now, nextArrivalMs: first, phase: 'waiting', run: null, reportAtMs: null });
+    this.guests.set(id, {
+      id,
+      profile,
+      workMs: profile.initialWorkMs,
+      workAtMs: now,
+      nextArrivalMs: first,
+      phase: 'waiting',
+      run: null,
+      armed: null,
+      successor: null,
+      outbox: [],
+    });
   }
 
   /** Removes a guest (its worker is gone). */
@@ -109,9 +132,12 @@ export class SchedulerSim {
   setPaused(id: VmId, paused: boolean): void {
     const g = this.mustGet(id);
     const now = this.clock.now();
-    if (paused && g.run) this.stopRun(g, now);
+    // The host books a paused guest's grant itself: its report is not needed.
+    if (paused && g.run) this.settleWork(g, now);
     g.run = null;
-    g.reportAtMs = null;
+    g.outbox = [];
+    g.armed = null;
+    g.successor = null;
     // A resumed guest is runnable; if it has nothing to do it halts in its first grant.
     g.phase = paused ? 'paused' : 'waiting';
     this.scheduler.setPaused(id, paused, now);
@@ -156,13 +182,20 @@ export class SchedulerSim {
 
   // One instant: deliver what happened, close periods, dispatch, apply.
   private step(t: number): void {
-    for (const g of this.guests.values()) {
-      if (g.run && g.reportAtMs === null && g.run.stopAtMs <= t) {
-        this.settleWork(g, g.run.stopAtMs);
-        g.reportAtMs = g.run.stopAtMs + this.delay;
+    // A run that ends may start a successor that ends in the same instant: repeat, boundedly.
+    for (let round = 0, stopped = true; stopped && round < 1000; round++) {
+      stopped = false;
+      for (const g of this.guests.values()) {
+        if (g.run && g.run.stopAtMs <= t) {
+          this.stop(g, g.run);
+          stopped = true;
+        }
       }
-      if (g.run && g.reportAtMs !== null && g.reportAtMs <= t) this.report(g, t);
     }
+    const due = [...this.guests.values()]
+      .flatMap((g) => g.outbox.filter((r) => r.atMs <= t).map((r) => ({ g, r })))
+      .sort((a, b) => a.r.atMs - b.r.atMs);
+    for (const { g, r } of due) this.report(g, r, t);
     for (const g of this.guests.values()) this.arrive(g, t);
     this.periods.push(...this.scheduler.tickPeriods(t));
     const decisions = this.scheduler.dispatch(t);
@@ -170,16 +203,30 @@ export class SchedulerSim {
     this.afterDispatch?.(this, decisions);
   }
 
-  private report(g: SimGuest, t: number): void {
-    const run = g.run;
-    if (!run) return;
+  // The guest stops executing at run.stopAtMs: its report leaves, and its successor (if any) starts.
+  private stop(g: SimGuest, run: InFlight): void {
+    const at = run.stopAtMs;
+    this.settleWork(g, at);
     g.run = null;
-    g.reportAtMs = null;
     g.phase = run.reason === 'idle' ? 'blocked' : 'waiting';
-    const instructions = Math.round(run.usedMs * (g.profile.mips ?? 350) * 1000);
-    this.scheduler.onSliceEnd(g.id, run.grantId, { usedMs: run.usedMs, instructions, reason: run.reason }, t);
+    const report: Report = { atMs: at + this.delay, grantId: run.grantId, usedMs: run.usedMs, reason: run.reason, handedOff: null };
+    const next = g.successor;
+    g.successor = null;
+    const b = next && this.guests.get(next.vmId);
+    // A guest that halted does not start its own queued grant.
+    if (next && b && b.armed?.grantId === next.grantId && !(b === g && run.reason === 'idle')) {
+      report.handedOff = next.grantId;
+      this.startRun(b, next.grantId, b.armed.ms, at);
+    }
+    g.outbox.push(report);
+  }
+
+  private report(g: SimGuest, r: Report, t: number): void {
+    g.outbox.splice(g.outbox.indexOf(r), 1);
+    const instructions = Math.round(r.usedMs * (g.profile.mips ?? 350) * 1000);
+    this.scheduler.onSliceEnd(g.id, r.grantId, { usedMs: r.usedMs, instructions, reason: r.reason, handedOff: r.handedOff }, t);
     // Work that arrived after the guest halted but before the host heard of it.
-    if (g.phase === 'blocked' && g.workMs > 0) {
+    if (g.phase === 'blocked' && g.workMs > 0 && !g.run) {
       g.phase = 'waiting';
       this.scheduler.onWake(g.id, t);
     }
@@ -191,9 +238,10 @@ export class SchedulerSim {
       this.settleWork(g, g.nextArrivalMs);
       g.workMs += a.workMs;
       g.nextArrivalMs += a.everyMs;
-      if (g.run && g.reportAtMs === null) this.plan(g, g.run);
+      if (g.run) this.plan(g, g.run);
     }
-    if (g.phase === 'blocked' && g.workMs > 0 && !g.run) {
+    // While its last report is on the way, the host would ignore a wake: report() wakes it.
+    if (g.phase === 'blocked' && g.workMs > 0 && !g.run && g.outbox.length === 0) {
       g.phase = 'waiting';
       this.scheduler.onWake(g.id, t);
     }
@@ -204,15 +252,30 @@ export class SchedulerSim {
     const g = this.guests.get(d.vmId);
     if (!g) return;
     if (d.kind === 'grant') {
-      g.phase = 'running';
-      g.workAtMs = t;
-      g.run = { grantId: d.grantId, startMs: t, ms: d.ms, stopAtMs: t, reason: 'expired', usedMs: 0 };
-      this.plan(g, g.run);
-    } else if (g.run?.grantId === d.grantId && g.reportAtMs === null) {
-      this.stopRun(g, t);
+      if (g.run?.grantId === d.grantId) return; // already started by a hand-over
+      this.startRun(g, d.grantId, d.ms, t);
+    } else if (d.kind === 'queue') {
+      g.armed = { grantId: d.grantId, ms: d.ms };
+      const a = this.guests.get(d.after.vmId);
+      if (a?.run?.grantId === d.after.grantId) a.successor = { vmId: d.vmId, grantId: d.grantId };
+    } else if (g.run?.grantId === d.grantId) {
+      this.settleWork(g, t);
+      g.run.stopAtMs = Math.min(g.run.stopAtMs, t);
+      g.run.usedMs = g.run.stopAtMs - g.run.startMs;
       g.run.reason = 'preempted';
-      g.reportAtMs = t + this.delay;
+      this.stop(g, g.run);
+    } else if (g.armed?.grantId === d.grantId) {
+      g.armed = null;
     }
+  }
+
+  private startRun(g: SimGuest, grantId: number, ms: number, t: number): void {
+    g.armed = null; // any start replaces a queued grant (as in the worker's gate)
+    g.phase = 'running';
+    g.workAtMs = t;
+    g.successor = null;
+    g.run = { grantId, startMs: t, ms, stopAtMs: t, reason: 'expired', usedMs: 0 };
+    this.plan(g, g.run);
   }
 
   // Decides when and why the current run stops, given the work known now.
@@ -232,7 +295,7 @@ export class SchedulerSim {
 
   // Brings the remaining work up to `t` while running.
   private settleWork(g: SimGuest, t: number): void {
-    if (g.phase === 'running' && g.run && g.reportAtMs === null) {
+    if (g.phase === 'running' && g.run) {
       const until = Math.min(t, g.run.stopAtMs);
       g.workMs = g.workMs - Math.max(0, until - g.workAtMs);
       if (g.workMs < 1e-9) g.workMs = 0; // float dust would look like work forever
@@ -240,18 +303,11 @@ export class SchedulerSim {
     g.workAtMs = t;
   }
 
-  private stopRun(g: SimGuest, t: number): void {
-    const run = g.run;
-    if (!run) return;
-    this.settleWork(g, t);
-    run.stopAtMs = Math.min(run.stopAtMs, t);
-    run.usedMs = run.stopAtMs - run.startMs;
-  }
-
   private nextEventMs(): number {
     let next = this.scheduler.nextDeadline();
     for (const g of this.guests.values()) {
-      if (g.run) next = Math.min(next, g.reportAtMs ?? g.run.stopAtMs);
+      if (g.run) next = Math.min(next, g.run.stopAtMs);
+      for (const r of g.outbox) next = Math.min(next, r.atMs);
       if (g.phase !== 'paused') next = Math.min(next, g.nextArrivalMs);
     }
     return next;

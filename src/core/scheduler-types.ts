@@ -15,6 +15,13 @@ export interface SchedulerConfig {
   sliceMs: number;
   /** Shortest grant in ms given to spend a small rest of credit (a v86 tick is ~1 ms). */
   minGrantMs: number;
+  /**
+   * Decide who follows a running grant before it ends, so that the guest
+   * worker can hand the pCPU straight to the next one (one message between
+   * workers instead of a round trip through the host). Off: every hand-over
+   * goes through the host.
+   */
+  handOff: boolean;
 }
 
 /** Input form of SchedulerConfig: everything but pcpus has a default. */
@@ -53,7 +60,21 @@ export interface PreemptDecision {
 }
 
 /** What the host must do after dispatch. */
-export type Decision = GrantDecision | PreemptDecision;
+/**
+ * `vmId` runs next on `pcpu` once grant `after` ends: its worker starts when
+ * the worker of `after.vmId` passes it the pCPU (or when a grant decision for
+ * `grantId` follows). A preempt decision for `grantId` withdraws it.
+ */
+export interface QueueDecision {
+  kind: 'queue';
+  vmId: VmId;
+  pcpu: number;
+  ms: number;
+  grantId: number;
+  after: { vmId: VmId; grantId: number };
+}
+
+export type Decision = GrantDecision | PreemptDecision | QueueDecision;
 
 /** Why a slice ended: its time ran out, the guest halted, or the host preempted it. */
 export type SliceEndReason = 'expired' | 'idle' | 'preempted';
@@ -63,6 +84,8 @@ export interface SliceReport {
   usedMs: number;
   instructions: number;
   reason: SliceEndReason;
+  /** The queued grant the guest's worker started when this one ended (see QueueDecision). */
+  handedOff?: number | null;
 }
 
 /** CPU a guest spent without a grant (a blocked guest servicing timer interrupts). */
@@ -101,6 +124,8 @@ export interface PeriodRecord {
   weight: number;
   /** Grants issued in this period. */
   grants: number;
+  /** Of those, grants its worker started on a hand-over from the previous guest's worker (no host round trip). */
+  handedOver: number;
 }
 
 /** How the pCPUs were used in one closed period. */
@@ -140,6 +165,8 @@ export interface PcpuView {
   ms: number;
   extended: boolean;
   preemptRequested: boolean;
+  /** The VM queued to follow on this pCPU, if any. */
+  nextVmId: VmId | null;
 }
 
 /** One VM as the scheduler sees it now (ms within the current period). */

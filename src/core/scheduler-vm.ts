@@ -23,6 +23,8 @@ export interface VmEntry {
   /** When it last became runnable (fair tie-breaking). */
   readySinceMs: number;
   grant: Grant | null;
+  /** A grant queued to follow a running one on its pCPU (handed over by the workers). */
+  queued: Grant | null;
   /** Grants ended by a pause whose report may still arrive and correct the estimate. */
   detached: Map<number, Grant>;
   entitlementPct: number;
@@ -54,6 +56,7 @@ export function newVmEntry(id: VmId, order: number, res: VmResources, nowMs: num
     sinceMs: nowMs,
     readySinceMs: nowMs,
     grant: null,
+    queued: null,
     detached: new Map(),
     entitlementPct: 0,
     entitledMs: 0,

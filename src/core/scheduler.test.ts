@@ -3,12 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.ts';
 import { CpuScheduler } from './scheduler.ts';
-import type { Decision, GrantDecision, PeriodRecord, VmResourcesInput } from './scheduler-types.ts';
+import type { Decision, GrantDecision, PeriodRecord, QueueDecision, VmResourcesInput } from './scheduler-types.ts';
 import { caught as refusal } from './caught.test-helper.ts';
 
-function setup(pcpus = 1, vms: Record<string, VmResourcesInput> = {}, start = 0) {
+// These tests follow every hand-over through the host (handOff off);
+// hand-overs between workers have their own block at the end.
+function setup(pcpus = 1, vms: Record<string, VmResourcesInput> = {}, start = 0, handOff = false) {
   const clock = new FakeClock(start);
-  const s = new CpuScheduler({ pcpus }, clock);
+  const s = new CpuScheduler({ pcpus, handOff }, clock);
   for (const [id, res] of Object.entries(vms)) s.addVm(id, res);
   return { clock, s };
 }
@@ -34,7 +36,7 @@ describe('CpuScheduler basics', () => {
   it('starts its first period at the clock time', () => {
     const { s } = setup(2, {}, 1000);
     expect(s.nextDeadline()).toBe(1100);
-    expect(s.config).toEqual({ pcpus: 2, periodMs: 100, sliceMs: 10, minGrantMs: 1 });
+    expect(s.config).toEqual({ pcpus: 2, periodMs: 100, sliceMs: 10, minGrantMs: 1, handOff: false });
     expect(s.view()).toMatchObject({ periodIndex: 0, periodStartMs: 1000, periodEndMs: 1100, pcpus: [null, null] });
   });
 
@@ -360,7 +362,7 @@ describe('CpuScheduler pause, removal and changes', () => {
     s.setConfig({ sliceMs: 5 });
     const snap = JSON.parse(JSON.stringify(s.snapshot())) as ReturnType<CpuScheduler['snapshot']>;
     expect(snap).toEqual({
-      config: { pcpus: 2, periodMs: 100, sliceMs: 5, minGrantMs: 1 },
+      config: { pcpus: 2, periodMs: 100, sliceMs: 5, minGrantMs: 1, handOff: false },
       vms: [
         { vmId: 'a', resources: { weight: 2000, capPct: 90, reservationPct: null } },
         { vmId: 'b', resources: { weight: 1000, capPct: 40, reservationPct: 10 } },
@@ -371,5 +373,84 @@ describe('CpuScheduler pause, removal and changes', () => {
     // Restored VMs count in the first period at once.
     expect(back.view().vms.map((v) => v.entitlementPct)).toEqual([90, 40]);
     expect(back.nextDeadline()).toBe(600);
+  });
+});
+
+describe('CpuScheduler hand-over between workers', () => {
+  const queued = (ds: Decision[]) => ds.filter((d): d is QueueDecision => d.kind === 'queue');
+  const handed = (usedMs: number, to: number) => ({ ...expired(usedMs), handedOff: to });
+
+  it('queues who follows a running grant while others wait, and takes the hand-over report as the start', () => {
+    const { s } = setup(1, { a: {}, b: {} }, 0, true);
+    const ds = s.dispatch(0);
+    expect(only(grants(ds))).toMatchObject({ vmId: 'a', ms: 10, grantId: 1 });
+    const q = only(queued(ds));
+    expect(q).toEqual({ kind: 'queue', vmId: 'b', pcpu: 0, ms: 10, grantId: 2, after: { vmId: 'a', grantId: 1 } });
+    expect(s.view().pcpus[0]?.nextVmId).toBe('b');
+    s.onSliceEnd('a', 1, handed(10, 2), 10.3);
+    expect(s.view().pcpus[0]).toMatchObject({ vmId: 'b', grantId: 2, startMs: 10.3 });
+    // b already runs: no grant for it, and a is queued to follow it.
+    const next = s.dispatch(10.3);
+    expect(grants(next)).toEqual([]);
+    expect(only(queued(next))).toMatchObject({ vmId: 'a', after: { vmId: 'b', grantId: 2 } });
+  });
+
+  it('grants the queued VM itself when the worker did not hand over', () => {
+    const { s } = setup(1, { a: {}, b: {} }, 0, true);
+    s.dispatch(0);
+    s.onSliceEnd('a', 1, expired(10), 10);
+    expect(only(grants(s.dispatch(10)))).toMatchObject({ vmId: 'b', grantId: 2, ms: 10 });
+  });
+
+  it('queues the running VM after itself when it still ranks first, for what its credit will be', () => {
+    const { s } = setup(1, { a: { weight: 1000 }, b: { weight: 4000 } }, 0, true);
+    s.dispatch(0); // a runs, b queued
+    s.onSliceEnd('a', 1, handed(10, 2), 10);
+    // b will have 70 of its 80 ms credit left, a 10 of 20: b follows itself.
+    expect(only(queued(s.dispatch(10)))).toMatchObject({ vmId: 'b', ms: 10, after: { vmId: 'b', grantId: 2 } });
+  });
+
+  it('withdraws a queued VM that is paused, and frees the pCPU when the hand-over report names it', () => {
+    const { s } = setup(1, { a: {}, b: {}, c: {} }, 0, true);
+    s.dispatch(0); // a runs, b queued
+    s.setPaused('b', true, 5);
+    expect(s.view().pcpus[0]?.nextVmId).not.toBe('b');
+    s.onSliceEnd('a', 1, handed(10, 2), 10);
+    expect(s.view().pcpus[0]?.vmId).not.toBe('b');
+    expect(grants(s.dispatch(10)).map((d) => d.vmId)).not.toContain('b');
+  });
+
+  it('gives the pCPU to the queued VM when the running one is paused', () => {
+    const { s } = setup(1, { a: {}, b: {} }, 0, true);
+    s.dispatch(0);
+    s.setPaused('a', true, 4);
+    expect(only(grants(s.dispatch(4)))).toMatchObject({ vmId: 'b', grantId: 2 });
+    expect(s.view().pcpus[0]).toMatchObject({ vmId: 'b', startMs: 4 });
+  });
+
+  it('books a queued grant whose report arrives before the hand-over report', () => {
+    const { s, clock } = setup(1, { a: {}, b: {} }, 0, true);
+    s.dispatch(0);
+    // b started at 10 from a's hand-over and halted at 10.5; its report wins the race.
+    s.onSliceEnd('b', 2, idle(0.5), 10.6);
+    expect(s.view().vms.find((v) => v.vmId === 'b')).toMatchObject({ state: 'blocked', usedMs: 0.5 });
+    s.onSliceEnd('a', 1, handed(10, 2), 10.7);
+    expect(s.view().pcpus[0]).toBeNull();
+    expect(only(grants(s.dispatch(10.7)))).toMatchObject({ vmId: 'a' });
+    clock.set(100);
+    const records = s.tick(100);
+    expect(records.find((r) => r.vmId === 'b')).toMatchObject({ usedMs: 0.5, grants: 1, handedOver: 1 });
+  });
+
+  it('queues nobody for a grant that ends in the last moments of the period', () => {
+    const { s } = setup(1, { a: {}, b: {} }, 0, true);
+    s.dispatch(0);
+    s.onSliceEnd('a', 1, handed(10, 2), 89.5); // b's grant would end at 99.5
+    expect(queued(s.dispatch(89.5))).toEqual([]);
+  });
+
+  it('queues nothing with hand-over off', () => {
+    const { s } = setup(1, { a: {}, b: {} }, 0, false);
+    expect(queued(s.dispatch(0))).toEqual([]);
   });
 });

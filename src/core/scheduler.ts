@@ -10,6 +10,14 @@
 // up to the period end when nobody else waits; a VM that starts waiting later
 // gets such a long grant preempted once it has run sliceMs.
 //
+// Hand-over (config.handOff): while others wait, the scheduler also decides
+// who follows each running grant, ranking as it would when that grant ends
+// (the running VM itself counted as having used it), and queues that grant.
+// The worker of the running guest starts its successor directly when its slice
+// ends and says so in its report (SliceReport.handedOff): one message between
+// workers instead of report-to-host plus grant-to-worker. The report promotes
+// the queued grant; one that was not handed over is granted by the host then.
+//
 // The host loop (all times from one monotonic clock, in ms):
 //   - worker events: onSliceEnd / onWake / onUsage, then dispatch(now);
 //   - user actions: addVm / removeVm / setPaused / setResources / setConfig,
@@ -27,11 +35,14 @@ import { describeValue } from './format.ts';
 import { chargeFor, estimateUsedAt, newGrant, pcpuView, type Grant } from './grant.ts';
 import { rankCandidates, tierOf } from './ranking.ts';
 import { checkReservations, checkTime, checkUsage, normalizeConfig, normalizeResources } from './resources.ts';
+import type { Candidate } from './ranking.ts';
 import type {
   ClosedPeriod,
   Decision,
   GrantDecision,
   PeriodRecord,
+  PreemptDecision,
+  QueueDecision,
   SchedulerConfig,
   SchedulerConfigInput,
   SchedulerSnapshot,
@@ -55,6 +66,11 @@ export class CpuScheduler {
   private nextCfg: SchedulerConfig | null = null;
   private readonly vms = new Map<VmId, V.VmEntry>();
   private slots: (Grant | null)[] = [];
+  /** Per pCPU: the grant queued to follow the running one. */
+  private successors: (Grant | null)[] = [];
+  /** Promoted successors that their worker was not handed, and hand-overs to undo: dispatch sends them. */
+  private pendingGrants: Grant[] = [];
+  private pendingPreempts: PreemptDecision[] = [];
   private periodIndex = 0;
   private periodStart: number;
   private periodEnd: number;
@@ -115,6 +131,7 @@ export class CpuScheduler {
     const t = this.advance(now);
     const vm = this.vms.get(vmId);
     if (!vm) return false;
+    this.unqueue(vm);
     if (vm.grant) this.detach(vm, t);
     this.vms.delete(vmId);
     this.fitSlots();
@@ -145,6 +162,7 @@ export class CpuScheduler {
     const t = this.advance(now);
     const vm = this.mustGet(vmId);
     if (paused && vm.state !== 'paused') {
+      this.unqueue(vm);
       if (vm.grant) this.detach(vm, t, true);
       vm.state = 'paused';
     } else if (!paused && vm.state === 'paused') {
@@ -172,6 +190,14 @@ export class CpuScheduler {
     const vm = this.vms.get(vmId);
     if (!vm) return;
     const g = vm.grant;
+    if (vm.queued?.id === grantId) {
+      // Handed over and already over before the hand-over's own report arrived:
+      // the predecessor's report frees the pCPU; this one books what was used.
+      const q = vm.queued;
+      this.unqueue(vm);
+      this.ledger.addGranted(vm.id, report.reason === 'preempted' ? report.usedMs : q.ms, true, true);
+      if (report.reason === 'idle' && vm.state === 'runnable') vm.state = 'blocked';
+    }
     if (g?.id !== grantId) {
       // A grant voided by a pause: its real use still corrects the estimate.
       const late = vm.detached.get(grantId);
@@ -189,6 +215,7 @@ export class CpuScheduler {
     vm.grant = null;
     vm.state = report.reason === 'idle' ? 'blocked' : 'runnable';
     vm.readySinceMs = t;
+    this.promote(g.pcpu, t, report.handedOff ?? null);
     this.fitSlots();
     this.noteContention(t);
   }
@@ -207,7 +234,11 @@ export class CpuScheduler {
   /** Fills free pCPUs with waiting VMs and preempts long grants others wait for. */
   dispatch(now: number = this.clock.now()): Decision[] {
     const t = this.advance(now, true);
-    const decisions: Decision[] = [];
+    // Promoted successors still current (a pause in between may have voided them).
+    const decisions: Decision[] = this.pendingPreempts;
+    for (const g of this.pendingGrants) if (this.vms.get(g.vmId)?.grant === g) decisions.push(grantDecision(g));
+    this.pendingGrants = [];
+    this.pendingPreempts = [];
     const waiting = rankCandidates([...this.vms.values()].filter(V.isWaiting).map(V.candidateOf));
     const periodLeft = this.periodEnd - t;
     if (periodLeft >= this.cfg.minGrantMs) {
@@ -216,12 +247,16 @@ export class CpuScheduler {
         if (this.slots[p]) continue;
         const c = waiting.shift();
         const vm = c && this.vms.get(c.vmId);
-        if (vm) fresh.push(this.makeGrant(vm, p, t, tierOf(c) !== 3));
+        if (!vm) continue;
+        // A free pCPU now beats waiting for a busy one.
+        this.unqueue(vm);
+        fresh.push(this.makeGrant(vm, p, t, tierOf(c) !== 3));
       }
       // Nobody left waiting: let the new grants run to the period end (fewer host round trips).
       if (waiting.length === 0) for (const g of fresh) this.stretch(g, t);
       for (const g of fresh) decisions.push(this.issue(g));
     }
+    if (this.cfg.handOff) decisions.push(...this.queueSuccessors(t, waiting));
     this.noteContention(t);
     // Longest-running first; a grant becomes preemptable once it has run a slice.
     let need = this.preemptionsNeeded();
@@ -265,7 +300,7 @@ export class CpuScheduler {
       periodEndMs: this.periodEnd,
       config: this.config,
       pendingConfig: this.pendingConfig,
-      pcpus: this.slots.map((g) => (g ? pcpuView(g) : null)),
+      pcpus: this.slots.map((g, p) => (g ? pcpuView(g, this.successors[p] ?? null) : null)),
       vms: [...this.vms.values()].map(V.vmView),
     };
   }
@@ -346,14 +381,85 @@ export class CpuScheduler {
 
   // ---- grants ----
 
-  private makeGrant(vm: V.VmEntry, pcpu: number, t: number, backedByCredit: boolean): Grant {
-    let ms = Math.min(this.cfg.sliceMs, V.capLeftMs(vm), this.periodEnd - t);
+  private makeGrant(vm: V.VmEntry, pcpu: number, t: number, backedByCredit: boolean, aheadMs = 0): Grant {
+    // aheadMs: use the VM is expected to make before this grant starts (a VM queued to follow itself).
+    let ms = Math.min(this.cfg.sliceMs, V.capLeftMs(vm) - aheadMs, this.periodEnd - t);
     if (backedByCredit) {
       // Spend what is owed (reservation deficit or credit), but never less than
       // the shortest useful grant; the excess becomes debt.
-      ms = Math.min(ms, Math.max(vm.creditMs, vm.reservationMs - vm.usedMs, this.cfg.minGrantMs));
+      ms = Math.min(ms, Math.max(vm.creditMs - aheadMs, vm.reservationMs - vm.usedMs - aheadMs, this.cfg.minGrantMs));
     }
     return newGrant({ id: this.nextGrantId++, vmId: vm.id, pcpu, startMs: t, ms, chargedMs: backedByCredit ? ms : 0, periodIndex: this.periodIndex });
+  }
+
+  // Queues a successor for every running grant that has none, while VMs wait:
+  // the best of the waiting VMs and the running one as it will be at its end.
+  private queueSuccessors(t: number, waiting: Candidate[]): QueueDecision[] {
+    const out: QueueDecision[] = [];
+    const free = waiting.filter((c) => !this.vms.get(c.vmId)?.queued);
+    const running = this.slots
+      .filter((g, p): g is Grant => g !== null && p < this.cfg.pcpus && !this.successors[p])
+      .map((g) => ({ g, end: this.expectedEnd(g, t) }))
+      .sort((a, b) => a.end - b.end);
+    for (const { g, end } of running) {
+      if (free.length === 0) break;
+      if (this.periodEnd - end < this.cfg.minGrantMs) continue; // the period's turn-over decides
+      const owner = this.vms.get(g.vmId);
+      // Use the running VM will have made by `end` beyond what is booked.
+      const ahead = Math.max(0, end - g.startMs - g.accountedUsedMs);
+      const self: Candidate | null =
+        owner?.state === 'running' && !owner.queued && V.capLeftMs(owner) - ahead > V.TINY_MS
+          ? { ...V.candidateOf(owner), creditMs: owner.creditMs - ahead, usedMs: owner.usedMs + ahead, readySinceMs: end }
+          : null;
+      const best = rankCandidates(self ? [...free, self] : free)[0];
+      const vm = best && this.vms.get(best.vmId);
+      if (!best || !vm) continue;
+      const q = this.makeGrant(vm, g.pcpu, end, tierOf(best) !== 3, best === self ? ahead : 0);
+      if (q.ms < this.cfg.minGrantMs) continue;
+      if (best !== self) free.splice(free.indexOf(best), 1);
+      this.successors[g.pcpu] = q;
+      vm.queued = q;
+      out.push({ kind: 'queue', vmId: vm.id, pcpu: g.pcpu, ms: q.ms, grantId: q.id, after: { vmId: g.vmId, grantId: g.id } });
+    }
+    return out;
+  }
+
+  // When a running grant is expected to end: at its length, or a slice in if stretched (it will be preempted).
+  private expectedEnd(g: Grant, t: number): number {
+    return Math.max(t, g.startMs + (g.extended ? this.cfg.sliceMs : g.ms));
+  }
+
+  // The grant on pCPU p ended at t: its queued successor (if it can still run) takes the pCPU.
+  private promote(p: number, t: number, handedOff: number | null): void {
+    const q = this.successors[p];
+    if (!q) return;
+    this.successors[p] = null;
+    const vm = this.vms.get(q.vmId);
+    if (vm?.queued !== q) return;
+    vm.queued = null;
+    const started = handedOff === q.id;
+    if (vm.state !== 'runnable' || p >= this.cfg.pcpus || this.slots[p] || !V.isEligible(vm)) {
+      // Its worker started it anyway: stop it, and keep it for the report.
+      if (started) {
+        this.keepDetached(vm, q);
+        this.pendingPreempts.push({ kind: 'preempt', vmId: vm.id, grantId: q.id });
+      }
+      return;
+    }
+    q.startMs = t;
+    q.periodIndex = this.periodIndex;
+    q.chargedMs = tierOf(V.candidateOf(vm)) !== 3 ? q.ms : 0;
+    this.issue(q, started);
+    if (!started) this.pendingGrants.push(q);
+  }
+
+  // Withdraws a VM's queued grant (a late start from a hand-over is still booked).
+  private unqueue(vm: V.VmEntry): void {
+    const q = vm.queued;
+    if (!q) return;
+    vm.queued = null;
+    if (this.successors[q.pcpu] === q) this.successors[q.pcpu] = null;
+    this.keepDetached(vm, q);
   }
 
   private stretch(g: Grant, t: number): void {
@@ -366,15 +472,15 @@ export class CpuScheduler {
     }
   }
 
-  private issue(g: Grant): GrantDecision {
+  private issue(g: Grant, handedOver = false): GrantDecision {
     const vm = this.vms.get(g.vmId);
     if (vm) {
       vm.grant = g;
       vm.state = 'running';
     }
     this.slots[g.pcpu] = g;
-    this.ledger.addGranted(g.vmId, g.ms, true);
-    return { kind: 'grant', vmId: g.vmId, pcpu: g.pcpu, ms: g.ms, grantId: g.id };
+    this.ledger.addGranted(g.vmId, g.ms, true, handedOver);
+    return grantDecision(g);
   }
 
   // Books grant `g` up to `usedMs` and `instructions` in total: what an earlier
@@ -415,13 +521,17 @@ export class CpuScheduler {
     if (!g) return;
     const est = this.bookEstimate(g, t);
     if (g.periodIndex === this.periodIndex) this.ledger.addGranted(vm.id, -(g.ms - est), false);
-    if (keepForReport) {
-      vm.detached.set(g.id, g);
-      // Reports that never come must not pile up: keep the latest few.
-      for (const id of vm.detached.keys()) if (vm.detached.size > MAX_DETACHED) vm.detached.delete(id);
-    }
+    if (keepForReport) this.keepDetached(vm, g);
     this.slots[g.pcpu] = null;
     vm.grant = null;
+    this.promote(g.pcpu, t, null);
+  }
+
+  // A grant that ended without a report: its report, if one comes, still corrects the books.
+  private keepDetached(vm: V.VmEntry, g: Grant): void {
+    vm.detached.set(g.id, g);
+    // Reports that never come must not pile up: keep the latest few.
+    for (const id of vm.detached.keys()) if (vm.detached.size > MAX_DETACHED) vm.detached.delete(id);
   }
 
   // Long grants that could be cut short with something to gain.
@@ -464,6 +574,8 @@ export class CpuScheduler {
   private fitSlots(): void {
     while (this.slots.length < this.cfg.pcpus) this.slots.push(null);
     while (this.slots.length > this.cfg.pcpus && this.slots[this.slots.length - 1] === null) this.slots.pop();
+    while (this.successors.length < this.slots.length) this.successors.push(null);
+    this.successors.length = this.slots.length;
   }
 
   // ---- helpers ----
@@ -485,4 +597,8 @@ export class CpuScheduler {
     if (vmId !== undefined && res) list.push({ vmId, reservationPct: res.reservationPct });
     checkReservations(list, pcpus, vmId);
   }
+}
+
+function grantDecision(g: Grant): GrantDecision {
+  return { kind: 'grant', vmId: g.vmId, pcpu: g.pcpu, ms: g.ms, grantId: g.id };
 }

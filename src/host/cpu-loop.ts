@@ -10,6 +10,8 @@ import type { HostTimers } from './timers.ts';
 export interface CpuPort {
   grant(grantId: number, ms: number): void;
   preempt(grantId: number): void;
+  queue(grantId: number, ms: number): void;
+  handOff(grantId: number, nextGrantId: number): void;
 }
 
 export class CpuLoop {
@@ -56,7 +58,7 @@ export class CpuLoop {
     const now = this.timers.now();
     switch (e.type) {
       case 'cpu-slice-end':
-        this.scheduler.onSliceEnd(vmId, e.grantId, { usedMs: e.usedMs, instructions: e.instructions, reason: e.reason }, now);
+        this.scheduler.onSliceEnd(vmId, e.grantId, { usedMs: e.usedMs, instructions: e.instructions, reason: e.reason, handedOff: e.handedOff }, now);
         break;
       case 'cpu-wake':
         if (e.usedMs > 0 || e.instructions > 0) this.scheduler.onUsage(vmId, { usedMs: e.usedMs, instructions: e.instructions }, now);
@@ -87,7 +89,12 @@ export class CpuLoop {
       const port = this.ports.get(d.vmId);
       if (!port) continue;
       if (d.kind === 'grant') port.grant(d.grantId, d.ms);
-      else port.preempt(d.grantId);
+      else if (d.kind === 'preempt') port.preempt(d.grantId);
+      else {
+        // The queued guest first, so that it is usually ready before the hand-over comes.
+        port.queue(d.grantId, d.ms);
+        this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId);
+      }
     }
     const at = this.scheduler.nextDeadline();
     if (at !== this.timerAt || this.timer === null) {

@@ -15,6 +15,8 @@ export interface GuestOptions {
   wasm: BootSpec['wasm'];
   /** Execute only under scheduler grants (default false: free running). */
   scheduled?: boolean;
+  /** The channel on which scheduled guests hand the pCPU to each other (BootSpec.cpuChannel). */
+  cpuChannel?: string;
   nic?: BootSpec['nic'];
   /** Restore this saved state instead of booting the kernel (its buffer is transferred). */
   state?: SavedState;
@@ -90,6 +92,7 @@ export class Guest {
         nic: options.nic ?? null,
         ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
+        ...(options.cpuChannel ? { cpuChannel: options.cpuChannel } : {}),
         // A clone prints HV-READY again only when it takes an identity.
         jitAfterReady: Boolean(options.image.bootInterpreted) && (!options.state || Boolean(options.identity)),
       };

@@ -33,6 +33,8 @@ export interface HostSettings {
   overcommit: boolean;
   periodMs: number;
   sliceMs: number;
+  /** Guest workers hand the pCPU to each other (see CpuScheduler); off: every hand-over goes through the host. */
+  handOff: boolean;
 }
 
 export interface VmSpec {
@@ -103,6 +105,8 @@ export class Hypervisor {
   private readonly workers: GuestWorkerFactory;
   private settingsNow: HostSettings;
   private nextId = 1;
+  /** Where this hypervisor's guest workers hand the pCPU to each other (unique per hypervisor). */
+  private readonly cpuChannel = `hv-cpu-${randomHex(8)}`;
 
   constructor(
     private readonly env: HypervisorEnv,
@@ -117,7 +121,7 @@ export class Hypervisor {
         : null;
     this.workers = this.standby?.factory ?? env.workers;
     this.templates = new TemplateStore(this.workers, env.wasm);
-    const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs });
+    const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };
     this.cpu = new CpuLoop(config, this.timers, (period) => {
@@ -286,7 +290,10 @@ export class Hypervisor {
   /** Change pCPUs, pool size, overcommit or scheduler timing; CPU changes apply from the next period. */
   setHost(change: Partial<HostSettings>): HostSettings {
     return this.refusing('set host', null, () => {
-      const config = normalizeConfig({ pcpus: change.pcpus, periodMs: change.periodMs, sliceMs: change.sliceMs }, this.cpu.scheduler.pendingConfig ?? this.cpu.scheduler.config);
+      const config = normalizeConfig(
+        { pcpus: change.pcpus, periodMs: change.periodMs, sliceMs: change.sliceMs, handOff: change.handOff },
+        this.cpu.scheduler.pendingConfig ?? this.cpu.scheduler.config,
+      );
       checkReservations(this.allReservations(), config.pcpus);
       if (change.memoryMiB !== undefined) this.pool.setTotal(change.memoryMiB);
       if (change.overcommit !== undefined) this.pool.setOvercommit(change.overcommit);
@@ -381,6 +388,7 @@ export class Hypervisor {
       image: vm.image,
       wasm: this.env.wasm,
       scheduled: true,
+      cpuChannel: this.cpuChannel,
       nic: NIC,
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
@@ -405,7 +413,12 @@ export class Hypervisor {
           };
           this.cpu.attach(
             vm.id,
-            { grant: (g, ms) => safely(() => guest.api.grant(g, ms)), preempt: (g) => safely(() => guest.api.preempt(g)) },
+            {
+              grant: (g, ms) => safely(() => guest.api.grant(g, ms)),
+              preempt: (g) => safely(() => guest.api.preempt(g)),
+              queue: (g, ms) => safely(() => guest.api.queue(g, ms)),
+              handOff: (g, next) => safely(() => guest.api.handOff(g, next)),
+            },
             vm.resources,
           );
           return;
@@ -475,8 +488,8 @@ export class Hypervisor {
     return [...this.vmsById.values()].map((v) => ({ vmId: v.name, reservationPct: v.resources.reservationPct }));
   }
 
-  private settingsFrom(config: SchedulerConfig): Pick<HostSettings, 'pcpus' | 'periodMs' | 'sliceMs'> {
-    return { pcpus: config.pcpus, periodMs: config.periodMs, sliceMs: config.sliceMs };
+  private settingsFrom(config: SchedulerConfig): Pick<HostSettings, 'pcpus' | 'periodMs' | 'sliceMs' | 'handOff'> {
+    return { pcpus: config.pcpus, periodMs: config.periodMs, sliceMs: config.sliceMs, handOff: config.handOff };
   }
 
   private refusing<T>(action: string, vmId: string | null, fn: () => T): T {

@@ -37,6 +37,11 @@ export interface BootSpec {
   nic?: NicType | null;
   /** Start gated: the guest executes only under grants (see GuestApi.grant). */
   scheduled: boolean;
+  /**
+   * Name of the BroadcastChannel on which the hypervisor's guest workers hand
+   * the pCPU to each other (GuestApi.queue / handOff); none: only the host grants.
+   */
+  cpuChannel?: string;
   /** Boot from this saved state instead of from the kernel (a clone). */
   state?: ArrayBuffer;
   /** The guest clock (ms) when the state was saved; the restored guest continues from it. */
@@ -73,7 +78,7 @@ export interface GuestCounters {
 export type GuestEvent =
   | { type: 'boot-progress'; phase: 'load' | 'verify' | 'start' | 'restore'; file: string; loaded: number; total: number }
   | { type: 'serial0-output'; bytes: Uint8Array }
-  | { type: 'cpu-slice-end'; grantId: number; usedMs: number; instructions: number; reason: SliceEndReason }
+  | { type: 'cpu-slice-end'; grantId: number; usedMs: number; instructions: number; reason: SliceEndReason; handedOff: number | null }
   | { type: 'cpu-wake'; usedMs: number; instructions: number }
   | { type: 'cpu-usage'; usedMs: number; instructions: number; haltedMs: number }
   | { type: 'guest-crash'; reason: string };
@@ -125,8 +130,15 @@ export interface GuestApi {
   resume(): Promise<void>;
   /** Let the guest execute for ms of CPU time; ends with a cpu-slice-end event. */
   grant(grantId: number, ms: number): void;
-  /** End the grant now (the slice ends with reason 'preempted'). */
+  /**
+   * End the grant now (the slice ends with reason 'preempted'); for a queued
+   * grant not yet started, withdraw it.
+   */
   preempt(grantId: number): void;
+  /** Start grant `grantId` of ms when the worker before it hands over (on BootSpec.cpuChannel), or when granted. */
+  queue(grantId: number, ms: number): void;
+  /** When grant `grantId` ends, start queued grant `nextGrantId` (in whichever worker queued it). */
+  handOff(grantId: number, nextGrantId: number): void;
   /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
   setScheduled(scheduled: boolean): void;
   counters(): GuestCounters;

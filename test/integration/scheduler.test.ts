@@ -32,14 +32,12 @@ describe('three CPU burners on one pCPU with weights 1:2:4', () => {
     const shares = await measureShares(hv, ids, 20_000);
     const total = shares.reduce((a, b) => a + b, 0);
     const label = `shares ${shares.map((x) => x.toFixed(1)).join(' / ')} % of a pCPU`;
-    // One pCPU: together they cannot have used more than it (plus rounding),
-    // and the burners keep it busy. What the host loses to switching guests
-    // (worker round trips; more on a loaded machine) is measured by npm run bench.
+    // One pCPU: together they cannot have used more than it (plus rounding at
+    // the window's edges), and with hand-overs between workers the burners keep it busy.
     expect(total, label).toBeLessThan(103);
-    expect(total, label).toBeGreaterThan(60);
-    // The scheduler's promise: the pCPU time that guests ran is split by weight.
+    // The scheduler's promise, in shares of the whole pCPU.
     const expected = [100 / 7, 200 / 7, 400 / 7];
-    shares.forEach((s, i) => expect(Math.abs((100 * s) / total - expected[i]!), label).toBeLessThan(5));
+    shares.forEach((s, i) => expect(Math.abs(s - expected[i]!), label).toBeLessThan(5));
   });
 
   it('records ready time for guests waiting for the pCPU', () => {
@@ -47,6 +45,15 @@ describe('three CPU burners on one pCPU with weights 1:2:4', () => {
     const ready = ids.map((id) => recent.flatMap((p) => p.vms).filter((r) => r.vmId === id).reduce((s, r) => s + r.readyMs, 0));
     // With three burners on one pCPU, each one waits most of the time it is not running.
     for (const r of ready) expect(r).toBeGreaterThan(0);
+  });
+
+  it('starts most grants on a hand-over between the guests\' workers, not a host round trip', () => {
+    const records = hv.history.last(50).flatMap((p) => p.vms);
+    const grants = records.reduce((s, r) => s + r.grants, 0);
+    const handedOver = records.reduce((s, r) => s + r.handedOver, 0);
+    // About ten grants per period; those that follow a period's turn-over come from the host.
+    expect(grants).toBeGreaterThan(200);
+    expect(handedOver / grants, `${handedOver} of ${grants} grants handed over`).toBeGreaterThan(0.6);
   });
 });
 
