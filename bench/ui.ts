@@ -31,6 +31,8 @@ interface Window10s {
   /** Main-thread tasks in the window (every guest message is one). */
   mainTasks: number;
   load1: number;
+  /** What the trace shows in and around the longest main-thread task (wall). */
+  longestTaskInside: string;
 }
 
 interface TraceEvent {
@@ -38,13 +40,21 @@ interface TraceEvent {
   ph: string;
   pid: number;
   tid: number;
+  ts?: number;
   dur?: number;
   tdur?: number;
   args?: { name?: string };
 }
 
-/** Trace the renderer while `during` runs; returns main-thread tasks as [wall µs, thread CPU µs]. */
-async function traceMainTasks(cdp: CDPSession, during: () => Promise<void>): Promise<[number, number][]> {
+interface MainTasks {
+  /** Main-thread tasks as [wall µs, thread CPU µs]. */
+  tasks: [number, number][];
+  /** The longest one (wall): the longest events inside it, and the threads that used most CPU meanwhile. */
+  inside: string;
+}
+
+/** Trace the renderer while `during` runs. */
+async function traceMainTasks(cdp: CDPSession, during: () => Promise<void>): Promise<MainTasks> {
   const events: TraceEvent[] = [];
   // The protocol types trace events as string maps; they are JSON objects with numbers.
   const collect = (d: { value: object[] }): void => void events.push(...(d.value as TraceEvent[]));
@@ -59,8 +69,33 @@ async function traceMainTasks(cdp: CDPSession, during: () => Promise<void>): Pro
   await complete;
   cdp.off('Tracing.dataCollected', collect);
   const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
-  if (!main) return [];
-  return events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.name === 'RunTask').map((e) => [e.dur ?? 0, e.tdur ?? 0]);
+  if (!main) return { tasks: [], inside: '' };
+  const onMain = (e: TraceEvent): boolean => e.pid === main.pid && e.tid === main.tid;
+  const runTasks = events.filter((e) => onMain(e) && e.ph === 'X' && e.name === 'RunTask');
+  return { tasks: runTasks.map((e) => [e.dur ?? 0, e.tdur ?? 0]), inside: describeLongest(events, runTasks, onMain) };
+}
+
+function describeLongest(events: TraceEvent[], runTasks: TraceEvent[], onMain: (e: TraceEvent) => boolean): string {
+  const longest = runTasks.reduce<TraceEvent | null>((a, e) => ((e.dur ?? 0) > (a?.dur ?? -1) ? e : a), null);
+  if (!longest || longest.ts === undefined) return '';
+  const from = longest.ts;
+  const to = from + (longest.dur ?? 0);
+  const ms = (us: number | undefined): string => ((us ?? 0) / 1000).toFixed(1);
+  const within = (e: TraceEvent): boolean => e.ph === 'X' && e.ts !== undefined && e.ts < to && e.ts + (e.dur ?? 0) > from;
+  const inner = events
+    .filter((e) => onMain(e) && e !== longest && within(e) && e.ts! >= from)
+    .sort((a, b) => (b.dur ?? 0) - (a.dur ?? 0))
+    .slice(0, 3)
+    .map((e) => `${e.name} ${ms(e.dur)}/${ms(e.tdur)} ms`);
+  const names = new Map(events.filter((e) => e.name === 'thread_name').map((e) => [`${e.pid}:${e.tid}`, e.args?.name ?? '?']));
+  const cpu = new Map<string, number>();
+  for (const e of events) {
+    if (onMain(e) || e.name !== 'RunTask' || !within(e)) continue;
+    const key = names.get(`${e.pid}:${e.tid}`) ?? `thread ${e.tid}`;
+    cpu.set(key, (cpu.get(key) ?? 0) + (e.tdur ?? 0));
+  }
+  const others = [...cpu].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([name, us]) => `${name} ${ms(us)} ms CPU`);
+  return `longest ${ms(longest.dur)}/${ms(longest.tdur)} ms (wall/CPU): ${inner.join(', ') || 'nothing traced inside'}; meanwhile ${others.join(', ') || 'no other traced thread'}`;
 }
 
 /** Watch the page for `ms`: long tasks and chart frames. */
@@ -76,7 +111,7 @@ async function measure(lab: LabPage, cdp: CDPSession, ms: number): Promise<Windo
     w.__ltObserver.observe({ type: 'longtask' });
   });
   const start = await page.evaluate(() => ({ t: performance.now(), ...window.__hvDashboard!.chartStats }));
-  const tasks = await traceMainTasks(cdp, () => page.waitForTimeout(ms));
+  const { tasks, inside } = await traceMainTasks(cdp, () => page.waitForTimeout(ms));
   const end = await page.evaluate(() => ({
     t: performance.now(),
     ...window.__hvDashboard!.chartStats,
@@ -92,13 +127,14 @@ async function measure(lab: LabPage, cdp: CDPSession, ms: number): Promise<Windo
     mainTasks: tasks.length,
     mainCpuPct: tasks.reduce((sum, [, cpu]) => sum + cpu, 0) / 1000 / (seconds * 10),
     load1: os.loadavg()[0] ?? 0,
+    longestTaskInside: inside,
   };
 }
 
 function rows(label: string, m: Window10s): BenchRow[] {
   return [
     targetRow(S, `longest main-thread task (longtask, wall), 4 guests ${label}`, m.longestTaskMs, 'ms', '<=', 50, `${m.longTasks} long task(s) in ${MEASURE_MS / 1000} s; load average ${m.load1.toFixed(1)} on ${os.cpus().length} cores`),
-    targetRow(S, `longest main-thread task (thread CPU), 4 guests ${label}`, m.longestTaskCpuMs, 'ms', '<=', 50, `main thread busy ${m.mainCpuPct.toFixed(0)} % of one core in ${m.mainTasks} tasks`),
+    targetRow(S, `longest main-thread task (thread CPU), 4 guests ${label}`, m.longestTaskCpuMs, 'ms', '<=', 50, `main thread busy ${m.mainCpuPct.toFixed(0)} % of one core in ${m.mainTasks} tasks; ${m.longestTaskInside}`),
     targetRow(S, `chart frame rate, 4 guests ${label}`, m.frameHz, 'Hz', '>=', 4, `${m.drawsPerS.toFixed(0)} chart draws/s`),
   ];
 }

@@ -122,6 +122,7 @@ export class GuestRuntime implements GuestApi {
       ...(kernel && initrd ? { bzimage: { buffer: kernel }, initrd: { buffer: initrd } } : {}),
       cmdline,
       acpi: true,
+      uart1: true, // the console size agent's line (GuestApi.resizeConsole)
       disable_jit: spec.jitAfterReady ?? false,
       autostart: false,
       disable_keyboard: true,
@@ -195,6 +196,11 @@ export class GuestRuntime implements GuestApi {
 
   grant(grantId: number, ms: number): void {
     this.gate?.grant(grantId, ms);
+  }
+
+  resizeConsole(cols: number, rows: number): void {
+    // The agent (hv-console-size in the guest) reads "ROWS COLS" lines.
+    this.requireEmulator().serial_send_bytes(1, new TextEncoder().encode(`${rows} ${cols}\n`));
   }
 
   queue(grantId: number, ms: number): void {

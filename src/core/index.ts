@@ -2,6 +2,7 @@
 // Internal helpers of the scheduler (grant.ts, ranking.ts, scheduler-vm.ts,
 // accounting.ts) are importable directly but not part of this surface.
 export * from './clock.ts';
+export * from './console-size.ts';
 export * from './errors.ts';
 export * from './lifecycle.ts';
 export * from './memory-pool.ts';

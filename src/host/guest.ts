@@ -3,6 +3,7 @@
 // Tests, the dashboard and the experiment runner all go through this class.
 import { proxy, transfer } from 'comlink';
 import type { BootResult, BootSpec, GuestEvent, GuestImage, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
+import { checkConsoleSize } from '../core/console-size.ts';
 import { HvError, isHvError } from '../core/errors.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { Transcript, execLine, parseExec } from './console-text.ts';
@@ -143,6 +144,13 @@ export class Guest {
   write(data: string | Uint8Array): void {
     if (this.destroyed) return;
     void this.worker.api.sendSerial(data).catch(() => {});
+  }
+
+  /** Tell the guest its console is cols x rows (see GuestApi.resizeConsole). */
+  resizeConsole(cols: number, rows: number): void {
+    const size = checkConsoleSize(cols, rows);
+    if (this.destroyed) return;
+    void this.worker.api.resizeConsole(size.cols, size.rows).catch(() => {});
   }
 
   /** Wait until the console shows text matching re (searching from `from`, absolute). */

@@ -2,6 +2,7 @@
 // the memory pool, runs the CPU scheduler against a real clock and reports
 // lifecycle changes, refusals and per-period accounting to subscribers.
 // Runs unchanged in the browser and in Node: the worker factory is injected.
+import { checkConsoleSize, type ConsoleSize } from '../core/console-size.ts';
 import { HvError, type HvErrorJSON } from '../core/errors.ts';
 import { transition, type VmState } from '../core/lifecycle.ts';
 import { MemoryPool } from '../core/memory-pool.ts';
@@ -83,6 +84,8 @@ export type HvEvent =
 
 interface VmRecord extends VmInfo {
   guest: Guest | null;
+  /** The console pane's size, sent to every boot of the guest once its shell is up. */
+  consoleSize: ConsoleSize | null;
   /** Increases on every start so that late events of an old boot are ignored. */
   generation: number;
   readyTimeoutMs: number;
@@ -204,6 +207,7 @@ export class Hypervisor {
         bootedBy: null,
         bootNote: null,
         guest: null,
+        consoleSize: null,
         generation: 0,
         readyTimeoutMs: spec.readyTimeoutMs ?? 120_000,
       };
@@ -313,6 +317,16 @@ export class Hypervisor {
     return vm.guest.exec(command, timeoutMs);
   }
 
+  /**
+   * The size of the VM's console pane: the guest's shell console takes it (its
+   * foreground program gets SIGWINCH), now if running and on every later boot.
+   */
+  resizeConsole(id: string, cols: number, rows: number): void {
+    const vm = this.record(id);
+    vm.consoleSize = checkConsoleSize(cols, rows);
+    if (vm.state === 'running') vm.guest?.resizeConsole(cols, rows);
+  }
+
   /** Resolves once the standby workers (if any) are spawned and loaded: the next starts skip worker start-up. */
   standbyReady(): Promise<void> {
     return this.standby?.whenReady() ?? Promise.resolve();
@@ -347,6 +361,7 @@ export class Hypervisor {
       vm.ready = guest.ready;
       vm.bootMs = this.timers.now() - t0;
       vm.bootedBy ??= 'cold';
+      if (vm.consoleSize) guest.resizeConsole(vm.consoleSize.cols, vm.consoleSize.rows);
       this.setState(vm, transition(vm.state, 'booted', vm.name));
     } catch (err) {
       const error = HvError.from(err);

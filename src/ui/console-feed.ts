@@ -17,8 +17,14 @@ export class ConsoleFeed implements ConsolePort {
   private boots = 0;
   private readonly encoder = new TextEncoder();
 
-  /** `canType` says whether keystrokes may go to the guest now (its shell is up). */
-  constructor(private readonly canType: () => boolean) {}
+  /**
+   * `canType` says whether keystrokes may go to the guest now (its shell is
+   * up); `onResize` passes the terminal's size on (the hypervisor keeps it for later boots).
+   */
+  constructor(
+    private readonly canType: () => boolean,
+    private readonly onResize: (cols: number, rows: number) => void = () => {},
+  ) {}
 
   /** Listen to this guest from now on (a new boot); null keeps the old output on screen. */
   follow(guest: Guest | null): void {
@@ -42,6 +48,10 @@ export class ConsoleFeed implements ConsolePort {
     const guest = this.guest;
     if (!guest || guest.isDestroyed || !this.canType()) return;
     guest.write(typeof data === 'string' ? this.encoder.encode(data) : data);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.onResize(cols, rows);
   }
 
   dispose(): void {

@@ -7,4 +7,6 @@ export interface ConsolePort {
   onSerial(listener: (bytes: Uint8Array) => void): () => void;
   /** Type into the guest's serial console (UTF-8 bytes or a string). */
   write(data: string | Uint8Array): void;
+  /** The terminal is now cols x rows: the guest's console takes that size. */
+  resize(cols: number, rows: number): void;
 }

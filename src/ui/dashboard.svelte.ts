@@ -106,7 +106,13 @@ export class Dashboard {
   feed(vmId: string): ConsoleFeed {
     let feed = this.feeds.get(vmId);
     if (!feed) {
-      feed = new ConsoleFeed(() => this.vms.find((v) => v.id === vmId)?.state === 'running');
+      feed = new ConsoleFeed(
+        () => this.vms.find((v) => v.id === vmId)?.state === 'running',
+        (cols, rows) => {
+          // A destroyed VM's pane may still report a size while it goes away.
+          if (this.vms.some((v) => v.id === vmId)) this.hv.resizeConsole(vmId, cols, rows);
+        },
+      );
       this.feeds.set(vmId, feed);
     }
     return feed;

@@ -123,6 +123,30 @@ describe('dashboard', () => {
     expect(await terminalText(page, 'web1')).not.toMatch(/\^C/);
   });
 
+  it('gives the guest its console pane\'s size, also after the window changes size', async () => {
+    const { page } = lab;
+    await vmCard(page, 'web1').locator('button.name').click();
+    const pane = guestConsole(page, 'web1');
+    const sizeOf = async () => ({ cols: Number(await pane.getAttribute('data-cols')), rows: Number(await pane.getAttribute('data-rows')) });
+    const askGuest = async (size: { cols: number; rows: number }) => {
+      await typeInto(page, 'web1', 'stty size');
+      await waitForTerminal(page, 'web1', new RegExp(`^${size.rows} ${size.cols}$`, 'm'), 20_000);
+    };
+    const first = await sizeOf();
+    expect(first.cols).toBeGreaterThan(20);
+    await askGuest(first);
+    // A narrower, lower window (the layout may then give the console more columns, not fewer).
+    await page.setViewportSize({ width: 1000, height: 600 });
+    try {
+      await expect.poll(async () => JSON.stringify(await sizeOf()), { timeout: 5000 }).not.toBe(JSON.stringify(first));
+      const second = await sizeOf();
+      await page.waitForTimeout(500); // the pane's size settles before it goes to the guest
+      await askGuest(second);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 720 });
+    }
+  });
+
   it('refuses a duplicate name beside the name field', async () => {
     const { page } = lab;
     const dialog = await fillCreate(page, { count: 1, name: 'web1', memoryMiB: 128 });

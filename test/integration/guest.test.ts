@@ -49,6 +49,21 @@ describe('two real guests side by side', () => {
     expect(a!.ready!.memKiB).toBe(ma);
   });
 
+  it('takes its console size from the host, and the program in the foreground gets SIGWINCH', async () => {
+    const from = a!.transcript.end;
+    // Waits in the foreground for SIGWINCH and prints the size it then sees
+    // (the words are split in the command so its echo does not match).
+    const waiting = a!.exec(`sh -c 'trap "echo WIN""CH \\$(stty size); exit 0" WINCH; echo WAIT""ING; while :; do sleep 1; done'`, 30_000);
+    await a!.waitFor(/WAITING/, 10_000, from);
+    a!.resizeConsole(100, 30);
+    const got = await waiting;
+    expect(got.output).toMatch(/WINCH 30 100/);
+    expect((await a!.exec('stty size')).output.trim()).toBe('30 100');
+    // The other guest's console did not change.
+    expect((await b!.exec('stty size')).output).not.toMatch(/30 100/);
+    expect(() => a!.resizeConsole(0, 30)).toThrow('a console needs a whole number of columns from 2 to 1000, got 0');
+  });
+
   it('finds a marker in the RAM of the guest that wrote it, and not in the other', async () => {
     const marker = `HVMARK-${Math.random().toString(36).slice(2, 12)}`;
     const held = a!.transcript.end;

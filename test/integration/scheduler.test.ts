@@ -112,6 +112,20 @@ describe('caps, pause, idle and the memory pool', () => {
     expect((err as Error).message).toMatch(/idle/);
   });
 
+  it('keeps a console size for the next boot, and refuses a bad one', async () => {
+    expect(() => hv.resizeConsole(idle, 120, 0)).toThrow('a console needs a whole number of rows from 1 to 1000, got 0');
+    hv.resizeConsole(idle, 120, 40);
+    await hv.stop(idle);
+    await hv.start(idle);
+    // The guest's agent sets it a moment after the shell is up.
+    let size = '';
+    for (let i = 0; i < 20 && size !== '40 120'; i++) {
+      size = (await hv.exec(idle, 'stty size 2>&1')).output.trim();
+      if (size !== '40 120') await sleep(250);
+    }
+    expect(size).toBe('40 120');
+  });
+
   it('destroy releases the RAM', async () => {
     await hv.destroy(idle);
     expect(hv.memory.reservedMiB).toBe(80);
