@@ -84,7 +84,10 @@ async function accuracyFairnessScaling(): Promise<BenchRow[]> {
       const w = await shares(hv, three, WINDOW_MS);
       const err = Math.max(...w.shares.map((s, i) => Math.abs(s - expected[i]!)));
       const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-      return { err, note: `shares ${w.shares.map((s) => s.toFixed(1)).join(' / ')} % (sum ${sum(w.shares).toFixed(1)}), ${sum(w.mips).toFixed(0)} MIPS in all` };
+      return {
+        err,
+        note: `shares ${w.shares.map((s) => s.toFixed(1)).join(' / ')} % (sum ${sum(w.shares).toFixed(1)}), MIPS ${w.mips.map((m) => m.toFixed(0)).join(' / ')} (${sum(w.mips).toFixed(0)} in all)`,
+      };
     };
     const handed = await weights();
     rows.push(targetRow(S, 'accuracy: weights 1:2:4, max |achieved - configured|', handed.err, 'pp', '<=', 2, handed.note));

@@ -187,6 +187,19 @@ describe('TickGate', () => {
     // The host's own grant for the same id, arriving late, is not a second slice.
     b.gate.grant(12, 2);
     expect(b.gate.state).toBe('waiting');
+    // Nor does it cut short a newer grant.
+    b.gate.grant(14, 5);
+    b.fake.run(1);
+    b.gate.grant(12, 2);
+    expect(b.gate.state).toBe('granted');
+    expect(b.events.filter((e) => e.type === 'cpu-slice-end')).toHaveLength(1);
+  });
+
+  it('starts a queued grant when the host grants it after a lost hand-over', () => {
+    const { b } = pair();
+    b.gate.queue(62, 3);
+    b.gate.grant(62, 3);
+    expect(b.gate.state).toBe('granted');
   });
 
   it('starts on a hand-over that came before its queue message', () => {

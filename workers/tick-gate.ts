@@ -111,11 +111,12 @@ export class TickGate {
   }
 
   /**
-   * Start a slice of ms; a grant while another runs replaces it. One already
-   * started by a hand-over (running or over) is not run again: ids are unique.
+   * Start a slice of ms; a grant while another runs replaces it. Grant ids only
+   * grow: one not newer than the last started (by a grant or a hand-over) is
+   * not run, so the host may grant a handed-over grant again to be sure.
    */
   grant(grantId: number, ms: number): void {
-    if (this.state === 'free' || grantId === this.grantId) return;
+    if (this.state === 'free' || grantId <= this.grantId) return;
     if (this.state === 'granted') {
       this.successor = null;
       this.endSlice('preempted');
@@ -142,7 +143,7 @@ export class TickGate {
   /** Another worker handed over grantId. */
   onHandOff(grantId: number): void {
     this.seen.push(grantId);
-    if (this.seen.length > 16) this.seen.shift();
+    if (this.seen.length > 64) this.seen.shift();
     const ms = this.armed.get(grantId);
     if (ms !== undefined && this.state === 'waiting') this.start(grantId, ms);
   }

@@ -79,6 +79,8 @@ interface SimGuest {
   /** Whom this guest's current run hands the pCPU to when it ends. */
   successor: { vmId: VmId; grantId: number } | null;
   outbox: Report[];
+  /** The newest grant it started: like the worker's gate, it runs no grant twice. */
+  lastStarted: number;
 }
 
 /** Plays the host: drives a CpuScheduler on a FakeClock with modelled guests. */
@@ -119,6 +121,7 @@ export class SchedulerSim {
       armed: null,
       successor: null,
       outbox: [],
+      lastStarted: 0,
     });
   }
 
@@ -252,7 +255,7 @@ export class SchedulerSim {
     const g = this.guests.get(d.vmId);
     if (!g) return;
     if (d.kind === 'grant') {
-      if (g.run?.grantId === d.grantId) return; // already started by a hand-over
+      if (d.grantId <= g.lastStarted) return; // already started by a hand-over
       this.startRun(g, d.grantId, d.ms, t);
     } else if (d.kind === 'queue') {
       g.armed = { grantId: d.grantId, ms: d.ms };
@@ -271,6 +274,7 @@ export class SchedulerSim {
 
   private startRun(g: SimGuest, grantId: number, ms: number, t: number): void {
     g.armed = null; // any start replaces a queued grant (as in the worker's gate)
+    g.lastStarted = grantId;
     g.phase = 'running';
     g.workAtMs = t;
     g.successor = null;

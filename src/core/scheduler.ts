@@ -16,7 +16,8 @@
 // The worker of the running guest starts its successor directly when its slice
 // ends and says so in its report (SliceReport.handedOff): one message between
 // workers instead of report-to-host plus grant-to-worker. The report promotes
-// the queued grant; one that was not handed over is granted by the host then.
+// the queued grant, and the host grants it too: a worker ignores a grant it
+// has already started, and one whose hand-over was lost starts then.
 //
 // The host loop (all times from one monotonic clock, in ms):
 //   - worker events: onSliceEnd / onWake / onUsage, then dispatch(now);
@@ -68,7 +69,7 @@ export class CpuScheduler {
   private slots: (Grant | null)[] = [];
   /** Per pCPU: the grant queued to follow the running one. */
   private successors: (Grant | null)[] = [];
-  /** Promoted successors that their worker was not handed, and hand-overs to undo: dispatch sends them. */
+  /** Promoted successors (granted again, in case the hand-over was lost), and hand-overs to undo: dispatch sends them. */
   private pendingGrants: Grant[] = [];
   private pendingPreempts: PreemptDecision[] = [];
   private periodIndex = 0;
@@ -450,7 +451,7 @@ export class CpuScheduler {
     q.periodIndex = this.periodIndex;
     q.chargedMs = tierOf(V.candidateOf(vm)) !== 3 ? q.ms : 0;
     this.issue(q, started);
-    if (!started) this.pendingGrants.push(q);
+    this.pendingGrants.push(q);
   }
 
   // Withdraws a VM's queued grant (a late start from a hand-over is still booked).
