@@ -10,6 +10,7 @@ import { targetRow, type BenchRow } from './table.ts';
 
 const S = 'scheduler';
 const WINDOW_MS = 10_000;
+const WARMUP_MS = 8_000;
 
 /** Guest instructions per second (millions) of one guest over ms of wall time. */
 async function mipsOf(guest: Guest, ms: number): Promise<number> {
@@ -66,6 +67,12 @@ async function accuracyFairnessScaling(): Promise<BenchRow[]> {
   try {
     await Promise.all(ids.map((id) => hv.start(id)));
     for (const id of ids) await hv.exec(id, 'hv-burn > /dev/null &');
+    // Warm-up: v86 compiles each burner's hot code to wasm, V8 compiles that on
+    // its background threads; until then guests run slower, and the first
+    // window measured would not compare with the next (seen: half the MIPS).
+    hv.setHost({ pcpus: 2 });
+    await sleep(WARMUP_MS);
+    hv.setHost({ pcpus: 1 });
     const only = async (active: string[]) => {
       for (const id of ids) {
         const state = hv.vm(id).state;

@@ -319,12 +319,13 @@ export class Hypervisor {
 
   /**
    * The size of the VM's console pane: the guest's shell console takes it (its
-   * foreground program gets SIGWINCH), now if running and on every later boot.
+   * foreground program gets SIGWINCH), now if running or paused (it reads it
+   * on resume) and on every later boot.
    */
   resizeConsole(id: string, cols: number, rows: number): void {
     const vm = this.record(id);
     vm.consoleSize = checkConsoleSize(cols, rows);
-    if (vm.state === 'running') vm.guest?.resizeConsole(cols, rows);
+    if (vm.state === 'running' || vm.state === 'paused') vm.guest?.resizeConsole(cols, rows);
   }
 
   /** Resolves once the standby workers (if any) are spawned and loaded: the next starts skip worker start-up. */

@@ -110,7 +110,13 @@ export class Dashboard {
         () => this.vms.find((v) => v.id === vmId)?.state === 'running',
         (cols, rows) => {
           // A destroyed VM's pane may still report a size while it goes away.
-          if (this.vms.some((v) => v.id === vmId)) this.hv.resizeConsole(vmId, cols, rows);
+          if (!this.vms.some((v) => v.id === vmId)) return;
+          try {
+            this.hv.resizeConsole(vmId, cols, rows);
+          } catch (err) {
+            // Not the user's input (the terminal measured its pane): the console keeps working.
+            console.warn(`console size not sent: ${(err as Error).message}`);
+          }
         },
       );
       this.feeds.set(vmId, feed);

@@ -112,18 +112,25 @@ describe('caps, pause, idle and the memory pool', () => {
     expect((err as Error).message).toMatch(/idle/);
   });
 
-  it('keeps a console size for the next boot, and refuses a bad one', async () => {
+  it('keeps a console size for the next boot, takes one while paused, and refuses a bad one', async () => {
     expect(() => hv.resizeConsole(idle, 120, 0)).toThrow('a console needs a whole number of rows from 1 to 1000, got 0');
+    // The guest's agent sets the size a moment after it is sent.
+    const sizeBecomes = async (want: string): Promise<string> => {
+      let size = '';
+      for (let i = 0; i < 20 && size !== want; i++) {
+        size = (await hv.exec(idle, 'stty size 2>&1')).output.trim();
+        if (size !== want) await sleep(250);
+      }
+      return size;
+    };
     hv.resizeConsole(idle, 120, 40);
     await hv.stop(idle);
     await hv.start(idle);
-    // The guest's agent sets it a moment after the shell is up.
-    let size = '';
-    for (let i = 0; i < 20 && size !== '40 120'; i++) {
-      size = (await hv.exec(idle, 'stty size 2>&1')).output.trim();
-      if (size !== '40 120') await sleep(250);
-    }
-    expect(size).toBe('40 120');
+    expect(await sizeBecomes('40 120')).toBe('40 120');
+    await hv.pause(idle);
+    hv.resizeConsole(idle, 90, 20);
+    await hv.resume(idle);
+    expect(await sizeBecomes('20 90')).toBe('20 90');
   });
 
   it('destroy releases the RAM', async () => {
