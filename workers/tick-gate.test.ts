@@ -202,6 +202,18 @@ describe('TickGate', () => {
     expect(b.gate.state).toBe('granted');
   });
 
+  it('ends the slice before it hands over: time the thread loses to the woken worker is not charged', () => {
+    // Posting the hand-over wakes the next worker, which may take this thread's core for a while.
+    let lost = 0;
+    const { fake, events, gate } = setup(true, 0, () => void (lost += 2), () => fake.time + lost);
+    fake.run(1);
+    gate.grant(71, 3);
+    gate.handOff(71, 72);
+    fake.run(5);
+    expect(lost).toBe(2);
+    expect(events).toEqual([{ type: 'cpu-slice-end', grantId: 71, usedMs: 3, instructions: 900_000, reason: 'expired', handedOff: 72 }]);
+  });
+
   it('starts on a hand-over that came before its queue message', () => {
     const { a, b } = pair();
     a.gate.grant(21, 1);
