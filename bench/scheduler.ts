@@ -56,7 +56,7 @@ async function overhead(): Promise<BenchRow[]> {
   };
   try {
     // Managed first in even rounds, bare first in odd ones: a drift over time weighs on both.
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 5; round++) {
       const first = round % 2 === 0 ? 'managed' : 'bare';
       const a = await alone(first);
       const b = await alone(first === 'managed' ? 'bare' : 'managed');
@@ -66,8 +66,9 @@ async function overhead(): Promise<BenchRow[]> {
     await bare.destroy();
     await hv.dispose();
   }
-  const ratio = ratios.reduce((a, b) => a + b, 0) / ratios.length;
-  return [targetRow(S, 'overhead: MIPS managed / bare v86', ratio, 'ratio', '>=', 0.97, `rounds ${ratios.map((r) => r.toFixed(3)).join(' ')}`)];
+  // The median round: on a shared machine one round now and then is off by a third either way.
+  const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  return [targetRow(S, 'overhead: MIPS managed / bare v86', ratio, 'ratio', '>=', 0.97, `median of rounds ${ratios.map((r) => r.toFixed(3)).join(' ')}`)];
 }
 
 async function accuracyFairnessScaling(): Promise<BenchRow[]> {
