@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PAGE_STANDBY_WORKERS, REFILL_DELAY_MS } from '../../src/host/standby-workers.ts';
-import { fillCreate, guestConsole, liveWorkers, noWorkerTaken, openLabPage, shareOf, terminalText, typeInto, vmCard, waitForStates, waitForTerminal, type LabPage } from './page.ts';
+import { fillCreate, guestConsole, noWorkerTaken, openLabPage, shareOf, terminalText, typeInto, vmCard, waitForStates, waitForTerminal, type LabPage } from './page.ts';
 
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 /** busybox sh with PS1='\h:\w\$ ' as root in /root (rows are read with trailing blanks trimmed). */
@@ -282,8 +282,10 @@ describe('dashboard', () => {
     expect(await terminalText(page, 'clone1')).toContain('clone1:~# hostname');
 
     await page.waitForTimeout(REFILL_DELAY_MS + 500); // any standby refill of the starts before has happened
-    const live = liveWorkers(lab);
-    const closed = lab.workersClosed.length;
+    // The page's own worker counts: Playwright's worker 'close' event was missed now and then.
+    const counts = () => page.evaluate(() => ({ ...window.__hvDashboard!.workers }));
+    const before = await counts();
+    const startsSeen = lab.workersStarted.length;
     const dialog = await fillCreate(page, { count: 1, name: 'gone', memoryMiB: 100, boot: 'cold' });
     await dialog.getByTestId('create-submit').click();
     const gone = vmCard(page, 'gone');
@@ -292,8 +294,10 @@ describe('dashboard', () => {
     await page.getByTestId('confirm-yes').click();
     await gone.waitFor({ state: 'detached' });
     // Its worker (a standby one) was terminated, and a replacement keeps the page's standby count.
-    await expect.poll(() => lab.workersClosed.length - closed, { timeout: 30_000 }).toBe(1);
-    await expect.poll(() => liveWorkers(lab), { timeout: 30_000 }).toBe(live);
+    await expect.poll(async () => (await counts()).terminated - before.terminated, { timeout: 30_000 }).toBe(1);
+    await expect.poll(async () => { const c = await counts(); return c.started - c.terminated; }, { timeout: 30_000 }).toBe(before.started - before.terminated);
+    // The browser saw the replacement start.
+    await expect.poll(() => lab.workersStarted.length, { timeout: 30_000 }).toBe(startsSeen + 1);
     await expect.poll(async () => Number(await gauge.getAttribute('data-reserved'))).toBe(reserved - 128);
   });
 });
