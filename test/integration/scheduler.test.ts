@@ -32,6 +32,7 @@ describe('three CPU burners on one pCPU with weights 1:2:4', () => {
     const shares = await measureShares(hv, ids, 20_000);
     const total = shares.reduce((a, b) => a + b, 0);
     const label = `shares ${shares.map((x) => x.toFixed(1)).join(' / ')} % of a pCPU`;
+    console.info(`weights 1:2:4 on one pCPU over 20 s: ${label}`);
     // One pCPU: together they cannot have used more than it (plus rounding at
     // the window's edges), and with hand-overs between workers the burners keep it busy.
     expect(total, label).toBeLessThan(103);
