@@ -16,7 +16,7 @@
 // in 10 s while traced, 9 in the next 10 s untraced).
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import type { CDPSession } from 'playwright-core';
+import type { CDPSession, Page } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../test/e2e/browser.ts';
 import { fillCreate, openLabPageIn, waitForStates, type LabPage } from '../test/e2e/lab-page.ts';
@@ -108,10 +108,9 @@ function describeLongest(events: TraceEvent[], runTasks: TraceEvent[], onMain: (
   return `longest ${ms(longest.dur)}/${ms(longest.tdur)} ms (wall/CPU): ${inner.join(', ') || 'nothing traced inside'}; meanwhile ${others.join(', ') || 'no other traced thread'}`;
 }
 
-/** Watch the page for `ms`: long tasks and chart frames; then trace it for half as long. */
-async function measure(lab: LabPage, cdp: CDPSession, ms: number): Promise<Window10s> {
-  const { page } = lab;
-  await page.evaluate(() => {
+/** (Re)start collecting the page's long tasks (PerformanceObserver 'longtask'). */
+function watchLongTasks(page: Page): Promise<void> {
+  return page.evaluate(() => {
     const w = window as unknown as { __longTasks: number[]; __ltObserver?: PerformanceObserver };
     w.__ltObserver?.disconnect();
     w.__longTasks = [];
@@ -120,13 +119,20 @@ async function measure(lab: LabPage, cdp: CDPSession, ms: number): Promise<Windo
     });
     w.__ltObserver.observe({ type: 'longtask' });
   });
+}
+
+/** Durations (ms) of the long tasks since watchLongTasks. */
+function longTasksSoFar(page: Page): Promise<number[]> {
+  return page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
+}
+
+/** Watch the page for `ms`: long tasks and chart frames; then trace it for half as long. */
+async function measure(lab: LabPage, cdp: CDPSession, ms: number): Promise<Window10s> {
+  const { page } = lab;
+  await watchLongTasks(page);
   const start = await page.evaluate(() => ({ t: performance.now(), ...window.__hvDashboard!.chartStats }));
   await page.waitForTimeout(ms);
-  const end = await page.evaluate(() => ({
-    t: performance.now(),
-    ...window.__hvDashboard!.chartStats,
-    tasks: (window as unknown as { __longTasks: number[] }).__longTasks,
-  }));
+  const end = { ...(await page.evaluate(() => ({ t: performance.now(), ...window.__hvDashboard!.chartStats }))), tasks: await longTasksSoFar(page) };
   const load1 = os.loadavg()[0] ?? 0;
   const seconds = (end.t - start.t) / 1000;
   const traceMs = ms / 2;
@@ -154,13 +160,8 @@ function rows(label: string, m: Window10s): BenchRow[] {
 
 /** Start hv-burn in every guest and watch the warm-up: aggregate MIPS per 5 s, and long tasks. */
 async function warmUpBurners(lab: LabPage): Promise<{ mips: number[]; longTasks: number[] }> {
+  await watchLongTasks(lab.page);
   await lab.page.evaluate(async () => {
-    const w = window as unknown as { __warmLong: number[]; __warmObserver?: PerformanceObserver };
-    w.__warmLong = [];
-    w.__warmObserver = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__warmLong.push(e.duration);
-    });
-    w.__warmObserver.observe({ type: 'longtask' });
     const { dash } = window.__hvDashboard! as unknown as { dash: { vms: { id: string }[]; hv: { exec(id: string, cmd: string): Promise<unknown> } } };
     await Promise.all(dash.vms.map((v) => dash.hv.exec(v.id, 'hv-burn > /dev/null &')));
   });
@@ -186,12 +187,7 @@ async function warmUpBurners(lab: LabPage): Promise<{ mips: number[]; longTasks:
       }),
     );
   }
-  const longTasks = await lab.page.evaluate(() => {
-    const w = window as unknown as { __warmLong: number[]; __warmObserver?: PerformanceObserver };
-    w.__warmObserver?.disconnect();
-    return w.__warmLong;
-  });
-  return { mips, longTasks };
+  return { mips, longTasks: await longTasksSoFar(lab.page) };
 }
 
 /**

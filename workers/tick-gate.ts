@@ -253,20 +253,16 @@ export class TickGate {
     // thread's core at once (measured: ~2 ms per hand-over charged twice).
     const usedMs = this.now() - this.sliceStart;
     const next = this.successor;
+    // A successor queued here is this guest's own: it starts without a message, unless the guest halted.
     const ownMs = next === null ? undefined : this.armed.get(next);
-    const own = next !== null && ownMs !== undefined ? { grantId: next, ms: ownMs } : null;
-    let handedOff: number | null = null;
-    if (next !== null && !own) {
-      this.passOn(next);
-      handedOff = next;
-    } else if (own && reason !== 'idle') {
-      handedOff = next;
-    }
+    const startOwn = ownMs !== undefined && reason !== 'idle';
+    if (next !== null && ownMs === undefined) this.passOn(next);
+    const handedOff = next !== null && (ownMs === undefined || startOwn) ? next : null;
     this.emit({ type: 'cpu-slice-end', grantId: this.grantId, usedMs, instructions: this.sliceInstr, reason, handedOff });
     this.successor = null;
     this.sliceInstr = 0;
     this.state = reason === 'idle' ? 'blocked' : 'waiting';
-    if (own && handedOff !== null) this.start(own.grantId, own.ms);
+    if (startOwn && handedOff !== null) this.start(handedOff, ownMs);
   }
 
   private forgetQueued(): void {

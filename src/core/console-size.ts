@@ -11,11 +11,10 @@ export const CONSOLE_LIMITS = { cols: { min: 2, max: 1000 }, rows: { min: 1, max
 
 /** Validates a console size; refuses anything but whole numbers within CONSOLE_LIMITS. */
 export function checkConsoleSize(cols: unknown, rows: unknown): ConsoleSize {
-  for (const [what, value] of [
-    ['columns', cols],
-    ['rows', rows],
+  for (const [what, value, { min, max }] of [
+    ['columns', cols, CONSOLE_LIMITS.cols],
+    ['rows', rows, CONSOLE_LIMITS.rows],
   ] as const) {
-    const { min, max } = CONSOLE_LIMITS[what === 'columns' ? 'cols' : 'rows'];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       throw new HvError('invalid-argument', `a console needs a whole number of ${what} from ${min} to ${max}, got ${describeValue(value)}`, { cols, rows });
     }

@@ -59,7 +59,6 @@ export interface PreemptDecision {
   grantId: number;
 }
 
-/** What the host must do after dispatch. */
 /**
  * `vmId` runs next on `pcpu` once grant `after` ends: its worker starts when
  * the worker of `after.vmId` passes it the pCPU (or when a grant decision for
@@ -74,6 +73,7 @@ export interface QueueDecision {
   after: { vmId: VmId; grantId: number };
 }
 
+/** What the host must do after dispatch. */
 export type Decision = GrantDecision | PreemptDecision | QueueDecision;
 
 /** Why a slice ended: its time ran out, the guest halted, or the host preempted it. */

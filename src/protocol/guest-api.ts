@@ -137,12 +137,12 @@ export interface GuestApi {
   preempt(grantId: number): void;
   /** Start grant `grantId` of ms when the worker before it hands over (on BootSpec.cpuChannel), or when granted. */
   queue(grantId: number, ms: number): void;
-  /** The console pane is cols x rows: tell the guest's console size agent (second serial port). */
-  resizeConsole(cols: number, rows: number): void;
   /** When grant `grantId` ends, start queued grant `nextGrantId` (in whichever worker queued it). */
   handOff(grantId: number, nextGrantId: number): void;
   /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
   setScheduled(scheduled: boolean): void;
+  /** The console pane is cols x rows: tell the guest's console size agent (second serial port). */
+  resizeConsole(cols: number, rows: number): void;
   counters(): GuestCounters;
   saveState(): Promise<SavedState>;
   readMemory(address: number, length: number): Uint8Array;
