@@ -38,6 +38,22 @@ describe('SchedulerSim', () => {
     expect(sim.records('b').reduce((a, r) => a + r.usedMs, 0)).toBeCloseTo(5 * 30, 6);
   });
 
+  it('models message delays: the pCPU is idle while a hand-over or a grant is on its way', () => {
+    const run = (options: { grantDelayMs?: number; handOffDelayMs?: number; handOff?: boolean }) => {
+      const sim = new SchedulerSim({ config: { pcpus: 1, handOff: options.handOff ?? true }, ...options });
+      sim.addGuest('a', busyGuest());
+      sim.addGuest('b', busyGuest());
+      sim.runPeriods(21);
+      const busy = sim.periods.slice(1).map((p) => p.host.busyMs[0] ?? 0);
+      return busy.reduce((x, y) => x + y, 0) / busy.length;
+    };
+    expect(run({})).toBeCloseTo(100, 6);
+    // Ten slices a period: ten hand-overs of 0.5 ms (one of them, at the period's turn-over, a grant).
+    expect(run({ handOffDelayMs: 0.5, grantDelayMs: 0.5 })).toBeCloseTo(95, 0);
+    // The hand-over delay alone costs nothing once every slice goes through the host.
+    expect(run({ handOffDelayMs: 5, grantDelayMs: 0.2, handOff: false })).toBeCloseTo(98, 0);
+  });
+
   it('removes a guest', () => {
     const sim = new SchedulerSim({ config: { pcpus: 1 } });
     sim.addGuest('a', busyGuest());

@@ -42,6 +42,10 @@ export interface SimOptions {
   config: SchedulerConfigInput;
   /** Delay between a guest stopping and the host hearing of it, in ms. */
   reportDelayMs?: number;
+  /** Delay between the host's decision (grant, queue, preempt) and the guest acting on it, in ms. */
+  grantDelayMs?: number;
+  /** Delay between a guest's worker handing the pCPU over and its successor starting, in ms. */
+  handOffDelayMs?: number;
   seed?: number;
   startMs?: number;
 }
@@ -81,6 +85,8 @@ interface SimGuest {
   outbox: Report[];
   /** The newest grant it started: like the worker's gate, it runs no grant twice. */
   lastStarted: number;
+  /** Bumped on pause and resume: messages sent to it before are dropped. */
+  gen: number;
 }
 
 /** Plays the host: drives a CpuScheduler on a FakeClock with modelled guests. */
@@ -95,6 +101,10 @@ export class SchedulerSim {
   afterDispatch: ((sim: SchedulerSim, decisions: Decision[]) => void) | null = null;
   private readonly guests = new Map<VmId, SimGuest>();
   private readonly delay: number;
+  private readonly grantDelay: number;
+  private readonly handOffDelay: number;
+  /** Messages on their way to a guest (decisions, hand-overs), in order of arrival. */
+  private inbox: { atMs: number; deliver: (t: number) => void }[] = [];
   private seed: number;
 
   /** Creates a simulation with a scheduler configured by `options.config`. */
@@ -102,6 +112,8 @@ export class SchedulerSim {
     this.clock = new FakeClock(options.startMs ?? 0);
     this.scheduler = new CpuScheduler(options.config, this.clock);
     this.delay = options.reportDelayMs ?? 0;
+    this.grantDelay = options.grantDelayMs ?? 0;
+    this.handOffDelay = options.handOffDelayMs ?? 0;
     this.seed = options.seed ?? 1;
   }
 
@@ -122,6 +134,7 @@ export class SchedulerSim {
       successor: null,
       outbox: [],
       lastStarted: 0,
+      gen: 0,
     });
   }
 
@@ -141,6 +154,7 @@ export class SchedulerSim {
     g.outbox = [];
     g.armed = null;
     g.successor = null;
+    g.gen += 1; // messages on their way to it are void
     // A resumed guest is runnable; if it has nothing to do it halts in its first grant.
     g.phase = paused ? 'paused' : 'waiting';
     this.scheduler.setPaused(id, paused, now);
@@ -185,6 +199,13 @@ export class SchedulerSim {
 
   // One instant: deliver what happened, close periods, dispatch, apply.
   private step(t: number): void {
+    // Messages to guests that arrive now (a delivery may send more, e.g. a preempted guest hands over).
+    for (let round = 0; round < 1000; round++) {
+      const i = this.inbox.findIndex((m) => m.atMs <= t);
+      if (i < 0) break;
+      const [m] = this.inbox.splice(i, 1);
+      m?.deliver(t);
+    }
     // A run that ends may start a successor that ends in the same instant: repeat, boundedly.
     for (let round = 0, stopped = true; stopped && round < 1000; round++) {
       stopped = false;
@@ -219,7 +240,16 @@ export class SchedulerSim {
     // A guest that halted does not start its own queued grant.
     if (next && b && b.armed?.grantId === next.grantId && !(b === g && run.reason === 'idle')) {
       report.handedOff = next.grantId;
-      this.startRun(b, next.grantId, b.armed.ms, at);
+      if (b === g) this.startRun(b, next.grantId, b.armed.ms, at);
+      else {
+        // Another worker: it starts when the hand-over reaches it, if it still waits for that grant.
+        const gen = b.gen;
+        this.send(at + this.handOffDelay, () => {
+          if (b.gen === gen && b.armed?.grantId === next.grantId && b.phase === 'waiting' && next.grantId > b.lastStarted) {
+            this.startRun(b, next.grantId, b.armed.ms, at + this.handOffDelay);
+          }
+        });
+      }
     }
     g.outbox.push(report);
   }
@@ -254,8 +284,29 @@ export class SchedulerSim {
     this.decisions.push({ atMs: t, decision: d });
     const g = this.guests.get(d.vmId);
     if (!g) return;
+    if (this.grantDelay <= 0) {
+      this.act(g, d, t);
+      return;
+    }
+    const gen = g.gen;
+    this.send(t + this.grantDelay, (at) => {
+      if (g.gen === gen && this.guests.get(g.id) === g) this.act(g, d, at);
+    });
+  }
+
+  // A guest's worker acts on a decision that reached it at t.
+  private act(g: SimGuest, d: Decision, t: number): void {
     if (d.kind === 'grant') {
       if (d.grantId <= g.lastStarted) return; // already started by a hand-over
+      if (g.run) {
+        // Like the worker's gate: a newer grant ends the one running, without a hand-over.
+        this.settleWork(g, t);
+        g.run.stopAtMs = Math.min(g.run.stopAtMs, t);
+        g.run.usedMs = g.run.stopAtMs - g.run.startMs;
+        g.run.reason = 'preempted';
+        g.successor = null;
+        this.stop(g, g.run);
+      }
       this.startRun(g, d.grantId, d.ms, t);
     } else if (d.kind === 'queue') {
       g.armed = { grantId: d.grantId, ms: d.ms };
@@ -270,6 +321,10 @@ export class SchedulerSim {
     } else if (g.armed?.grantId === d.grantId) {
       g.armed = null;
     }
+  }
+
+  private send(atMs: number, deliver: (t: number) => void): void {
+    this.inbox.push({ atMs, deliver });
   }
 
   private startRun(g: SimGuest, grantId: number, ms: number, t: number): void {
@@ -309,6 +364,7 @@ export class SchedulerSim {
 
   private nextEventMs(): number {
     let next = this.scheduler.nextDeadline();
+    for (const m of this.inbox) next = Math.min(next, m.atMs);
     for (const g of this.guests.values()) {
       if (g.run) next = Math.min(next, g.run.stopAtMs);
       for (const r of g.outbox) next = Math.min(next, r.atMs);

@@ -6,6 +6,10 @@
 // Per accounting period (periodMs) every non-paused VM is entitled to a share
 // of one pCPU (entitlement.ts) and gets that much credit. Credit is reset each
 // period (an idle VM cannot hoard it); only overruns carry over, as debt.
+// Time that nobody is charged for (hand-overs, reports on their way) shrinks
+// the period; when the time left no longer covers the credit owed, every
+// runnable VM's credit is trimmed by one factor (fitCreditToTime), so that
+// the shortfall is shared by weight.
 // Free pCPUs go to waiting VMs in ranking.ts order, for at most sliceMs, or
 // up to the period end when nobody else waits; a VM that starts waiting later
 // gets such a long grant preempted once it has run sliceMs.
@@ -60,6 +64,8 @@ import * as V from './scheduler-vm.ts';
 const MAX_PENDING_PERIODS = 1000;
 // Voided grants per VM whose late report may still correct the books.
 const MAX_DETACHED = 4;
+// Credit owed beyond the time left by less than this (ms) is float dust, not a shortfall.
+const FIT_EPS_MS = 1e-6;
 
 /** Credit-based CPU scheduler for guests with one vCPU each on `pcpus` physical CPUs. */
 export class CpuScheduler {
@@ -240,6 +246,7 @@ export class CpuScheduler {
     for (const g of this.pendingGrants) if (this.vms.get(g.vmId)?.grant === g) decisions.push(grantDecision(g));
     this.pendingGrants = [];
     this.pendingPreempts = [];
+    this.fitCreditToTime(t);
     const waiting = rankCandidates([...this.vms.values()].filter(V.isWaiting).map(V.candidateOf));
     const periodLeft = this.periodEnd - t;
     if (periodLeft >= this.cfg.minGrantMs) {
@@ -380,6 +387,33 @@ export class CpuScheduler {
     }
   }
 
+  // Credit is a promise of pCPU time within this period, and time passes that
+  // nobody is charged for (a hand-over between workers, a report on its way):
+  // late in a period the time left can fall short of the credit still owed.
+  // Left alone, the VM ranked last would lose all of the shortfall, and that
+  // is the heaviest (its slices are the smallest fractions of its credit, so
+  // it keeps the largest fraction for last). Trimming every runnable VM's
+  // remaining credit by one factor shares the shortfall by weight instead.
+  private fitCreditToTime(t: number): void {
+    const leftMs = Math.max(0, this.periodEnd - t);
+    const owing: { vm: V.VmEntry; owedMs: number }[] = [];
+    let owedMs = 0;
+    for (const vm of this.vms.values()) {
+      if ((vm.state !== 'runnable' && vm.state !== 'running') || !V.isEligible(vm)) continue;
+      // A running grant's use so far is not charged yet.
+      const g = vm.grant;
+      const inFlight = g ? chargeFor(g, estimateUsedAt(g, t)) - g.accountedChargeMs : 0;
+      const owed = Math.min(vm.creditMs - inFlight, leftMs); // one vCPU: never more than the time left
+      if (owed <= 0) continue;
+      owing.push({ vm, owedMs: owed });
+      owedMs += owed;
+    }
+    const capacityMs = this.cfg.pcpus * leftMs;
+    if (owedMs <= capacityMs + FIT_EPS_MS) return;
+    const keep = capacityMs / owedMs;
+    for (const { vm, owedMs: owed } of owing) vm.creditMs -= (1 - keep) * owed;
+  }
+
   // ---- grants ----
 
   private makeGrant(vm: V.VmEntry, pcpu: number, t: number, backedByCredit: boolean, aheadMs = 0): Grant {
@@ -417,6 +451,9 @@ export class CpuScheduler {
       if (!best || !vm) continue;
       const q = this.makeGrant(vm, g.pcpu, end, tierOf(best) !== 3, best === self ? ahead : 0);
       if (q.ms < this.cfg.minGrantMs) continue;
+      // A VM's own next grant cut short by its cap waits for the report: the
+      // running grant's overrun is not known yet, and the cap must hold.
+      if (best === self && owner && owner.res.capPct !== null && V.capLeftMs(owner) - ahead <= q.ms + V.TINY_MS) continue;
       if (best !== self) free.splice(free.indexOf(best), 1);
       this.successors[g.pcpu] = q;
       vm.queued = q;
