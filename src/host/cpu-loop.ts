@@ -11,7 +11,10 @@ export interface CpuPort {
   grant(grantId: number, ms: number): void;
   preempt(grantId: number): void;
   queue(grantId: number, ms: number): void;
-  handOff(grantId: number, nextGrantId: number): void;
+  /** When grantId ends, hand the pCPU to queued grant nextGrantId at inbox `to`. */
+  handOff(grantId: number, nextGrantId: number, to: string): void;
+  /** Where this guest's worker takes hand-overs (BootSpec.cpuChannel); none: only grants from the host start it. */
+  readonly inbox?: string;
 }
 
 export class CpuLoop {
@@ -93,7 +96,7 @@ export class CpuLoop {
       else {
         // The queued guest first, so that it is usually ready before the hand-over comes.
         port.queue(d.grantId, d.ms);
-        this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId);
+        if (port.inbox !== undefined) this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId, port.inbox);
       }
     }
     const at = this.scheduler.nextDeadline();

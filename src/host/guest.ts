@@ -16,7 +16,7 @@ export interface GuestOptions {
   wasm: BootSpec['wasm'];
   /** Execute only under scheduler grants (default false: free running). */
   scheduled?: boolean;
-  /** The channel on which scheduled guests hand the pCPU to each other (BootSpec.cpuChannel). */
+  /** The inbox on which this scheduled guest's worker takes hand-overs of the pCPU (BootSpec.cpuChannel). */
   cpuChannel?: string;
   nic?: BootSpec['nic'];
   /** Restore this saved state instead of booting the kernel (its buffer is transferred). */

@@ -108,7 +108,7 @@ export class Hypervisor {
   private readonly workers: GuestWorkerFactory;
   private settingsNow: HostSettings;
   private nextId = 1;
-  /** Where this hypervisor's guest workers hand the pCPU to each other (unique per hypervisor). */
+  /** Prefix of the inboxes where this hypervisor's guest workers hand the pCPU to each other (unique per hypervisor). */
   private readonly cpuChannel = `hv-cpu-${randomHex(8)}`;
 
   constructor(
@@ -395,6 +395,11 @@ export class Hypervisor {
     }
   }
 
+  /** The hand-over inbox of one boot of a VM (a later boot's worker gets a new one). */
+  private inboxOf(vm: VmRecord, generation: number): string {
+    return `${this.cpuChannel}:${vm.id}:${generation}`;
+  }
+
   /** A guest for this VM under the scheduler: booted cold, or restored from state. */
   private spawn(vm: VmRecord, generation: number, state?: SavedState): Promise<Guest> {
     const seed = randomHex(16);
@@ -404,7 +409,7 @@ export class Hypervisor {
       image: vm.image,
       wasm: this.env.wasm,
       scheduled: true,
-      cpuChannel: this.cpuChannel,
+      cpuChannel: this.inboxOf(vm, generation),
       nic: NIC,
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
@@ -433,7 +438,8 @@ export class Hypervisor {
               grant: (g, ms) => safely(() => guest.api.grant(g, ms)),
               preempt: (g) => safely(() => guest.api.preempt(g)),
               queue: (g, ms) => safely(() => guest.api.queue(g, ms)),
-              handOff: (g, next) => safely(() => guest.api.handOff(g, next)),
+              handOff: (g, next, to) => safely(() => guest.api.handOff(g, next, to)),
+              inbox: this.inboxOf(vm, generation),
             },
             vm.resources,
           );

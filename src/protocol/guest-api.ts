@@ -38,8 +38,9 @@ export interface BootSpec {
   /** Start gated: the guest executes only under grants (see GuestApi.grant). */
   scheduled: boolean;
   /**
-   * Name of the BroadcastChannel on which the hypervisor's guest workers hand
-   * the pCPU to each other (GuestApi.queue / handOff); none: only the host grants.
+   * Name of this worker's inbox, a BroadcastChannel that only it listens on:
+   * the worker before a queued grant hands the pCPU over there (GuestApi.queue /
+   * handOff). None: only the host grants.
    */
   cpuChannel?: string;
   /** Boot from this saved state instead of from the kernel (a clone). */
@@ -137,8 +138,8 @@ export interface GuestApi {
   preempt(grantId: number): void;
   /** Start grant `grantId` of ms when the worker before it hands over (on BootSpec.cpuChannel), or when granted. */
   queue(grantId: number, ms: number): void;
-  /** When grant `grantId` ends, start queued grant `nextGrantId` (in whichever worker queued it). */
-  handOff(grantId: number, nextGrantId: number): void;
+  /** When grant `grantId` ends, start queued grant `nextGrantId` by posting it to inbox `to` (the BootSpec.cpuChannel of the worker that queued it). */
+  handOff(grantId: number, nextGrantId: number, to: string): void;
   /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
   setScheduled(scheduled: boolean): void;
   /** The console pane is cols x rows: tell the guest's console size agent (second serial port). */
