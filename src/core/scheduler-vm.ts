@@ -110,6 +110,19 @@ export function rollPeriod(vm: VmEntry, periodMs: number): void {
   vm.reservationMs = ((vm.res.reservationPct ?? 0) * periodMs) / 100;
 }
 
+/** The VM as it will stand once it has used `aheadMs` more this period (for ranking ahead of time). */
+export function afterUse(vm: VmEntry, aheadMs: number): VmEntry {
+  return { ...vm, creditMs: vm.creditMs - aheadMs, usedMs: vm.usedMs + aheadMs };
+}
+
+/** The VM as it will stand at the start of the next period, having used `aheadMs` more in this one, entitled to `pct`. */
+export function atNextPeriod(vm: VmEntry, aheadMs: number, pct: number, periodMs: number): VmEntry {
+  const next = afterUse(vm, aheadMs);
+  rollPeriod(next, periodMs);
+  entitle(next, pct, periodMs);
+  return next;
+}
+
 /** Sets this period's entitlement, adjusting credit by the difference to what was given before. */
 export function entitle(vm: VmEntry, pct: number, periodMs: number): void {
   const ms = (pct * periodMs) / 100;

@@ -483,6 +483,43 @@ describe('CpuScheduler hand-over between workers', () => {
     expect(only(grants(s.dispatch(21.5)))).toMatchObject({ vmId: 'a', ms: 8.5 });
   });
 
+  // Runs a and b (equal weights) slice by slice through their hand-overs up to `until`;
+  // returns the running grant and the one queued after it.
+  function chain(until: number) {
+    const { s } = setup(1, { a: {}, b: {} }, 0, true);
+    const ds = s.dispatch(0);
+    let running: { vmId: string; grantId: number } = only(grants(ds));
+    let next = only(queued(ds));
+    for (let t = 10; t < until; t += 10) {
+      s.onSliceEnd(running.vmId, running.grantId, handed(10, next.grantId), t);
+      running = next;
+      next = only(queued(s.dispatch(t)));
+    }
+    return { s, running, next };
+  }
+
+  it('queues the next period\'s first after a grant that ends at the period end, ranked by the next period\'s credit', () => {
+    const { s, running, next } = chain(100);
+    // b runs 90-100 with its credit spent; a waited since 90: both start the next period with 50 ms.
+    expect(running.vmId).toBe('b');
+    expect(next).toMatchObject({ vmId: 'a', ms: 10, after: { vmId: 'b', grantId: running.grantId } });
+    s.onSliceEnd('b', running.grantId, handed(10.4, next.grantId), 100.6);
+    expect(s.view()).toMatchObject({ periodIndex: 1, pcpus: [{ vmId: 'a', grantId: next.grantId, startMs: 100.6 }] });
+    s.dispatch(100.6);
+    const a1 = s.tick(200).find((r) => r.vmId === 'a' && r.periodIndex === 1);
+    expect(a1).toMatchObject({ handedOver: 1 });
+  });
+
+  it('stops a next-period grant that its predecessor started early, and fills the rest of this period', () => {
+    const { s, running, next } = chain(100);
+    // b halts at 95 and its worker hands over at once: a's grant belongs to the next period.
+    s.onSliceEnd('b', running.grantId, { ...idle(5), handedOff: next.grantId }, 95);
+    const ds = s.dispatch(95);
+    expect(ds[0]).toEqual({ kind: 'preempt', vmId: 'a', grantId: next.grantId });
+    // The 5 ms left go to a as leftovers (its credit is spent).
+    expect(only(grants(ds))).toMatchObject({ vmId: 'a', ms: 5 });
+  });
+
   it('queues nobody for a grant that ends in the last moments of the period', () => {
     const { s } = setup(1, { a: {}, b: {} }, 0, true);
     s.dispatch(0);

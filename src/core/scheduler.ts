@@ -67,6 +67,16 @@ const MAX_DETACHED = 4;
 // Credit owed beyond the time left by less than this (ms) is float dust, not a shortfall.
 const FIT_EPS_MS = 1e-6;
 
+/** A period grants are sized for: this one, or (for a successor queued at its end) the next. */
+interface Frame {
+  periodIndex: number;
+  periodEnd: number;
+  sliceMs: number;
+  minGrantMs: number;
+  /** The VM as it will stand in this period once it has used aheadMs more of the current one. */
+  entry(vm: V.VmEntry, aheadMs: number): V.VmEntry;
+}
+
 /** Credit-based CPU scheduler for guests with one vCPU each on `pcpus` physical CPUs. */
 export class CpuScheduler {
   private cfg: SchedulerConfig;
@@ -416,45 +426,79 @@ export class CpuScheduler {
 
   // ---- grants ----
 
-  private makeGrant(vm: V.VmEntry, pcpu: number, t: number, backedByCredit: boolean, aheadMs = 0): Grant {
-    // aheadMs: use the VM is expected to make before this grant starts (a VM queued to follow itself).
-    let ms = Math.min(this.cfg.sliceMs, V.capLeftMs(vm) - aheadMs, this.periodEnd - t);
+  // vm: the VM as it will stand when the grant starts at t (see queueSuccessors), in `frame`'s period.
+  private makeGrant(vm: V.VmEntry, pcpu: number, t: number, backedByCredit: boolean, frame: Frame = this.thisPeriod()): Grant {
+    let ms = Math.min(frame.sliceMs, V.capLeftMs(vm), frame.periodEnd - t);
     if (backedByCredit) {
       // Spend what is owed (reservation deficit or credit), but never less than
       // the shortest useful grant; the excess becomes debt.
-      ms = Math.min(ms, Math.max(vm.creditMs - aheadMs, vm.reservationMs - vm.usedMs - aheadMs, this.cfg.minGrantMs));
+      ms = Math.min(ms, Math.max(vm.creditMs, vm.reservationMs - vm.usedMs, frame.minGrantMs));
     }
-    return newGrant({ id: this.nextGrantId++, vmId: vm.id, pcpu, startMs: t, ms, chargedMs: backedByCredit ? ms : 0, periodIndex: this.periodIndex });
+    // Leave no rest too short to grant before the period end: it would stay
+    // idle, and the turn-over would wait for the host instead of a hand-over.
+    const rest = frame.periodEnd - t - ms;
+    if (rest > 0 && rest < frame.minGrantMs && ms + rest <= V.capLeftMs(vm)) ms += rest;
+    return newGrant({ id: this.nextGrantId++, vmId: vm.id, pcpu, startMs: t, ms, chargedMs: backedByCredit ? ms : 0, periodIndex: frame.periodIndex });
+  }
+
+  private thisPeriod(): Frame {
+    const { sliceMs, minGrantMs } = this.cfg;
+    return { periodIndex: this.periodIndex, periodEnd: this.periodEnd, sliceMs, minGrantMs, entry: (vm, aheadMs) => (aheadMs > 0 ? V.afterUse(vm, aheadMs) : vm) };
+  }
+
+  // The next period as far as it is known now: its settings, and each VM's
+  // credit, cap budget and reservation once this period is over.
+  private nextPeriod(): Frame {
+    const cfg = this.latestConfig();
+    const active = [...this.vms.values()].filter((vm) => vm.state !== 'paused');
+    const shares = entitlements(active.map((vm) => vm.next ?? vm.res), cfg.pcpus * 100);
+    const pct = new Map(active.map((vm, i) => [vm.id, shares[i] ?? 0]));
+    return {
+      periodIndex: this.periodIndex + 1,
+      periodEnd: this.periodEnd + cfg.periodMs,
+      sliceMs: cfg.sliceMs,
+      minGrantMs: cfg.minGrantMs,
+      entry: (vm, aheadMs) => V.atNextPeriod(vm, aheadMs, pct.get(vm.id) ?? 0, cfg.periodMs),
+    };
   }
 
   // Queues a successor for every running grant that has none, while VMs wait:
-  // the best of the waiting VMs and the running one as it will be at its end.
+  // the best of the waiting VMs and the running one as they will stand when
+  // that grant ends. A grant that ends at the period end is followed by the
+  // next period's first, ranked by the next period's credit, so that the
+  // turn-over too is a hand-over between workers.
   private queueSuccessors(t: number, waiting: Candidate[]): QueueDecision[] {
     const out: QueueDecision[] = [];
-    const free = waiting.filter((c) => !this.vms.get(c.vmId)?.queued);
+    const free = waiting.map((c) => this.vms.get(c.vmId)).filter((vm): vm is V.VmEntry => vm !== undefined && !vm.queued);
     const running = this.slots
       .filter((g, p): g is Grant => g !== null && p < this.cfg.pcpus && !this.successors[p])
       .map((g) => ({ g, end: this.expectedEnd(g, t) }))
       .sort((a, b) => a.end - b.end);
+    let next: Frame | null = null;
     for (const { g, end } of running) {
       if (free.length === 0) break;
-      if (this.periodEnd - end < this.cfg.minGrantMs) continue; // the period's turn-over decides
+      const left = this.periodEnd - end;
+      // A grant that leaves less than the shortest grant before the period end: the turn-over decides.
+      if (left < this.cfg.minGrantMs && left > V.TINY_MS) continue;
+      const frame = left < this.cfg.minGrantMs ? (next ??= this.nextPeriod()) : this.thisPeriod();
       const owner = this.vms.get(g.vmId);
       // Use the running VM will have made by `end` beyond what is booked.
       const ahead = Math.max(0, end - g.startMs - g.accountedUsedMs);
-      const self: Candidate | null =
-        owner?.state === 'running' && !owner.queued && V.capLeftMs(owner) - ahead > V.TINY_MS
-          ? { ...V.candidateOf(owner), creditMs: owner.creditMs - ahead, usedMs: owner.usedMs + ahead, readySinceMs: end }
-          : null;
-      const best = rankCandidates(self ? [...free, self] : free)[0];
+      const selfEntry = owner?.state === 'running' && !owner.queued ? frame.entry(owner, ahead) : null;
+      const entries = new Map(free.map((vm) => [vm.id, frame.entry(vm, 0)]));
+      const candidates = [...entries.values()].map(V.candidateOf);
+      if (selfEntry && V.isEligible(selfEntry)) candidates.push({ ...V.candidateOf(selfEntry), readySinceMs: end });
+      const best = rankCandidates(candidates)[0];
+      const isSelf = best !== undefined && best.vmId === g.vmId;
+      const entry = isSelf ? selfEntry : best && entries.get(best.vmId);
       const vm = best && this.vms.get(best.vmId);
-      if (!best || !vm) continue;
-      const q = this.makeGrant(vm, g.pcpu, end, tierOf(best) !== 3, best === self ? ahead : 0);
-      if (q.ms < this.cfg.minGrantMs) continue;
+      if (!best || !entry || !vm) continue;
+      const q = this.makeGrant(entry, g.pcpu, end, tierOf(best) !== 3, frame);
+      if (q.ms < frame.minGrantMs) continue;
       // A VM's own next grant cut short by its cap waits for the report: the
       // running grant's overrun is not known yet, and the cap must hold.
-      if (best === self && owner && owner.res.capPct !== null && V.capLeftMs(owner) - ahead <= q.ms + V.TINY_MS) continue;
-      if (best !== self) free.splice(free.indexOf(best), 1);
+      if (isSelf && vm.res.capPct !== null && V.capLeftMs(entry) <= q.ms + V.TINY_MS) continue;
+      if (!isSelf) free.splice(free.indexOf(vm), 1);
       this.successors[g.pcpu] = q;
       vm.queued = q;
       out.push({ kind: 'queue', vmId: vm.id, pcpu: g.pcpu, ms: q.ms, grantId: q.id, after: { vmId: g.vmId, grantId: g.id } });
@@ -476,7 +520,9 @@ export class CpuScheduler {
     if (vm?.queued !== q) return;
     vm.queued = null;
     const started = handedOff === q.id;
-    if (vm.state !== 'runnable' || p >= this.cfg.pcpus || this.slots[p] || !V.isEligible(vm)) {
+    // A grant queued for the next period whose predecessor ended before this one did is not due yet.
+    const early = q.periodIndex > this.periodIndex;
+    if (early || vm.state !== 'runnable' || p >= this.cfg.pcpus || this.slots[p] || !V.isEligible(vm)) {
       // Its worker started it anyway: stop it, and keep it for the report.
       if (started) {
         this.keepDetached(vm, q);
