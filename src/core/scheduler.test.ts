@@ -520,6 +520,38 @@ describe('CpuScheduler hand-over between workers', () => {
     expect(only(grants(ds))).toMatchObject({ vmId: 'a', ms: 5 });
   });
 
+  it('queues a lone VM after itself for the whole next period, and preempts that grant for a VM that wakes', () => {
+    const { s } = setup(1, { a: {} }, 0, true);
+    const ds = s.dispatch(0);
+    expect(only(grants(ds))).toMatchObject({ vmId: 'a', ms: 100, grantId: 1 });
+    expect(only(queued(ds))).toMatchObject({ vmId: 'a', ms: 100, grantId: 2, after: { vmId: 'a', grantId: 1 } });
+    s.onSliceEnd('a', 1, handed(100.5, 2), 100.7);
+    expect(s.view().pcpus[0]).toMatchObject({ vmId: 'a', grantId: 2, extended: true });
+    // And after itself again for the period after.
+    const again = only(queued(s.dispatch(100.7)));
+    expect(again).toMatchObject({ vmId: 'a', grantId: 3, after: { vmId: 'a', grantId: 2 } });
+    expect(again.ms).toBeCloseTo(100 - 0.7, 9); // its cap budget (one vCPU) less the overrun into period 1
+    s.addVm('b', {}, 105);
+    expect(s.dispatch(105).filter((d) => d.kind === 'preempt')).toEqual([]);
+    expect(s.dispatch(110.7)).toContainEqual({ kind: 'preempt', vmId: 'a', grantId: 2 });
+  });
+
+  it('withdraws a grant queued for the next period when that period\'s settings change', () => {
+    const { s } = setup(1, { a: {} }, 0, true);
+    const q = only(queued(s.dispatch(0)));
+    s.setResources('a', { capPct: 20 }, 50);
+    expect(s.dispatch(50)).toEqual([{ kind: 'preempt', vmId: 'a', grantId: q.grantId }]);
+    // The turn-over decides under the new cap: 20 ms of the next period, less the 0.3 ms overrun into it.
+    s.onSliceEnd('a', 1, expired(100.3), 100.3);
+    const g = only(grants(s.dispatch(100.3)));
+    expect(g.vmId).toBe('a');
+    expect(g.ms).toBeCloseTo(19.7, 9);
+    const { s: s2 } = setup(1, { a: {} }, 0, true);
+    const q2 = only(queued(s2.dispatch(0)));
+    s2.setConfig({ sliceMs: 5 }, 50);
+    expect(s2.dispatch(50)).toContainEqual({ kind: 'preempt', vmId: 'a', grantId: q2.grantId });
+  });
+
   it('queues nobody for a grant that ends in the last moments of the period', () => {
     const { s } = setup(1, { a: {}, b: {} }, 0, true);
     s.dispatch(0);

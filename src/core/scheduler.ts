@@ -162,6 +162,7 @@ export class CpuScheduler {
     const res = normalizeResources(resources, vmId, vm.next ?? vm.res);
     this.checkReservationsWith(vmId, res, this.latestConfig().pcpus);
     vm.next = res;
+    this.withdrawNextPeriod(vm);
     return { ...res };
   }
 
@@ -171,6 +172,7 @@ export class CpuScheduler {
     const next = normalizeConfig(change, this.latestConfig());
     this.checkReservationsWith(undefined, undefined, next.pcpus);
     this.nextCfg = next;
+    for (const vm of this.vms.values()) this.withdrawNextPeriod(vm);
     return { ...next };
   }
 
@@ -466,21 +468,23 @@ export class CpuScheduler {
   // the best of the waiting VMs and the running one as they will stand when
   // that grant ends. A grant that ends at the period end is followed by the
   // next period's first, ranked by the next period's credit, so that the
-  // turn-over too is a hand-over between workers.
+  // turn-over too is a hand-over between workers; with nobody waiting, that
+  // is the running VM itself, for the whole next period.
   private queueSuccessors(t: number, waiting: Candidate[]): QueueDecision[] {
     const out: QueueDecision[] = [];
     const free = waiting.map((c) => this.vms.get(c.vmId)).filter((vm): vm is V.VmEntry => vm !== undefined && !vm.queued);
     const running = this.slots
       .filter((g, p): g is Grant => g !== null && p < this.cfg.pcpus && !this.successors[p])
-      .map((g) => ({ g, end: this.expectedEnd(g, t) }))
+      .map((g) => ({ g, end: this.expectedEnd(g, t, free.length > 0) }))
       .sort((a, b) => a.end - b.end);
     let next: Frame | null = null;
     for (const { g, end } of running) {
-      if (free.length === 0) break;
       const left = this.periodEnd - end;
       // A grant that leaves less than the shortest grant before the period end: the turn-over decides.
       if (left < this.cfg.minGrantMs && left > V.TINY_MS) continue;
-      const frame = left < this.cfg.minGrantMs ? (next ??= this.nextPeriod()) : this.thisPeriod();
+      const crossing = left < this.cfg.minGrantMs;
+      if (free.length === 0 && !crossing) continue;
+      const frame = crossing ? (next ??= this.nextPeriod()) : this.thisPeriod();
       const owner = this.vms.get(g.vmId);
       // Use the running VM will have made by `end` beyond what is booked.
       const ahead = Math.max(0, end - g.startMs - g.accountedUsedMs);
@@ -495,9 +499,11 @@ export class CpuScheduler {
       if (!best || !entry || !vm) continue;
       const q = this.makeGrant(entry, g.pcpu, end, tierOf(best) !== 3, frame);
       if (q.ms < frame.minGrantMs) continue;
-      // A VM's own next grant cut short by its cap waits for the report: the
-      // running grant's overrun is not known yet, and the cap must hold.
-      if (isSelf && vm.res.capPct !== null && V.capLeftMs(entry) <= q.ms + V.TINY_MS) continue;
+      // Alone: the whole period, as a fresh grant would be stretched.
+      if (free.length === 0) stretchTo(q, Math.min(V.capLeftMs(entry), frame.periodEnd - end));
+      // A capped VM follows itself only while its cap is a slice away: the
+      // running grant's overrun is known from its report only, and the cap must hold.
+      if (isSelf && entry.res.capPct !== null && V.capLeftMs(entry) < q.ms + frame.sliceMs) continue;
       if (!isSelf) free.splice(free.indexOf(vm), 1);
       this.successors[g.pcpu] = q;
       vm.queued = q;
@@ -506,9 +512,10 @@ export class CpuScheduler {
     return out;
   }
 
-  // When a running grant is expected to end: at its length, or a slice in if stretched (it will be preempted).
-  private expectedEnd(g: Grant, t: number): number {
-    return Math.max(t, g.startMs + (g.extended ? this.cfg.sliceMs : g.ms));
+  // When a running grant is expected to end: at its length, or a slice in if
+  // stretched while others wait (it will be preempted).
+  private expectedEnd(g: Grant, t: number, othersWait: boolean): number {
+    return Math.max(t, g.startMs + (g.extended && othersWait ? this.cfg.sliceMs : g.ms));
   }
 
   // The grant on pCPU p ended at t: its queued successor (if it can still run) takes the pCPU.
@@ -532,9 +539,20 @@ export class CpuScheduler {
     }
     q.startMs = t;
     q.periodIndex = this.periodIndex;
-    q.chargedMs = tierOf(V.candidateOf(vm)) !== 3 ? q.ms : 0;
+    // A stretched grant keeps its charged head: the rest is free until somebody waits.
+    q.chargedMs = tierOf(V.candidateOf(vm)) === 3 ? 0 : q.extended ? q.chargedMs || Math.min(q.ms, this.cfg.sliceMs) : q.ms;
     this.issue(q, started);
     this.pendingGrants.push(q);
+  }
+
+  // A grant queued for the next period was sized by the settings it will run
+  // under: when they change, it is withdrawn (its worker is told) and the
+  // turn-over decides again.
+  private withdrawNextPeriod(vm: V.VmEntry): void {
+    const q = vm.queued;
+    if (!q || q.periodIndex <= this.periodIndex) return;
+    this.unqueue(vm);
+    this.pendingPreempts.push({ kind: 'preempt', vmId: vm.id, grantId: q.id });
   }
 
   // Withdraws a VM's queued grant (a late start from a hand-over is still booked).
@@ -548,12 +566,7 @@ export class CpuScheduler {
 
   private stretch(g: Grant, t: number): void {
     const vm = this.vms.get(g.vmId);
-    if (!vm) return;
-    const full = Math.min(V.capLeftMs(vm), this.periodEnd - t);
-    if (full > g.ms + V.TINY_MS) {
-      g.ms = full;
-      g.extended = true;
-    }
+    if (vm) stretchTo(g, Math.min(V.capLeftMs(vm), this.periodEnd - t));
   }
 
   private issue(g: Grant, handedOver = false): GrantDecision {
@@ -680,6 +693,14 @@ export class CpuScheduler {
       .map((vm) => ({ vmId: vm.id, reservationPct: (vm.next ?? vm.res).reservationPct }));
     if (vmId !== undefined && res) list.push({ vmId, reservationPct: res.reservationPct });
     checkReservations(list, pcpus, vmId);
+  }
+}
+
+/** Lengthens a grant to fullMs when nobody else waits for its pCPU (the excess is free until someone does). */
+function stretchTo(g: Grant, fullMs: number): void {
+  if (fullMs > g.ms + V.TINY_MS) {
+    g.ms = fullMs;
+    g.extended = true;
   }
 }
 

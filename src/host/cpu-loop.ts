@@ -55,6 +55,18 @@ export class CpuLoop {
     this.pump();
   }
 
+  /** New CPU settings for a guest, from the next period (grants queued for it may be withdrawn at once). */
+  setResources(vmId: VmId, resources: VmResourcesInput): void {
+    this.scheduler.setResources(vmId, resources, this.timers.now());
+    this.pump();
+  }
+
+  /** New host-wide scheduler settings, from the next period. */
+  setConfig(config: Partial<SchedulerConfigInput>): void {
+    this.scheduler.setConfig(config, this.timers.now());
+    this.pump();
+  }
+
   /** Route a guest's cpu-* events into the scheduler. */
   onGuestEvent(vmId: VmId, e: GuestEvent): void {
     if (!this.ports.has(vmId)) return;

@@ -284,7 +284,7 @@ export class Hypervisor {
       const resources = normalizeResources(change, vm.name, vm.resources);
       const others = this.allReservations().filter((r) => r.vmId !== vm.name);
       checkReservations([...others, { vmId: vm.name, reservationPct: resources.reservationPct }], this.settingsNow.pcpus, vm.name);
-      if (this.cpu.has(vm.id)) this.cpu.scheduler.setResources(vm.id, resources);
+      if (this.cpu.has(vm.id)) this.cpu.setResources(vm.id, resources);
       vm.resources = resources;
       this.emit({ type: 'vm-resources', at: this.timers.now(), vmId: vm.id, name: vm.name, resources });
       return resources;
@@ -301,7 +301,7 @@ export class Hypervisor {
       checkReservations(this.allReservations(), config.pcpus);
       if (change.memoryMiB !== undefined) this.pool.setTotal(change.memoryMiB);
       if (change.overcommit !== undefined) this.pool.setOvercommit(change.overcommit);
-      this.cpu.scheduler.setConfig(config);
+      this.cpu.setConfig(config);
       this.settingsNow = { ...this.settingsFrom(config), memoryMiB: this.pool.totalMiB, overcommit: this.pool.overcommit };
       this.emit({ type: 'host-settings', at: this.timers.now(), settings: this.settings });
       return this.settings;
