@@ -53,11 +53,11 @@ class FakeV86 implements V86Internals {
   }
 }
 
-function setup(scheduled = true, counterStart = 0, passOn?: (grantId: number) => void, clock?: () => number) {
+function setup(scheduled = true, counterStart = 0, passOn?: (grantId: number) => void, clock?: () => number, notice?: (grantId: number) => void) {
   const fake = new FakeV86();
   fake.counter = counterStart;
   const events: GuestEvent[] = [];
-  const gate = new TickGate(fake, (e) => events.push(e), clock ?? (() => fake.time), scheduled, passOn);
+  const gate = new TickGate(fake, (e) => events.push(e), clock ?? (() => fake.time), scheduled, passOn, notice);
   fake.pending = 0; // v86.run() schedules the first tick
   return { fake, events, gate };
 }
@@ -278,6 +278,41 @@ describe('TickGate', () => {
     a.fake.run(1);
     expect(a.events.at(-1)).toMatchObject({ grantId: 42, reason: 'idle', handedOff: null });
     expect(a.gate.state).toBe('blocked');
+  });
+
+  it('gives notice to another worker before the tick that likely ends its slice, once, and not for its own successor', () => {
+    const log: string[] = [];
+    const { fake, gate } = setup(true, 0, (id) => log.push(`hand-over ${id}`), undefined, (id) => log.push(`notice ${id} at ${fake.time}`));
+    fake.run(1);
+    gate.grant(81, 4);
+    gate.handOff(81, 82);
+    fake.run(10);
+    // Ticks of 1 ms: after the third (at 3 ms) the next one ends the 4 ms slice.
+    expect(log).toEqual(['notice 82 at 3', 'hand-over 82']);
+    log.length = 0;
+    gate.grant(83, 3);
+    gate.queue(84, 3);
+    gate.handOff(83, 84);
+    fake.run(5);
+    expect(log).toEqual([]);
+  });
+
+  it('starts its own next slice before it reports the one that ended', () => {
+    // Reporting costs this thread time (0.5 ms here), which belongs to the slice already running.
+    let spent = 0;
+    const events: GuestEvent[] = [];
+    const fake = new FakeV86();
+    const gate = new TickGate(fake, (e) => { events.push(e); spent += 0.5; }, () => fake.time + spent, true);
+    fake.pending = 0;
+    fake.run(1);
+    gate.grant(91, 2);
+    gate.queue(92, 2);
+    gate.handOff(91, 92);
+    fake.run(4);
+    expect(events.map((e) => e.type === 'cpu-slice-end' && [e.grantId, e.usedMs])).toEqual([
+      [91, 2],
+      [92, 2.5],
+    ]);
   });
 
   it('detach puts the original methods back', () => {

@@ -3,7 +3,7 @@
 // and closes accounting periods on time.
 import { CpuScheduler } from '../core/scheduler.ts';
 import type { ClosedPeriod, SchedulerConfigInput, VmId, VmResourcesInput } from '../core/scheduler-types.ts';
-import type { GuestEvent } from '../protocol/guest-api.ts';
+import type { GuestEvent, HandOffInbox, HandOffTarget } from '../protocol/guest-api.ts';
 import type { HostTimers } from './timers.ts';
 
 /** What the loop needs of a guest worker. */
@@ -11,10 +11,10 @@ export interface CpuPort {
   grant(grantId: number, ms: number): void;
   preempt(grantId: number): void;
   queue(grantId: number, ms: number): void;
-  /** When grantId ends, hand the pCPU to queued grant nextGrantId at inbox `to`. */
-  handOff(grantId: number, nextGrantId: number, to: string): void;
-  /** Where this guest's worker takes hand-overs (BootSpec.cpuChannel); none: only grants from the host start it. */
-  readonly inbox?: string;
+  /** When grantId ends, hand the pCPU to queued grant nextGrantId at `to`. */
+  handOff(grantId: number, nextGrantId: number, to: HandOffTarget): void;
+  /** Where this guest's worker takes hand-overs (BootSpec.cpuInbox); none: only grants from the host start it. */
+  readonly inbox?: HandOffInbox;
 }
 
 export class CpuLoop {
@@ -28,6 +28,8 @@ export class CpuLoop {
     config: SchedulerConfigInput,
     private readonly timers: HostTimers,
     private readonly onPeriod: (period: ClosedPeriod) => void,
+    /** Threads the machine runs at once: with fewer pCPUs, one is left for workers awaiting a hand-over. */
+    private readonly hostCores = 1,
   ) {
     this.scheduler = new CpuScheduler(config, timers);
     this.pump();
@@ -108,7 +110,9 @@ export class CpuLoop {
       else {
         // The queued guest first, so that it is usually ready before the hand-over comes.
         port.queue(d.grantId, d.ms);
-        if (port.inbox !== undefined) this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId, port.inbox);
+        // A worker given notice stays awake for its hand-over: only while a core is left over for it.
+        const notice = this.scheduler.config.pcpus < this.hostCores;
+        if (port.inbox !== undefined) this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId, { ...port.inbox, notice });
       }
     }
     const at = this.scheduler.nextDeadline();

@@ -2,7 +2,7 @@
 // ready line, stream its console, run commands (exec), destroy it.
 // Tests, the dashboard and the experiment runner all go through this class.
 import { proxy, transfer } from 'comlink';
-import type { BootResult, BootSpec, GuestEvent, GuestImage, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
+import type { BootResult, BootSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
 import { checkConsoleSize } from '../core/console-size.ts';
 import { HvError, isHvError } from '../core/errors.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
@@ -16,8 +16,9 @@ export interface GuestOptions {
   wasm: BootSpec['wasm'];
   /** Execute only under scheduler grants (default false: free running). */
   scheduled?: boolean;
-  /** The inbox on which this scheduled guest's worker takes hand-overs of the pCPU (BootSpec.cpuChannel). */
-  cpuChannel?: string;
+  /** Where this scheduled guest's worker takes hand-overs of the pCPU (BootSpec.cpuInbox, cpuCells). */
+  cpuInbox?: HandOffInbox;
+  cpuCells?: SharedArrayBuffer;
   nic?: BootSpec['nic'];
   /** Restore this saved state instead of booting the kernel (its buffer is transferred). */
   state?: SavedState;
@@ -93,7 +94,8 @@ export class Guest {
         nic: options.nic ?? null,
         ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
-        ...(options.cpuChannel ? { cpuChannel: options.cpuChannel } : {}),
+        ...(options.cpuInbox ? { cpuInbox: options.cpuInbox } : {}),
+        ...(options.cpuCells ? { cpuCells: options.cpuCells } : {}),
         // A clone prints HV-READY again only when it takes an identity.
         jitAfterReady: Boolean(options.image.bootInterpreted) && (!options.state || Boolean(options.identity)),
       };

@@ -9,8 +9,9 @@ import { MemoryPool } from '../core/memory-pool.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { checkReservations, normalizeConfig, normalizeResources } from '../core/resources.ts';
 import type { ClosedPeriod, SchedulerConfig, VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
-import type { BootSpec, GuestEvent, GuestImage, SavedState } from '../protocol/guest-api.ts';
+import type { BootSpec, GuestEvent, GuestImage, HandOffInbox, SavedState } from '../protocol/guest-api.ts';
 import { CpuLoop } from './cpu-loop.ts';
+import { HandOffCells } from './hand-off-cells.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import { PeriodHistory } from './period-history.ts';
 import { TemplateStore, templateKey } from './templates.ts';
@@ -25,6 +26,8 @@ export interface HypervisorEnv {
   timers?: HostTimers;
   /** Workers kept spawned and loaded ahead of starts (default 0; see StandbyWorkers). */
   standbyWorkers?: number;
+  /** Threads the machine runs at once (default navigator.hardwareConcurrency, else 1): see CpuLoop's notices. */
+  hostCores?: number;
 }
 
 /** The host's settings: pCPUs, memory pool and scheduler timing. */
@@ -88,6 +91,8 @@ interface VmRecord extends VmInfo {
   consoleSize: ConsoleSize | null;
   /** Increases on every start so that late events of an old boot are ignored. */
   generation: number;
+  /** Its worker's hand-over cell for the current start (HandOffCells), if any. */
+  cpuCell: number | null;
   readyTimeoutMs: number;
 }
 
@@ -110,6 +115,8 @@ export class Hypervisor {
   private nextId = 1;
   /** Prefix of the inboxes where this hypervisor's guest workers hand the pCPU to each other (unique per hypervisor). */
   private readonly cpuChannel = `hv-cpu-${randomHex(8)}`;
+  /** Their shared hand-over cells, where memory can be shared. */
+  private readonly cpuCells = HandOffCells.create();
 
   constructor(
     private readonly env: HypervisorEnv,
@@ -127,10 +134,16 @@ export class Hypervisor {
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };
-    this.cpu = new CpuLoop(config, this.timers, (period) => {
-      this.history.add(period);
-      this.emit({ type: 'period', at: this.timers.now(), period });
-    });
+    const hostCores = env.hostCores ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+    this.cpu = new CpuLoop(
+      config,
+      this.timers,
+      (period) => {
+        this.history.add(period);
+        this.emit({ type: 'period', at: this.timers.now(), period });
+      },
+      hostCores,
+    );
   }
 
   /** Subscribe to lifecycle, resource, refusal and accounting events. */
@@ -209,6 +222,7 @@ export class Hypervisor {
         guest: null,
         consoleSize: null,
         generation: 0,
+        cpuCell: null,
         readyTimeoutMs: spec.readyTimeoutMs ?? 120_000,
       };
       this.vmsById.set(id, vm);
@@ -395,21 +409,24 @@ export class Hypervisor {
     }
   }
 
-  /** The hand-over inbox of one boot of a VM (a later boot's worker gets a new one). */
-  private inboxOf(vm: VmRecord, generation: number): string {
-    return `${this.cpuChannel}:${vm.id}:${generation}`;
+  /** The hand-over inbox of one boot of a VM (a later boot's worker gets a new channel). */
+  private inboxOf(vm: VmRecord, generation: number): HandOffInbox {
+    return { channel: `${this.cpuChannel}:${vm.id}:${generation}`, cell: vm.cpuCell };
   }
 
   /** A guest for this VM under the scheduler: booted cold, or restored from state. */
   private spawn(vm: VmRecord, generation: number, state?: SavedState): Promise<Guest> {
     const seed = randomHex(16);
+    // One cell per start (a clone that falls back to a cold boot keeps it); teardown frees it.
+    vm.cpuCell ??= this.cpuCells?.take() ?? null;
     return Guest.create(this.workers, {
       name: vm.name,
       memoryMiB: vm.memoryMiB,
       image: vm.image,
       wasm: this.env.wasm,
       scheduled: true,
-      cpuChannel: this.inboxOf(vm, generation),
+      cpuInbox: this.inboxOf(vm, generation),
+      ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
       nic: NIC,
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
@@ -473,6 +490,8 @@ export class Hypervisor {
   private async teardown(vm: VmRecord): Promise<void> {
     vm.generation++;
     if (this.cpu.has(vm.id)) this.cpu.detach(vm.id);
+    if (vm.cpuCell !== null) this.cpuCells?.release(vm.cpuCell);
+    vm.cpuCell = null;
     this.pool.release(vm.id);
     const guest = vm.guest;
     if (guest && !guest.isDestroyed) await guest.destroy();

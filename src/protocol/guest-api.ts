@@ -28,6 +28,23 @@ export interface GuestImage {
 
 export type NicType = 'virtio' | 'ne2k';
 
+/** Where a guest worker takes hand-overs of the pCPU from the hypervisor's other guest workers. */
+export interface HandOffInbox {
+  /** A BroadcastChannel that only this worker listens on. */
+  channel: string;
+  /** Its cell in the shared hand-over array (BootSpec.cpuCells), or null: messages only. */
+  cell: number | null;
+}
+
+/** The worker of a queued grant, as the worker before it addresses it (GuestApi.handOff). */
+export interface HandOffTarget extends HandOffInbox {
+  /**
+   * Give it notice before the slice's likely last tick, so that it stays
+   * awake for the hand-over (a host core with nothing else to run pays for that).
+   */
+  notice: boolean;
+}
+
 export interface BootSpec {
   name: string;
   memoryMiB: number;
@@ -38,11 +55,12 @@ export interface BootSpec {
   /** Start gated: the guest executes only under grants (see GuestApi.grant). */
   scheduled: boolean;
   /**
-   * Name of this worker's inbox, a BroadcastChannel that only it listens on:
-   * the worker before a queued grant hands the pCPU over there (GuestApi.queue /
-   * handOff). None: only the host grants.
+   * This worker's inbox: the worker before a queued grant hands the pCPU over
+   * there (GuestApi.queue / handOff). None: only the host grants.
    */
-  cpuChannel?: string;
+  cpuInbox?: HandOffInbox;
+  /** The hypervisor's shared hand-over array (Int32 cells, one per guest worker), where memory can be shared. */
+  cpuCells?: SharedArrayBuffer;
   /** Boot from this saved state instead of from the kernel (a clone). */
   state?: ArrayBuffer;
   /** The guest clock (ms) when the state was saved; the restored guest continues from it. */
@@ -136,10 +154,10 @@ export interface GuestApi {
    * grant not yet started, withdraw it.
    */
   preempt(grantId: number): void;
-  /** Start grant `grantId` of ms when the worker before it hands over (on BootSpec.cpuChannel), or when granted. */
+  /** Start grant `grantId` of ms when the worker before it hands over (at BootSpec.cpuInbox), or when granted. */
   queue(grantId: number, ms: number): void;
-  /** When grant `grantId` ends, start queued grant `nextGrantId` by posting it to inbox `to` (the BootSpec.cpuChannel of the worker that queued it). */
-  handOff(grantId: number, nextGrantId: number, to: string): void;
+  /** When grant `grantId` ends, start queued grant `nextGrantId` in the worker that queued it, at its inbox `to`. */
+  handOff(grantId: number, nextGrantId: number, to: HandOffTarget): void;
   /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
   setScheduled(scheduled: boolean): void;
   /** The console pane is cols x rows: tell the guest's console size agent (second serial port). */
