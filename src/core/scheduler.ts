@@ -475,7 +475,7 @@ export class CpuScheduler {
     const free = waiting.map((c) => this.vms.get(c.vmId)).filter((vm): vm is V.VmEntry => vm !== undefined && !vm.queued);
     const running = this.slots
       .filter((g, p): g is Grant => g !== null && p < this.cfg.pcpus && !this.successors[p])
-      .map((g) => ({ g, end: this.expectedEnd(g, t, free.length > 0) }))
+      .map((g) => ({ g, end: this.expectedEnd(g, t, waiting.length > 0) }))
       .sort((a, b) => a.end - b.end);
     let next: Frame | null = null;
     for (const { g, end } of running) {
@@ -499,8 +499,8 @@ export class CpuScheduler {
       if (!best || !entry || !vm) continue;
       const q = this.makeGrant(entry, g.pcpu, end, tierOf(best) !== 3, frame);
       if (q.ms < frame.minGrantMs) continue;
-      // Alone: the whole period, as a fresh grant would be stretched.
-      if (free.length === 0) stretchTo(q, Math.min(V.capLeftMs(entry), frame.periodEnd - end));
+      // Nobody else waits: the whole period, as a fresh grant would be stretched.
+      if (waiting.length === 0) stretchTo(q, Math.min(V.capLeftMs(entry), frame.periodEnd - end));
       // A capped VM follows itself only while its cap is a slice away: the
       // running grant's overrun is known from its report only, and the cap must hold.
       if (isSelf && entry.res.capPct !== null && V.capLeftMs(entry) < q.ms + frame.sliceMs) continue;
