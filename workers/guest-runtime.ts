@@ -21,6 +21,7 @@ import type {
 import { HvError } from '../src/core/errors.ts';
 import { loadImageFile } from './image-loader.ts';
 import { searchChunked } from './memory-search.ts';
+import { HandOffLink } from './hand-off.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
 import { installFastMemoryOps, installFastYield, setJit, type V86JitSwitch, type V86MemoryOps, type V86Yield } from './v86-tuning.ts';
 
@@ -36,23 +37,6 @@ const PANIC_RE = /Kernel panic - not syncing:[^\r\n]*/;
 const READY_MARK = 'HV-READY';
 /** The JIT goes on after this much guest execution even without a ready line (the small kernel needs ~1 s). */
 const JIT_AFTER_RUN_MS = 5000;
-/** Other workers' hand-over inboxes kept open (the oldest is closed first). */
-const MAX_OUTBOXES = 32;
-/** How long a worker given notice of a hand-over stays awake for it (a slice's last tick is 1-2 ms). */
-const AWAIT_HAND_OFF_MS = 3;
-
-/** Runs fn in a later turn of this thread's event loop, after pending messages. */
-const nextTurn: (fn: () => void) => void = (() => {
-  if (typeof setImmediate === 'function') return (fn: () => void) => void setImmediate(fn);
-  // Browsers: a message to itself (setTimeout(0) would wait ~4 ms after a few turns).
-  const channel = new MessageChannel();
-  const queue: (() => void)[] = [];
-  channel.port1.onmessage = () => queue.shift()?.();
-  return (fn: () => void) => {
-    queue.push(fn);
-    channel.port2.postMessage(0);
-  };
-})();
 
 const now = guestClock;
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
@@ -84,15 +68,8 @@ export class GuestRuntime implements GuestApi {
   private crashed = false;
   private memoryMiB = 0;
   private timers: ReturnType<typeof setInterval>[] = [];
-  /** This worker's inbox for hand-overs, and the other workers' inboxes it has posted to. */
-  private cpuChannel: BroadcastChannel | null = null;
-  private readonly outboxes = new Map<string, BroadcastChannel>();
-  /** The shared hand-over cells (one per guest worker) and this worker's own, where memory can be shared. */
-  private cells: Int32Array | null = null;
-  private ownCell: number | null = null;
-  private awaiting = false;
-  /** Where each queued successor's worker listens (next grant id -> its inbox), from handOff. */
-  private readonly routes = new Map<number, HandOffTarget>();
+  /** How this worker hands the pCPU to the others and takes it from them. */
+  private link: HandOffLink | null = null;
   private jitOn = false;
   private uninstallYield: (() => void) | null = null;
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
@@ -175,23 +152,15 @@ export class GuestRuntime implements GuestApi {
         throw new HvError('restore-failed', `restoring ${spec.name} from its saved state failed: ${(err as Error).message}`, {});
       }
     }
-    if (spec.cpuInbox) {
-      const channel = new BroadcastChannel(spec.cpuInbox.channel);
-      channel.onmessage = (e: MessageEvent<unknown>) => this.onInbox(e.data);
-      this.cpuChannel = channel;
-      if (spec.cpuCells && spec.cpuInbox.cell !== null) {
-        this.cells = new Int32Array(spec.cpuCells);
-        this.ownCell = spec.cpuInbox.cell;
-        Atomics.store(this.cells, this.ownCell, 0);
-      }
-    }
+    const link = new HandOffLink(spec.cpuInbox, spec.cpuCells, () => this.gate, hostClock);
+    this.link = link;
     this.gate = new TickGate(
       emulator,
       (e) => this.emit(e),
       now,
       spec.scheduled,
-      (grantId) => this.passOn(grantId),
-      (grantId) => this.giveNotice(grantId),
+      (grantId) => link.passOn(grantId),
+      (grantId) => link.giveNotice(grantId),
     );
     this.timers.push(setInterval(() => this.flushSerial(), SERIAL_FLUSH_MS));
     this.timers.push(
@@ -244,9 +213,7 @@ export class GuestRuntime implements GuestApi {
   }
 
   handOff(grantId: number, nextGrantId: number, to: HandOffTarget): void {
-    this.routes.set(nextGrantId, to);
-    // Routes of hand-overs that never happen (withdrawn grants) must not pile up.
-    for (const id of this.routes.keys()) if (this.routes.size > 16) this.routes.delete(id);
+    this.link?.route(nextGrantId, to);
     this.gate?.handOff(grantId, nextGrantId);
   }
 
@@ -297,10 +264,8 @@ export class GuestRuntime implements GuestApi {
   async destroy(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    this.cpuChannel?.close();
-    this.cpuChannel = null;
-    for (const channel of this.outboxes.values()) channel.close();
-    this.outboxes.clear();
+    this.link?.close();
+    this.link = null;
     const emulator = this.emulator;
     this.emulator = null;
     if (!emulator) return;
@@ -311,70 +276,6 @@ export class GuestRuntime implements GuestApi {
     this.gate = null;
     this.uninstallYield?.();
     this.uninstallYield = null;
-  }
-
-  // Hands the pCPU to the queued grant's worker: into its cell, where it may
-  // be polling, and on its own inbox, which wakes it if it is not. One
-  // channel for all woke every guest worker for each hand-over; on two cores
-  // the successor then waited for a core (measured, three guests on one pCPU:
-  // hand-over latency p90 1.4-3.4 ms broadcast, 0.6 ms directed).
-  private passOn(grantId: number): void {
-    const to = this.routes.get(grantId);
-    // Ids only grow: routes up to this one are used or void.
-    for (const id of this.routes.keys()) if (id <= grantId) this.routes.delete(id);
-    if (to === undefined) return;
-    if (this.cells && to.cell !== null) Atomics.store(this.cells, to.cell, grantId);
-    this.post(to.channel, grantId);
-  }
-
-  // The slice handed to grantId is about one tick from its end: its worker may stay awake for it.
-  private giveNotice(grantId: number): void {
-    const to = this.routes.get(grantId);
-    if (to?.notice) this.post(to.channel, { notice: grantId });
-  }
-
-  private onInbox(data: unknown): void {
-    if (typeof data === 'number') this.gate?.onHandOff(data);
-    else if (typeof data === 'object' && data !== null && typeof (data as { notice?: unknown }).notice === 'number') {
-      this.awaitHandOff((data as { notice: number }).notice);
-    }
-  }
-
-  // Stays awake (one event-loop turn after another, which also lets messages
-  // in) until queued grant grantId starts or AWAIT_HAND_OFF_MS pass: a thread
-  // that sleeps ~10 ms between slices took 0.1-0.5 ms to wake for the
-  // hand-over message (measured here), a polling one sees its cell at once
-  // (~0.03 ms). Like a hypervisor's halt polling, it spends a spare core.
-  private awaitHandOff(grantId: number): void {
-    if (this.awaiting || !this.gate?.isQueued(grantId)) return;
-    this.awaiting = true;
-    const until = hostClock() + AWAIT_HAND_OFF_MS;
-    const poll = (): void => {
-      const gate = this.gate;
-      const handed = this.cells && this.ownCell !== null ? Atomics.exchange(this.cells, this.ownCell, 0) : 0;
-      if (handed !== 0) gate?.onHandOff(handed);
-      if (!gate || gate.state !== 'waiting' || !gate.isQueued(grantId) || hostClock() > until) {
-        this.awaiting = false;
-        return;
-      }
-      nextTurn(poll);
-    };
-    poll();
-  }
-
-  private post(to: string, message: number | { notice: number }): void {
-    let channel = this.outboxes.get(to);
-    if (!channel) {
-      channel = new BroadcastChannel(to);
-      this.outboxes.set(to, channel);
-      // Inboxes of guests long gone (each boot has its own) must not pile up.
-      for (const [name, old] of this.outboxes) {
-        if (this.outboxes.size <= MAX_OUTBOXES) break;
-        old.close();
-        this.outboxes.delete(name);
-      }
-    }
-    channel.postMessage(message);
   }
 
   private requireEmulator(): V86 & V86Internals {

@@ -7,6 +7,7 @@
 // (`contestedAtMs`). Use beyond the grant's length (an overrun) is always
 // charged, so it comes back as debt in the next period.
 import type { PcpuView, VmId } from './scheduler-types.ts';
+import { TINY_MS } from './scheduler-vm.ts';
 
 /** A pCPU grant as the scheduler tracks it (times in ms on the host clock). */
 export interface Grant {
@@ -68,6 +69,14 @@ export function chargeFor(g: Grant, usedMs: number): number {
   const freeEnd = g.contestedAtMs === null ? g.ms : clamp(g.contestedAtMs - g.startMs, g.chargedMs, g.ms);
   const free = clamp(used, g.chargedMs, Math.max(g.chargedMs, freeEnd)) - g.chargedMs;
   return used - free;
+}
+
+/** Lengthens a grant to fullMs when nobody else waits for its pCPU (the excess is free until someone does). */
+export function stretchTo(g: Grant, fullMs: number): void {
+  if (fullMs > g.ms + TINY_MS) {
+    g.ms = fullMs;
+    g.extended = true;
+  }
 }
 
 /** Guest time assumed used by `atMs` while no report has arrived: the wall time held, at most the grant. */

@@ -8,7 +8,7 @@
 // period (an idle VM cannot hoard it); only overruns carry over, as debt.
 // Time that nobody is charged for (hand-overs, reports on their way) shrinks
 // the period; when the time left no longer covers the credit owed, every
-// runnable VM's credit is trimmed by one factor (fitCreditToTime), so that
+// runnable VM's credit is trimmed by one factor (credit-fit.ts), so that
 // the shortfall is shared by weight.
 // Free pCPUs go to waiting VMs in ranking.ts order, for at most sliceMs, or
 // up to the period end when nobody else waits; a VM that starts waiting later
@@ -34,10 +34,12 @@
 //     re-arm the timer for nextDeadline(), which may have moved.
 import { PeriodLedger } from './accounting.ts';
 import type { Clock } from './clock.ts';
+import { fitCreditToTime } from './credit-fit.ts';
 import { entitlements } from './entitlement.ts';
 import { HvError } from './errors.ts';
 import { describeValue } from './format.ts';
-import { chargeFor, estimateUsedAt, newGrant, pcpuView, type Grant } from './grant.ts';
+import { currentFrame, grantLength, nextFrame, type Frame } from './frame.ts';
+import { chargeFor, estimateUsedAt, newGrant, pcpuView, stretchTo, type Grant } from './grant.ts';
 import { rankCandidates, tierOf } from './ranking.ts';
 import { checkReservations, checkTime, checkUsage, normalizeConfig, normalizeResources } from './resources.ts';
 import type { Candidate } from './ranking.ts';
@@ -64,18 +66,6 @@ import * as V from './scheduler-vm.ts';
 const MAX_PENDING_PERIODS = 1000;
 // Voided grants per VM whose late report may still correct the books.
 const MAX_DETACHED = 4;
-// Credit owed beyond the time left by less than this (ms) is float dust, not a shortfall.
-const FIT_EPS_MS = 1e-6;
-
-/** A period grants are sized for: this one, or (for a successor queued at its end) the next. */
-interface Frame {
-  periodIndex: number;
-  periodEnd: number;
-  sliceMs: number;
-  minGrantMs: number;
-  /** The VM as it will stand in this period once it has used aheadMs more of the current one. */
-  entry(vm: V.VmEntry, aheadMs: number): V.VmEntry;
-}
 
 /** Credit-based CPU scheduler for guests with one vCPU each on `pcpus` physical CPUs. */
 export class CpuScheduler {
@@ -258,7 +248,7 @@ export class CpuScheduler {
     for (const g of this.pendingGrants) if (this.vms.get(g.vmId)?.grant === g) decisions.push(grantDecision(g));
     this.pendingGrants = [];
     this.pendingPreempts = [];
-    this.fitCreditToTime(t);
+    fitCreditToTime(this.vms.values(), t, this.periodEnd, this.cfg.pcpus);
     const waiting = rankCandidates([...this.vms.values()].filter(V.isWaiting).map(V.candidateOf));
     const periodLeft = this.periodEnd - t;
     if (periodLeft >= this.cfg.minGrantMs) {
@@ -399,69 +389,16 @@ export class CpuScheduler {
     }
   }
 
-  // Credit is a promise of pCPU time within this period, and time passes that
-  // nobody is charged for (a hand-over between workers, a report on its way):
-  // late in a period the time left can fall short of the credit still owed.
-  // Left alone, the VM ranked last would lose all of the shortfall, and that
-  // is the heaviest (its slices are the smallest fractions of its credit, so
-  // it keeps the largest fraction for last). Trimming every runnable VM's
-  // remaining credit by one factor shares the shortfall by weight instead.
-  private fitCreditToTime(t: number): void {
-    const leftMs = Math.max(0, this.periodEnd - t);
-    const owing: { vm: V.VmEntry; owedMs: number }[] = [];
-    let owedMs = 0;
-    for (const vm of this.vms.values()) {
-      if ((vm.state !== 'runnable' && vm.state !== 'running') || !V.isEligible(vm)) continue;
-      // A running grant's use so far is not charged yet.
-      const g = vm.grant;
-      const inFlight = g ? chargeFor(g, estimateUsedAt(g, t)) - g.accountedChargeMs : 0;
-      const owed = Math.min(vm.creditMs - inFlight, leftMs); // one vCPU: never more than the time left
-      if (owed <= 0) continue;
-      owing.push({ vm, owedMs: owed });
-      owedMs += owed;
-    }
-    const capacityMs = this.cfg.pcpus * leftMs;
-    if (owedMs <= capacityMs + FIT_EPS_MS) return;
-    const keep = capacityMs / owedMs;
-    for (const { vm, owedMs: owed } of owing) vm.creditMs -= (1 - keep) * owed;
-  }
-
   // ---- grants ----
 
   // vm: the VM as it will stand when the grant starts at t (see queueSuccessors), in `frame`'s period.
   private makeGrant(vm: V.VmEntry, pcpu: number, t: number, backedByCredit: boolean, frame: Frame = this.thisPeriod()): Grant {
-    let ms = Math.min(frame.sliceMs, V.capLeftMs(vm), frame.periodEnd - t);
-    if (backedByCredit) {
-      // Spend what is owed (reservation deficit or credit), but never less than
-      // the shortest useful grant; the excess becomes debt.
-      ms = Math.min(ms, Math.max(vm.creditMs, vm.reservationMs - vm.usedMs, frame.minGrantMs));
-    }
-    // Leave no rest too short to grant before the period end: it would stay
-    // idle, and the turn-over would wait for the host instead of a hand-over.
-    const rest = frame.periodEnd - t - ms;
-    if (rest > 0 && rest < frame.minGrantMs && ms + rest <= V.capLeftMs(vm)) ms += rest;
+    const ms = grantLength(vm, t, backedByCredit, frame);
     return newGrant({ id: this.nextGrantId++, vmId: vm.id, pcpu, startMs: t, ms, chargedMs: backedByCredit ? ms : 0, periodIndex: frame.periodIndex });
   }
 
   private thisPeriod(): Frame {
-    const { sliceMs, minGrantMs } = this.cfg;
-    return { periodIndex: this.periodIndex, periodEnd: this.periodEnd, sliceMs, minGrantMs, entry: (vm, aheadMs) => (aheadMs > 0 ? V.afterUse(vm, aheadMs) : vm) };
-  }
-
-  // The next period as far as it is known now: its settings, and each VM's
-  // credit, cap budget and reservation once this period is over.
-  private nextPeriod(): Frame {
-    const cfg = this.latestConfig();
-    const active = [...this.vms.values()].filter((vm) => vm.state !== 'paused');
-    const shares = entitlements(active.map((vm) => vm.next ?? vm.res), cfg.pcpus * 100);
-    const pct = new Map(active.map((vm, i) => [vm.id, shares[i] ?? 0]));
-    return {
-      periodIndex: this.periodIndex + 1,
-      periodEnd: this.periodEnd + cfg.periodMs,
-      sliceMs: cfg.sliceMs,
-      minGrantMs: cfg.minGrantMs,
-      entry: (vm, aheadMs) => V.atNextPeriod(vm, aheadMs, pct.get(vm.id) ?? 0, cfg.periodMs),
-    };
+    return currentFrame(this.cfg, this.periodIndex, this.periodEnd);
   }
 
   // Queues a successor for every running grant that has none, while VMs wait:
@@ -484,7 +421,7 @@ export class CpuScheduler {
       if (left < this.cfg.minGrantMs && left > V.TINY_MS) continue;
       const crossing = left < this.cfg.minGrantMs;
       if (free.length === 0 && !crossing) continue;
-      const frame = crossing ? (next ??= this.nextPeriod()) : this.thisPeriod();
+      const frame = crossing ? (next ??= nextFrame(this.latestConfig(), this.periodIndex, this.periodEnd, this.vms.values())) : this.thisPeriod();
       const owner = this.vms.get(g.vmId);
       // Use the running VM will have made by `end` beyond what is booked.
       const ahead = Math.max(0, end - g.startMs - g.accountedUsedMs);
@@ -693,14 +630,6 @@ export class CpuScheduler {
       .map((vm) => ({ vmId: vm.id, reservationPct: (vm.next ?? vm.res).reservationPct }));
     if (vmId !== undefined && res) list.push({ vmId, reservationPct: res.reservationPct });
     checkReservations(list, pcpus, vmId);
-  }
-}
-
-/** Lengthens a grant to fullMs when nobody else waits for its pCPU (the excess is free until someone does). */
-function stretchTo(g: Grant, fullMs: number): void {
-  if (fullMs > g.ms + V.TINY_MS) {
-    g.ms = fullMs;
-    g.extended = true;
   }
 }
 
