@@ -3,7 +3,7 @@ import type { HandOffTarget } from '../protocol/guest-api.ts';
 import { CpuLoop, type CpuPort } from './cpu-loop.ts';
 import type { HostTimers } from './timers.ts';
 
-// A clock that only moves when told to; timers are recorded, not run.
+// A clock that stands still and timers that never fire: only what attach() decides is seen.
 const stillTimers: HostTimers = { now: () => 0, setTimeout: () => ({}), clearTimeout: () => {} };
 
 function port(name: string, log: string[]): CpuPort {
