@@ -15,7 +15,7 @@
 // Like a hypervisor's halt polling, that spends a spare core; the host asks
 // for notice only while it has one (HandOffTarget.notice).
 import type { HandOffInbox, HandOffTarget } from '../src/protocol/guest-api.ts';
-import type { GateState } from './tick-gate.ts';
+import { remember, type GateState } from './tick-gate.ts';
 
 /** Other workers' inboxes kept open (the oldest is closed first). */
 const MAX_OUTBOXES = 32;
@@ -77,9 +77,8 @@ export class HandOffLink {
 
   /** Queued grant nextGrantId runs in the worker at `to`. */
   route(nextGrantId: number, to: HandOffTarget): void {
-    this.routes.set(nextGrantId, to);
     // Routes of hand-overs that never happen (withdrawn grants) must not pile up.
-    for (const id of this.routes.keys()) if (this.routes.size > MAX_ROUTES) this.routes.delete(id);
+    remember(this.routes, nextGrantId, to, MAX_ROUTES);
   }
 
   /** Hands the pCPU to queued grant grantId's worker. */

@@ -26,7 +26,7 @@
 //
 // Before what is likely the last tick of a slice handed to another worker,
 // the gate gives notice (notice callback): that worker may then stay awake and
-// take the hand-over at once instead of being woken for it (see guest-runtime).
+// take the hand-over at once instead of being woken for it (see hand-off.ts).
 import type { GuestEvent, SliceEndReason } from '../src/protocol/guest-api.ts';
 
 /** The parts of v86's internal objects the gate reads or wraps. */
@@ -296,8 +296,8 @@ export class TickGate {
   }
 }
 
-// Adds to a small map, dropping the oldest entries: what is never used must not pile up.
-function remember(map: Map<number, number>, key: number, value: number): void {
+/** Adds to a small map, dropping the oldest entries beyond `limit`: what is never used must not pile up. */
+export function remember<V>(map: Map<number, V>, key: number, value: V, limit = 8): void {
   map.set(key, value);
-  for (const k of map.keys()) if (map.size > 8) map.delete(k);
+  for (const k of map.keys()) if (map.size > limit) map.delete(k);
 }

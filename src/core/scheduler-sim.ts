@@ -300,12 +300,8 @@ export class SchedulerSim {
       if (d.grantId <= g.lastStarted) return; // already started by a hand-over
       if (g.run) {
         // Like the worker's gate: a newer grant ends the one running, without a hand-over.
-        this.settleWork(g, t);
-        g.run.stopAtMs = Math.min(g.run.stopAtMs, t);
-        g.run.usedMs = g.run.stopAtMs - g.run.startMs;
-        g.run.reason = 'preempted';
         g.successor = null;
-        this.stop(g, g.run);
+        this.preempt(g, g.run, t);
       }
       this.startRun(g, d.grantId, d.ms, t);
     } else if (d.kind === 'queue') {
@@ -313,14 +309,19 @@ export class SchedulerSim {
       const a = this.guests.get(d.after.vmId);
       if (a?.run?.grantId === d.after.grantId) a.successor = { vmId: d.vmId, grantId: d.grantId };
     } else if (g.run?.grantId === d.grantId) {
-      this.settleWork(g, t);
-      g.run.stopAtMs = Math.min(g.run.stopAtMs, t);
-      g.run.usedMs = g.run.stopAtMs - g.run.startMs;
-      g.run.reason = 'preempted';
-      this.stop(g, g.run);
+      this.preempt(g, g.run, t);
     } else if (g.armed?.grantId === d.grantId) {
       g.armed = null;
     }
+  }
+
+  // The guest stops its run at t (unless it stopped earlier), reason 'preempted'.
+  private preempt(g: SimGuest, run: InFlight, t: number): void {
+    this.settleWork(g, t);
+    run.stopAtMs = Math.min(run.stopAtMs, t);
+    run.usedMs = run.stopAtMs - run.startMs;
+    run.reason = 'preempted';
+    this.stop(g, run);
   }
 
   private send(atMs: number, deliver: (t: number) => void): void {

@@ -102,6 +102,8 @@ export class CpuLoop {
     if (this.disposed) return;
     const now = this.timers.now();
     for (const period of this.scheduler.tickPeriods(now)) this.onPeriod(period);
+    // A worker given notice stays awake for its hand-over: only while a core is left over for it.
+    const notice = this.scheduler.config.pcpus < this.hostCores;
     for (const d of this.scheduler.dispatch(now)) {
       const port = this.ports.get(d.vmId);
       if (!port) continue;
@@ -110,8 +112,6 @@ export class CpuLoop {
       else {
         // The queued guest first, so that it is usually ready before the hand-over comes.
         port.queue(d.grantId, d.ms);
-        // A worker given notice stays awake for its hand-over: only while a core is left over for it.
-        const notice = this.scheduler.config.pcpus < this.hostCores;
         if (port.inbox !== undefined) this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId, { ...port.inbox, notice });
       }
     }
