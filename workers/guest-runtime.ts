@@ -64,6 +64,8 @@ export class GuestRuntime implements GuestApi {
   private gate: TickGate | null = null;
   private sink: GuestEventSink = () => {};
   private serial: number[] = [];
+  /** Bytes from the agent's line (second serial port), batched like the console's. */
+  private agentBytes: number[] = [];
   private serialTail = '';
   private crashed = false;
   private memoryMiB = 0;
@@ -125,7 +127,7 @@ export class GuestRuntime implements GuestApi {
       ...(kernel && initrd ? { bzimage: { buffer: kernel }, initrd: { buffer: initrd } } : {}),
       cmdline,
       acpi: true,
-      uart1: true, // the console size agent's line (GuestApi.resizeConsole)
+      uart1: true, // the agent's line (GuestApi.resizeConsole, sendAgent)
       disable_jit: spec.jitAfterReady ?? false,
       autostart: false,
       disable_keyboard: true,
@@ -143,6 +145,7 @@ export class GuestRuntime implements GuestApi {
     installFastMemoryOps(emulator.v86.cpu as unknown as V86MemoryOps, spec.state ? FIRST_MIB : Infinity);
     if (!isNode) this.uninstallYield = installFastYield(emulator.v86 as unknown as V86Yield);
     emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
+    emulator.add_listener('serial1-output-byte', (byte) => void this.agentBytes.push(byte));
     if (spec.state) {
       this.emit({ type: 'boot-progress', phase: 'restore', file: '', loaded: 0, total: spec.state.byteLength });
       try {
@@ -204,8 +207,12 @@ export class GuestRuntime implements GuestApi {
   }
 
   resizeConsole(cols: number, rows: number): void {
-    // The agent (hv-console-size in the guest) reads "ROWS COLS" lines.
-    this.requireEmulator().serial_send_bytes(1, new TextEncoder().encode(`${rows} ${cols}\n`));
+    // The agent (hv-agent in the guest) reads "ROWS COLS" lines.
+    this.sendAgent(`${rows} ${cols}\n`);
+  }
+
+  sendAgent(text: string): void {
+    this.requireEmulator().serial_send_bytes(1, new TextEncoder().encode(text));
   }
 
   queue(grantId: number, ms: number): void {
@@ -306,6 +313,11 @@ export class GuestRuntime implements GuestApi {
   }
 
   private flushSerial(): void {
+    if (this.agentBytes.length > 0) {
+      const bytes = Uint8Array.from(this.agentBytes);
+      this.agentBytes = [];
+      this.emit({ type: 'serial1-output', bytes });
+    }
     if (this.serial.length === 0) return;
     const bytes = Uint8Array.from(this.serial);
     this.serial = [];

@@ -6,6 +6,7 @@ import type { BootResult, BootSpec, GuestEvent, GuestImage, HandOffInbox, Memory
 import { checkConsoleSize } from '../core/console-size.ts';
 import { HvError, isHvError } from '../core/errors.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
+import { agentRequest, parseAgentReply } from './agent-text.ts';
 import { Transcript, execLine, parseExec } from './console-text.ts';
 import type { GuestWorker, GuestWorkerFactory } from './worker-port.ts';
 
@@ -55,12 +56,16 @@ const READY_RE = /HV-READY name=(\S+) mem_kib=(\d+) kernel=(\S+)/;
 
 export class Guest {
   readonly transcript = new Transcript();
+  /** What the agent (second serial port) answered: never part of the console. */
+  private readonly agentText = new Transcript(1 << 18);
   ready: ReadyInfo | null = null;
   boot: BootResult | null = null;
   private readonly listeners = new Set<(event: GuestEvent) => void>();
   private readonly waiters = new Set<() => void>();
   private execSeq = 0;
   private execChain: Promise<unknown> = Promise.resolve();
+  private agentSeq = 0;
+  private agentChain: Promise<unknown> = Promise.resolve();
   private destroyed = false;
   private failure: string | null = null;
 
@@ -174,6 +179,25 @@ export class Guest {
     return result;
   }
 
+  /**
+   * Run a shell script through the guest's agent (second serial port): the
+   * user's console shows nothing of it and its shell is not touched. The
+   * guest kills the script after timeoutMs; one script runs at a time.
+   */
+  agent(script: string, timeoutMs = 10_000): Promise<ExecResult> {
+    const run = async (): Promise<ExecResult> => {
+      const id = ++this.agentSeq;
+      const from = this.agentText.end;
+      if (this.destroyed) throw new HvError('illegal-state', `guest ${this.name}: destroyed`, { guest: this.name });
+      await this.call(() => this.worker.api.sendAgent(agentRequest(id, timeoutMs / 1000, script)));
+      // The guest's own kill comes first; the margin covers its report and a busy guest.
+      return this.until(() => parseAgentReply(id, this.agentText.since(from)), timeoutMs + 5000, () => `the agent running '${firstLine(script)}'`);
+    };
+    const result = this.agentChain.then(run, run);
+    this.agentChain = result.catch(() => {});
+    return result;
+  }
+
   pause(): Promise<void> {
     return this.call(() => this.worker.api.pause());
   }
@@ -224,6 +248,7 @@ export class Guest {
   private onEvents(events: GuestEvent[]): void {
     for (const e of events) {
       if (e.type === 'serial0-output') this.transcript.append(e.bytes);
+      else if (e.type === 'serial1-output') this.agentText.append(e.bytes);
       if (e.type === 'guest-crash') this.failure = `guest crashed: ${e.reason}`;
       for (const l of this.listeners) l(e);
     }
@@ -283,6 +308,12 @@ export class Guest {
       this.waiters.delete(stop);
     }
   }
+}
+
+/** A script's first line, shortened, for messages. */
+function firstLine(script: string): string {
+  const line = script.trim().split('\n')[0] ?? '';
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 }
 
 /** comlink's transfer() marks the object so its buffers move instead of being copied. */

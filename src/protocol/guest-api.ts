@@ -97,6 +97,8 @@ export interface GuestCounters {
 export type GuestEvent =
   | { type: 'boot-progress'; phase: 'load' | 'verify' | 'start' | 'restore'; file: string; loaded: number; total: number }
   | { type: 'serial0-output'; bytes: Uint8Array }
+  /** The agent's line (second serial port): answers to GuestApi.sendAgent, never shown in a console. */
+  | { type: 'serial1-output'; bytes: Uint8Array }
   | { type: 'cpu-slice-end'; grantId: number; usedMs: number; instructions: number; reason: SliceEndReason; handedOff: number | null }
   | { type: 'cpu-wake'; usedMs: number; instructions: number }
   | { type: 'cpu-usage'; usedMs: number; instructions: number; haltedMs: number }
@@ -160,8 +162,10 @@ export interface GuestApi {
   handOff(grantId: number, nextGrantId: number, to: HandOffTarget): void;
   /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
   setScheduled(scheduled: boolean): void;
-  /** The console pane is cols x rows: tell the guest's console size agent (second serial port). */
+  /** The console pane is cols x rows: tell the guest's agent (second serial port). */
   resizeConsole(cols: number, rows: number): void;
+  /** Write request lines to the guest's agent (second serial port; images/rootfs/usr/local/bin/hv-agent). */
+  sendAgent(text: string): void;
   counters(): GuestCounters;
   saveState(): Promise<SavedState>;
   readMemory(address: number, length: number): Uint8Array;
