@@ -18,6 +18,7 @@ import { TemplateStore, templateKey } from './templates.ts';
 import { realTimers, type HostTimers } from './timers.ts';
 import { StandbyWorkers } from './standby-workers.ts';
 import type { GuestWorkerFactory } from './worker-port.ts';
+import { VM_NAME_RE, VM_NAME_RULE } from '../core/vm-name.ts';
 
 export interface HypervisorEnv {
   workers: GuestWorkerFactory;
@@ -96,7 +97,6 @@ interface VmRecord extends VmInfo {
   readyTimeoutMs: number;
 }
 
-const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/i;
 /** Every guest gets a virtio NIC (templates and clones must match). */
 const NIC = 'virtio' as const;
 
@@ -152,6 +152,11 @@ export class Hypervisor {
     return () => this.listeners.delete(listener);
   }
 
+  /** The host clock (ms) that events and period records are stamped with. */
+  now(): number {
+    return this.timers.now();
+  }
+
   get settings(): HostSettings {
     return { ...this.settingsNow };
   }
@@ -195,8 +200,8 @@ export class Hypervisor {
       if (spec.boot !== undefined && spec.boot !== 'cold' && spec.boot !== 'clone') {
         throw new HvError('invalid-argument', `boot mode "${String(spec.boot)}" is not valid: use cold or clone`, { boot: spec.boot });
       }
-      if (!NAME_RE.test(name)) {
-        throw new HvError('invalid-argument', `VM name "${name}" is not valid: use 1-32 letters, digits and dashes (it becomes the guest's hostname)`, { name });
+      if (!VM_NAME_RE.test(name)) {
+        throw new HvError('invalid-argument', `VM name "${name}" is not valid: ${VM_NAME_RULE}`, { name });
       }
       if ([...this.vmsById.values()].some((v) => v.name === name)) {
         throw new HvError('duplicate-name', `a VM named ${name} already exists`, { name });

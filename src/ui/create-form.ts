@@ -8,6 +8,7 @@ import { validateMemoryMiB, type MemoryLimits } from '../core/memory-size.ts';
 import { checkReservations, normalizeResources } from '../core/resources.ts';
 import type { VmResources } from '../core/scheduler-types.ts';
 import type { BootMode } from '../host/hypervisor.ts';
+import { VM_NAME_RE } from '../core/vm-name.ts';
 
 /** What the user typed, as text (inputs give strings). */
 export interface CreateForm {
@@ -48,7 +49,6 @@ export interface CreatePlan {
 export const MAX_COUNT = 16;
 
 // Same rule as the hypervisor's: the name becomes the guest's hostname.
-const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/i;
 
 /** "12" -> 12, "" -> undefined (use the default), anything else is passed on as typed for the message. */
 function numberOrRaw(text: string): number | string | undefined {
@@ -87,7 +87,7 @@ export function planCreate(form: CreateForm, ctx: CreateContext): CreatePlan {
   const base = form.name.trim();
   const names = batchNames(base, n, ctx.existingNames);
   const longest = names.reduce((a, b) => (b.length > a.length ? b : a), base);
-  if (!NAME_RE.test(longest)) {
+  if (!VM_NAME_RE.test(longest)) {
     errors.name =
       n > 1
         ? `"${longest}" is not a valid name: use letters, digits and dashes, 32 at most (it becomes the guest's hostname)`

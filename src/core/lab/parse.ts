@@ -1,0 +1,211 @@
+// Parse and check a lab file: YAML, then the schema, then what a schema cannot
+// say (names that must exist, RAM an image needs, what the host allows).
+// Every problem is located (line, column, field path); a lab with any problem
+// is refused whole, so nothing starts from a half-right file.
+import * as v from 'valibot';
+import { LocatedYaml, formatPath, type LabPath, type LabProblem } from './locate.ts';
+import { LAB_SCHEMA, type LabAction, type LabCheck, type LabFile, type LabHost, type LabStep } from './schema.ts';
+
+/** Guest RAM when a lab does not say, MiB. */
+export const LAB_DEFAULT_GUEST_MIB = 80;
+
+/** What the playground offers a lab: its images (first = default) and the host's limits. */
+export interface LabContext {
+  images: { id: string; minMiB: number; maxMiB: number }[];
+  /** Most pCPUs and pool MiB a lab may ask for. */
+  maxPcpus: number;
+  maxMemoryMiB: number;
+  /** pCPUs and pool when the lab does not set them. */
+  defaultPcpus: number;
+  defaultMemoryMiB: number;
+}
+
+/** One guest of a lab, with a count and prefix expanded to names. */
+export interface LabGuest {
+  name: string;
+  image: string;
+  memoryMiB: number;
+  weight?: number;
+  capPct?: number | null;
+  reservationPct?: number | null;
+  boot: 'clone' | 'cold';
+  start: boolean;
+  files: { path: string; content: string; mode?: string }[];
+  setup: string[];
+}
+
+/** A checked lab, ready to run. */
+export interface Lab {
+  title: string;
+  description: string;
+  host: Required<Pick<LabHost, 'pcpus' | 'memoryMiB' | 'overcommit'>> & Pick<LabHost, 'periodMs' | 'sliceMs'>;
+  guests: LabGuest[];
+  consoles: string[];
+  allowedOrigins: string[];
+  steps: LabStep[];
+}
+
+export type LabParse = { ok: true; lab: Lab } | { ok: false; problems: LabProblem[] };
+
+/** Parse lab text; every problem is reported, sorted by position. */
+export function parseLab(text: string, ctx: LabContext): LabParse {
+  const yaml = new LocatedYaml(text);
+  if (yaml.problems.length > 0) return { ok: false, problems: yaml.problems };
+  const problems: LabProblem[] = [];
+  const report = (path: LabPath, message: string, keyOf = false): void => {
+    problems.push({ ...yaml.locate(path, keyOf), path: formatPath(path), message });
+  };
+  const parsed = v.safeParse(LAB_SCHEMA, yaml.value, { abortEarly: false });
+  if (!parsed.success) {
+    for (const issue of parsed.issues) reportIssue(issue, report);
+    return { ok: false, problems: sorted(problems) };
+  }
+  const lab = checkMeaning(parsed.output, ctx, report);
+  return problems.length > 0 || !lab ? { ok: false, problems: sorted(problems) } : { ok: true, lab };
+}
+
+type Report = (path: LabPath, message: string, keyOf?: boolean) => void;
+
+function sorted(problems: LabProblem[]): LabProblem[] {
+  return problems.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** A valibot issue in the words of a lab author. */
+function reportIssue(issue: v.BaseIssue<unknown>, report: Report): void {
+  const path = (issue.path ?? []).map((p) => p.key as string | number);
+  const last = path.at(-1);
+  if (issue.type === 'strict_object' && issue.expected === 'never') {
+    report(path, `unknown key "${String(last)}"`, true);
+  } else if (issue.kind === 'schema' && issue.received === 'undefined' && typeof last === 'string') {
+    report(path, `"${last}" is required`);
+  } else if (issue.type === 'variant') {
+    report(path, `must be one of ${issue.expected?.replace(/[()"]/g, '')}, got ${issue.received}`);
+  } else if (issue.kind === 'schema') {
+    report(path, `expected ${issue.expected?.replace(/"/g, '')}, got ${issue.received}`);
+  } else {
+    report(path, issue.message.startsWith('Invalid') ? `${issue.message.replace(/^Invalid \w+: /, '').toLowerCase()}` : issue.message);
+  }
+}
+
+/** The checks no schema can make; returns the lab with defaults applied, or null after reporting. */
+function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab | null {
+  const host = {
+    pcpus: file.host?.pcpus ?? ctx.defaultPcpus,
+    memoryMiB: file.host?.memoryMiB ?? ctx.defaultMemoryMiB,
+    overcommit: file.host?.overcommit ?? false,
+    ...(file.host?.periodMs !== undefined ? { periodMs: file.host.periodMs } : {}),
+    ...(file.host?.sliceMs !== undefined ? { sliceMs: file.host.sliceMs } : {}),
+  };
+  if (host.pcpus > ctx.maxPcpus) report(['host', 'pcpus'], `${host.pcpus} pCPUs is more than this playground allows (${ctx.maxPcpus})`);
+  if (host.memoryMiB > ctx.maxMemoryMiB) report(['host', 'memoryMiB'], `a ${host.memoryMiB} MiB pool is more than this playground allows (${ctx.maxMemoryMiB} MiB)`);
+  if (host.periodMs !== undefined && host.sliceMs !== undefined && host.sliceMs > host.periodMs) {
+    report(['host', 'sliceMs'], `a ${host.sliceMs} ms slice is longer than the ${host.periodMs} ms period`);
+  }
+  const guests = expandGuests(file, ctx, report);
+  const names = new Set(guests.map((g) => g.name));
+  const known = (path: LabPath, guest: string): void => {
+    if (!names.has(guest)) report(path, `there is no guest "${guest}" (guests: ${[...names].join(', ')})`);
+  };
+  const reserved = guests.reduce((sum, g) => sum + (g.reservationPct ?? 0), 0);
+  if (reserved > host.pcpus * 100) {
+    report(['guests'], `the guests reserve ${reserved} % of a pCPU in all, more than the host's ${host.pcpus} pCPU(s) (${host.pcpus * 100} %)`);
+  }
+  const startRam = guests.filter((g) => g.start).reduce((sum, g) => sum + g.memoryMiB, 0);
+  if (!host.overcommit && startRam > host.memoryMiB) {
+    report(['guests'], `the guests that start with the lab need ${startRam} MiB, more than the ${host.memoryMiB} MiB pool (set host.overcommit, or start: false on some)`);
+  }
+  (file.consoles ?? []).forEach((c, i) => known(['consoles', i], c));
+  const stepIds = new Set<string>();
+  file.steps.forEach((step, s) => {
+    if (stepIds.has(step.id)) report(['steps', s, 'id'], `step id "${step.id}" is used twice`);
+    stepIds.add(step.id);
+    step.checks.forEach((check, c) => checkCheck(check, ['steps', s, 'checks', c], known, report));
+    (step.solution ?? []).forEach((action, a) => checkAction(action, ['steps', s, 'solution', a], known));
+  });
+  const consoles = file.consoles ?? guests.slice(0, 2).map((g) => g.name);
+  return {
+    title: file.title,
+    description: file.description ?? '',
+    host,
+    guests,
+    consoles,
+    allowedOrigins: file.embed?.allowedOrigins ?? [],
+    steps: file.steps,
+  };
+}
+
+function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[] {
+  const out: LabGuest[] = [];
+  const seen = new Map<string, number>();
+  file.guests.forEach((entry, i) => {
+    const at: LabPath = ['guests', i];
+    const e = entry as typeof entry & { name?: string; prefix?: string; count?: number };
+    if ((e.name === undefined) === (e.prefix === undefined) || (e.prefix === undefined) !== (e.count === undefined)) {
+      report(at, 'a guest has either a name, or a prefix and a count');
+      return;
+    }
+    const imageId = e.image ?? ctx.images[0]?.id ?? '';
+    const image = ctx.images.find((im) => im.id === imageId);
+    if (!image) report([...at, 'image'], `there is no image "${imageId}" (images: ${ctx.images.map((im) => im.id).join(', ')})`);
+    const memoryMiB = e.memoryMiB ?? Math.max(LAB_DEFAULT_GUEST_MIB, image?.minMiB ?? 0);
+    if (image && memoryMiB < image.minMiB) {
+      report([...at, 'memoryMiB'], `${memoryMiB} MiB is below the ${image.minMiB} MiB that image "${image.id}" needs (v86 places its initrd at 64 MiB)`);
+    } else if (image && memoryMiB > image.maxMiB) {
+      report([...at, 'memoryMiB'], `${memoryMiB} MiB is above the ${image.maxMiB} MiB a guest may have`);
+    }
+    const names = e.name !== undefined ? [e.name] : Array.from({ length: e.count! }, (_, k) => `${e.prefix}${k + 1}`);
+    for (const name of names) {
+      const first = seen.get(name);
+      if (first !== undefined) report([...at, e.name !== undefined ? 'name' : 'prefix'], `guest name "${name}" is used twice (also by guests[${first}])`);
+      seen.set(name, i);
+      out.push({
+        name,
+        image: imageId,
+        memoryMiB,
+        ...(e.weight !== undefined ? { weight: e.weight } : {}),
+        ...(e.capPct !== undefined ? { capPct: e.capPct } : {}),
+        ...(e.reservationPct !== undefined ? { reservationPct: e.reservationPct } : {}),
+        boot: e.boot ?? 'clone',
+        start: e.start ?? true,
+        files: e.files ?? [],
+        setup: e.setup ?? [],
+      });
+    }
+  });
+  return out;
+}
+
+function checkCheck(check: LabCheck, at: LabPath, known: (path: LabPath, guest: string) => void, report: Report): void {
+  if ('guest' in check) known([...at, 'guest'], check.guest);
+  const compares = (c: { equals?: unknown; min?: unknown; max?: unknown }): boolean => c.equals !== undefined || c.min !== undefined || c.max !== undefined;
+  switch (check.type) {
+    case 'command':
+      if (check.output !== undefined) {
+        try {
+          new RegExp(check.output, 'm');
+        } catch (err) {
+          report([...at, 'output'], `not a regular expression: ${(err as Error).message}`);
+        }
+      }
+      return;
+    case 'metric':
+      if (check.target === undefined && !compares(check)) report(at, 'a metric check needs a target (with a tolerance) or a min or max');
+      if (check.target !== undefined && check.tolerance === undefined) report([...at, 'target'], 'a target needs a tolerance (in the metric\'s unit)');
+      return;
+    case 'setting':
+      if (check.isSet === undefined && !compares(check)) report(at, 'a setting check needs isSet, equals, min or max');
+      return;
+    case 'host':
+      if (!compares(check)) report(at, 'a host check needs equals, min or max');
+      return;
+    case 'lifecycle':
+      if ((check.is === undefined) === (check.happened === undefined)) report(at, 'a lifecycle check needs either "is" or "happened"');
+      return;
+    case 'memory':
+      return;
+  }
+}
+
+function checkAction(action: LabAction, at: LabPath, known: (path: LabPath, guest: string) => void): void {
+  if ('guest' in action) known([...at, 'guest'], action.guest);
+}

@@ -1,0 +1,242 @@
+// One lab running on a Hypervisor: sets the host up as the lab says, creates
+// and starts its guests (clones by default), places their files and runs their
+// set-up through each guest's agent, runs checks and solutions, and remembers
+// what happened to the guests (for lifecycle checks). The page, `npm run
+// lab:test` and the tests drive it the same way.
+import { HvError } from '../../core/errors.ts';
+import { CHECK_TIMEOUT_MS, judgeCommand, judgeFact, judgeMemory, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
+import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
+import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
+import { initrdMemoryLimits } from '../../core/memory-size.ts';
+import type { GuestImage } from '../../protocol/guest-api.ts';
+import type { Hypervisor, VmInfo } from '../hypervisor.ts';
+import { placeFileScript } from './place-file.ts';
+
+/** Limits of this playground for labs: pCPUs and pool a lab may ask for. */
+export const LAB_MAX_PCPUS = 8;
+export const LAB_MAX_MEMORY_MIB = 4096;
+
+/** What a lab may use with these images (the first is the default). */
+export function labContext(images: readonly GuestImage[]): LabContext {
+  return {
+    images: images.map((im) => ({ id: im.id, ...initrdMemoryLimits(im.initrd.bytes) })),
+    maxPcpus: LAB_MAX_PCPUS,
+    maxMemoryMiB: LAB_MAX_MEMORY_MIB,
+    defaultPcpus: 1,
+    defaultMemoryMiB: 1024,
+  };
+}
+
+/** The verdict on a whole step. */
+export interface StepCheck {
+  stepId: string;
+  passed: boolean;
+  results: CheckResult[];
+  /** Host ms the check took. */
+  ms: number;
+}
+
+export interface LabSessionOptions {
+  /** Progress while the lab starts ("a: ready"), for a status line. */
+  onStatus?: (message: string) => void;
+}
+
+export class LabSession {
+  readonly events: LabEvent[] = [];
+  private stepStartedAt: number;
+  private labStartedAt: number;
+  private readonly off: () => void;
+  private disposed = false;
+
+  constructor(
+    readonly hv: Hypervisor,
+    readonly lab: Lab,
+    private readonly options: LabSessionOptions = {},
+  ) {
+    this.labStartedAt = this.stepStartedAt = hv.now();
+    this.off = hv.on((e) => {
+      if (e.type === 'vm-state') this.events.push({ at: e.at, vm: e.name, kind: 'state', state: e.state, previous: e.previous });
+      else if (e.type === 'refusal' && e.vmId) {
+        const name = this.nameOf(e.vmId);
+        if (name) this.events.push({ at: e.at, vm: name, kind: 'refusal', message: e.error.message });
+      }
+      if (this.events.length > 1000) this.events.splice(0, this.events.length - 1000);
+    });
+  }
+
+  /** Set the host up, create every guest and start the ones that start with the lab; resolves when they are ready. */
+  async start(): Promise<void> {
+    const { host } = this.lab;
+    // Guests of an earlier lab (or of the user) go first: the pool and the pCPUs are the lab's.
+    await Promise.all(this.hv.vms().map((vm) => this.hv.destroy(vm.id).catch(() => {})));
+    this.hv.setHost({
+      pcpus: host.pcpus,
+      memoryMiB: host.memoryMiB,
+      overcommit: host.overcommit,
+      ...(host.periodMs !== undefined ? { periodMs: host.periodMs } : {}),
+      ...(host.sliceMs !== undefined ? { sliceMs: host.sliceMs } : {}),
+    });
+    for (const g of this.lab.guests) {
+      this.hv.createVm({
+        name: g.name,
+        memoryMiB: g.memoryMiB,
+        image: g.image,
+        boot: g.boot,
+        ...(g.weight !== undefined ? { weight: g.weight } : {}),
+        ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
+        ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
+      });
+    }
+    this.labStartedAt = this.stepStartedAt = this.hv.now();
+    await Promise.all(this.lab.guests.filter((g) => g.start).map((g) => this.startGuest(g)));
+  }
+
+  /** Start one lab guest and prepare it (files, set-up commands). */
+  private async startGuest(g: LabGuest): Promise<void> {
+    const vm = this.vmNamed(g.name);
+    this.say(`${g.name}: starting`);
+    await this.hv.start(vm.id);
+    if (this.disposed) return;
+    const guest = this.hv.guest(vm.id)!;
+    for (const f of g.files) {
+      const r = await guest.agent(placeFileScript(f.path, f.content, f.mode), 20_000);
+      if (r.status !== 0) throw new HvError('internal', `${g.name}: placing ${f.path} failed (exit status ${r.status}): ${r.output.trim()}`, {});
+    }
+    for (const command of g.setup) {
+      const r = await guest.agent(command, 30_000);
+      if (r.status !== 0) throw new HvError('internal', `${g.name}: set-up command "${command}" failed (exit status ${r.status}): ${r.output.trim()}`, {});
+    }
+    this.say(`${g.name}: ready`);
+  }
+
+  /** The step the student works on now began (lifecycle checks count from here). */
+  beginStep(): void {
+    this.stepStartedAt = this.hv.now();
+  }
+
+  /** Run every check of step `index` (in parallel; one guest's commands in turn). */
+  async check(index: number): Promise<StepCheck> {
+    const step = this.lab.steps[index];
+    if (!step) throw new HvError('invalid-argument', `the lab has no step ${index + 1}`, { index });
+    const t0 = this.hv.now();
+    const results = await Promise.all(step.checks.map((c) => this.runCheck(c)));
+    return { stepId: step.id, passed: results.every((r) => r.passed), results, ms: this.hv.now() - t0 };
+  }
+
+  /** Run step `index`'s solution, action by action. */
+  async solve(index: number): Promise<void> {
+    const step = this.lab.steps[index];
+    if (!step) throw new HvError('invalid-argument', `the lab has no step ${index + 1}`, { index });
+    for (const action of step.solution ?? []) await this.act(action);
+  }
+
+  /** Destroy the lab's guests and start it again from its file. */
+  async reset(): Promise<void> {
+    this.events.length = 0;
+    await this.start();
+  }
+
+  /** Stop listening; the lab's guests stay with the hypervisor (its owner disposes it). */
+  dispose(): void {
+    this.disposed = true;
+    this.off();
+  }
+
+  private async runCheck(check: LabCheck): Promise<CheckResult> {
+    if (check.type === 'command') {
+      const guest = this.runningGuest(check.guest);
+      if (typeof guest === 'string') return judgeCommand(check, { error: guest });
+      const r = await guest.agent(check.command, check.timeoutMs ?? CHECK_TIMEOUT_MS).catch((err: unknown) => ({ error: HvError.from(err).message }));
+      return judgeCommand(check, r);
+    }
+    if (check.type === 'memory') {
+      const guest = this.runningGuest(check.guest);
+      if (typeof guest === 'string') return judgeMemory(check, { error: guest });
+      const r = await guest.searchMemory(check.contains, 16).then(
+        (m) => ({ hits: m.hits.length }),
+        (err: unknown) => ({ error: HvError.from(err).message }),
+      );
+      return judgeMemory(check, r);
+    }
+    return judgeFact(check, this.facts());
+  }
+
+  private async act(action: LabAction): Promise<void> {
+    switch (action.do) {
+      case 'run': {
+        const guest = this.runningGuest(action.guest);
+        if (typeof guest === 'string') throw new HvError('illegal-state', guest, {});
+        await guest.agent(action.command, action.timeoutMs ?? 30_000);
+        return;
+      }
+      case 'type': {
+        const guest = this.runningGuest(action.guest);
+        if (typeof guest === 'string') throw new HvError('illegal-state', guest, {});
+        guest.write(action.text.endsWith('\n') ? action.text : `${action.text}\n`);
+        return;
+      }
+      case 'set': {
+        const { do: _, guest, ...change } = action;
+        this.hv.setResources(this.vmNamed(guest).id, change);
+        return;
+      }
+      case 'host': {
+        const { do: _, ...change } = action;
+        this.hv.setHost(change);
+        return;
+      }
+      case 'wait':
+        await new Promise((r) => setTimeout(r, action.seconds * 1000));
+        return;
+      default: {
+        const id = this.vmNamed(action.guest).id;
+        // A refused command is part of what a solution may show (e.g. a pool that says no).
+        await this.hv[action.do](id).catch(() => {});
+      }
+    }
+  }
+
+  private facts(): LabFacts {
+    const now = this.hv.now();
+    const m = this.hv.memory;
+    const s = this.hv.settings;
+    return {
+      now,
+      stepStartedAt: this.stepStartedAt,
+      labStartedAt: this.labStartedAt,
+      vm: (name) => {
+        const vm = this.hv.vms().find((v) => v.name === name);
+        return vm ? { state: vm.state, memoryMiB: vm.memoryMiB, ...vm.resources } : null;
+      },
+      host: { pcpus: s.pcpus, memoryMiB: m.totalMiB, reservedMiB: m.reservedMiB, freeMiB: m.freeMiB, overcommit: m.overcommit },
+      window: (name, ms) => {
+        const vm = this.hv.vms().find((v) => v.name === name);
+        return vm ? this.hv.history.summary(vm.id, now - ms) : null;
+      },
+      events: this.events,
+    };
+  }
+
+  /** The guest handle of a running lab guest, or why there is none. */
+  private runningGuest(name: string) {
+    const vm = this.hv.vms().find((v) => v.name === name);
+    if (!vm) return `there is no guest ${name}`;
+    const guest = this.hv.guest(vm.id);
+    if (vm.state !== 'running' || !guest) return `${name} is ${vm.state}, not running`;
+    return guest;
+  }
+
+  private vmNamed(name: string): VmInfo {
+    const vm = this.hv.vms().find((v) => v.name === name);
+    if (!vm) throw new HvError('not-found', `there is no guest named ${name}`, { name });
+    return vm;
+  }
+
+  private nameOf(vmId: string): string | null {
+    return this.hv.vms().find((v) => v.id === vmId)?.name ?? null;
+  }
+
+  private say(message: string): void {
+    this.options.onStatus?.(message);
+  }
+}
