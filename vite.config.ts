@@ -2,12 +2,32 @@
 // server under any sub-path with no special headers, so: relative base, module
 // workers, guest images and v86.wasm emitted as plain assets, and no `process`
 // polyfill (v86 would take its Node code path if `process` existed).
-import { defineConfig } from 'vite';
+import { readdirSync, readFileSync } from 'node:fs';
+import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+/**
+ * The bundled labs (labs/*.yaml) and the lab JSON Schema as files of the
+ * site, at labs/NAME: ?lab=labs/NAME.yaml loads them like any lab URL, and
+ * editors find the schema beside them. The dev server serves them from the
+ * project root already.
+ */
+function labFiles(): Plugin {
+  const dir = new URL('./labs/', import.meta.url);
+  return {
+    name: 'hv-lab-files',
+    apply: 'build',
+    generateBundle() {
+      for (const name of readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f))) {
+        this.emitFile({ type: 'asset', fileName: `labs/${name}`, source: readFileSync(new URL(name, dir)) });
+      }
+    },
+  };
+}
 
 export default defineConfig({
   base: './',
-  plugins: [svelte()],
+  plugins: [svelte(), labFiles()],
   build: {
     target: 'es2022',
     // Images and wasm are fetched (and sha256-checked) by the guest worker:

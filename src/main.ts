@@ -1,12 +1,20 @@
 // Page entry: a Hypervisor over Web Worker guests with the guest images and
-// v86.wasm bundled with this build, and the dashboard on top.
+// v86.wasm bundled with this build. The URL says which page:
+//   (none)            the dashboard
+//   ?gallery          the labs bundled with the site
+//   ?lab=URL          a lab (relative to the site, or absolute); &parentOrigin=ORIGIN[,ORIGIN]
+//                     lets an embedding page talk to it; &author=1 reloads it when its file changes
 import { mount } from 'svelte';
 import App from './ui/App.svelte';
 import { Dashboard } from './ui/dashboard.svelte.ts';
 import { chartStats } from './ui/chart-frames.ts';
 import { browserImages, browserWasmUrl } from './host/browser-images.ts';
 import { browserGuestWorkers, browserWorkerCounts } from './host/browser-workers.ts';
+import { labContext } from './host/lab/lab-session.ts';
 import { PAGE_STANDBY_WORKERS } from './host/standby-workers.ts';
+import Gallery from './ui/lab/Gallery.svelte';
+import LabApp from './ui/lab/LabApp.svelte';
+import { LabModel } from './ui/lab/lab-model.svelte.ts';
 import './ui/app.css';
 
 declare global {
@@ -19,11 +27,28 @@ declare global {
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 
-/** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
-const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
-const dash = new Dashboard({ workers: browserGuestWorkers, images: browserImages(), wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
-mount(App, { target, props: { dash } });
-window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
+const params = new URLSearchParams(location.search);
+const labParam = params.get('lab');
+const images = browserImages();
 
-// Leave nothing running when the page goes away (workers die with it anyway).
-addEventListener('pagehide', () => void dash.dispose());
+if (params.has('gallery') && labParam === null) {
+  document.title = 'Labs · Hypervisor playground';
+  mount(Gallery, { target, props: { context: labContext(images) } });
+} else {
+  /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
+  const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+  const dash = new Dashboard({ workers: browserGuestWorkers, images, wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
+  window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
+  if (labParam !== null) {
+    const model = new LabModel(dash, { url: new URL(labParam, location.href).href, parentOrigin: params.get('parentOrigin'), author: params.get('author') === '1' });
+    mount(LabApp, { target, props: { model } });
+    void model.load().then(() => {
+      if (model.lab) document.title = `${model.lab.title} · Hypervisor playground`;
+    });
+    addEventListener('pagehide', () => model.dispose());
+  } else {
+    mount(App, { target, props: { dash } });
+  }
+  // Leave nothing running when the page goes away (workers die with it anyway).
+  addEventListener('pagehide', () => void dash.dispose());
+}

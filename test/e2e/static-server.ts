@@ -19,6 +19,8 @@ const MIME: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.map': 'application/json',
   '.txt': 'text/plain; charset=utf-8',
+  '.yaml': 'text/yaml; charset=utf-8',
+  '.xml': 'application/xml',
 };
 
 export interface StaticServer {
