@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -31,8 +31,9 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serve `root` under `prefix` (e.g. "/lab/") on a free loopback port. */
-export async function serveStatic(root: string, prefix: string): Promise<StaticServer> {
+/** Serve `root` under `prefix` (e.g. "/lab/") on a free loopback port; `headers` go on every file served. */
+export async function serveStatic(rootDir: string, prefix: string, headers: Record<string, string> = {}): Promise<StaticServer> {
+  const root = resolve(rootDir); // no trailing separator: the containment check below relies on it
   const log: string[] = [];
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -54,6 +55,7 @@ export async function serveStatic(root: string, prefix: string): Promise<StaticS
           'content-type': MIME[extname(file)] ?? 'application/octet-stream',
           'content-length': String(st.size),
           'cache-control': 'no-cache',
+          ...headers,
         });
         if (req.method === 'HEAD') return void res.end();
         createReadStream(file).pipe(res);
