@@ -11,6 +11,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   scheduler: async () => (await import('./scheduler.ts')).benchScheduler,
   ui: async () => (await import('./ui.ts')).benchUi,
   clone: async () => (await import('./clone.ts')).benchClone,
+  lab: async () => (await import('./lab.ts')).benchLab,
 };
 
 function arg(name: string): string | undefined {

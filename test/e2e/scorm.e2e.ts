@@ -62,7 +62,7 @@ describe('a lab as a SCORM 1.2 package', () => {
       .poll(async () => {
         await lab.getByTestId('lab-check').click();
         return lab.getByTestId('lab-verdict').getAttribute('data-passed');
-      }, { timeout: 30_000, intervals: [1500] })
+      }, { timeout: 30_000, interval: 1500 })
       .toBe('true');
     const data = () => page.evaluate(() => (window as unknown as { scormData: Record<string, string> }).scormData);
     await expect.poll(data).toMatchObject({ 'cmi.core.score.raw': '100', 'cmi.core.lesson_status': 'passed', 'cmi.suspend_data': 'done' });

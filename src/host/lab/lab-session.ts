@@ -39,6 +39,8 @@ export interface StepCheck {
 export interface LabSessionOptions {
   /** Progress while the lab starts ("a: ready"), for a status line. */
   onStatus?: (message: string) => void;
+  /** A guest that starts with the lab is ready (booted, files placed, set-up run). */
+  onGuestReady?: (name: string) => void;
 }
 
 export class LabSession {
@@ -107,6 +109,7 @@ export class LabSession {
       if (r.status !== 0) throw new HvError('internal', `${g.name}: set-up command "${command}" failed (exit status ${r.status}): ${r.output.trim()}`, {});
     }
     this.say(`${g.name}: ready`);
+    this.options.onGuestReady?.(g.name);
   }
 
   /** The step the student works on now began (lifecycle checks count from here). */

@@ -47,6 +47,8 @@ export class LabModel {
   hints = $state.raw<Record<string, number>>({});
   /** ms after the page's start (performance.now) when the lab's guests were all ready. */
   readyAt = $state.raw<number | null>(null);
+  /** The same for the first guest. */
+  firstReadyAt = $state.raw<number | null>(null);
 
   readonly url: string;
   private sha = '';
@@ -115,7 +117,10 @@ export class LabModel {
 
   private async startSession(lab: Lab): Promise<void> {
     this.session?.dispose();
-    const session = new LabSession(this.dash.hv, lab, { onStatus: (m) => (this.status = m) });
+    const session = new LabSession(this.dash.hv, lab, {
+      onStatus: (m) => (this.status = m),
+      onGuestReady: () => (this.firstReadyAt ??= performance.now()),
+    });
     this.session = session;
     this.phase = 'starting';
     this.status = 'starting the guests';
