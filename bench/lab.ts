@@ -10,6 +10,7 @@ import type { Frame, Page } from 'playwright-core';
 import { percentile } from '../src/core/metrics.ts';
 import { launchChromium } from '../test/e2e/browser.ts';
 import { serveStatic } from '../test/e2e/static-server.ts';
+import { longTasksSoFar, watchLongTasks } from './long-tasks.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
 const S = 'lab';
@@ -21,18 +22,6 @@ function labFrame(page: Page): Frame {
   const f = page.frames().find((x) => /\/lab\/index\.html/.test(x.url()));
   if (!f) throw new Error('the course page has no lab frame');
   return f;
-}
-
-async function watchLongTasks(frame: Frame): Promise<void> {
-  await frame.evaluate(() => {
-    const w = window as unknown as { __lt: number[]; __lto?: PerformanceObserver };
-    w.__lto?.disconnect();
-    w.__lt = [];
-    w.__lto = new PerformanceObserver((l) => {
-      for (const e of l.getEntries()) w.__lt.push(e.duration);
-    });
-    w.__lto.observe({ type: 'longtask' });
-  });
 }
 
 /** Press Check `n` times; the check times (ms, as the lab measured them) and the longest task meanwhile. */
@@ -48,7 +37,7 @@ async function checks(page: Page, n: number): Promise<{ ms: number[]; longestTas
     ms.push(Number(await lab.getByTestId('lab-verdict').getAttribute('data-ms')));
     await page.waitForTimeout(300);
   }
-  const lt = await frame.evaluate(() => (window as unknown as { __lt: number[] }).__lt);
+  const lt = await longTasksSoFar(frame);
   return { ms, longestTask: lt.reduce((a, b) => Math.max(a, b), 0) };
 }
 

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../test/e2e/browser.ts';
 import { fillCreate, openLabPageIn, waitForStates, type LabPage } from '../test/e2e/lab-page.ts';
 import { serveStatic } from '../test/e2e/static-server.ts';
+import { longTasksSoFar, watchLongTasks } from './long-tasks.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
 const S = 'ui';
@@ -106,24 +107,6 @@ function describeLongest(events: TraceEvent[], runTasks: TraceEvent[], onMain: (
   }
   const others = [...cpu].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([name, us]) => `${name} ${ms(us)} ms CPU`);
   return `longest ${ms(longest.dur)}/${ms(longest.tdur)} ms (wall/CPU): ${inner.join(', ') || 'nothing traced inside'}; meanwhile ${others.join(', ') || 'no other traced thread'}`;
-}
-
-/** (Re)start collecting the page's long tasks (PerformanceObserver 'longtask'). */
-function watchLongTasks(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    const w = window as unknown as { __longTasks: number[]; __ltObserver?: PerformanceObserver };
-    w.__ltObserver?.disconnect();
-    w.__longTasks = [];
-    w.__ltObserver = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__longTasks.push(e.duration);
-    });
-    w.__ltObserver.observe({ type: 'longtask' });
-  });
-}
-
-/** Durations (ms) of the long tasks since watchLongTasks. */
-function longTasksSoFar(page: Page): Promise<number[]> {
-  return page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
 }
 
 /** Watch the page for `ms`: long tasks and chart frames; then trace it for half as long. */
