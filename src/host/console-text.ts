@@ -9,6 +9,11 @@ export function plainText(s: string): string {
   return s.replace(CSI, '').replace(/\r/g, '');
 }
 
+/** Single-quote a string for sh. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 /**
  * Wrap a command so that its output and exit status can be cut out of the
  * console stream. The markers are written with octal escapes, so the shell's
@@ -17,8 +22,7 @@ export function plainText(s: string): string {
  */
 export function execLine(id: number, command: string): string {
   if (/[\r\n]/.test(command)) throw new Error('exec takes a single line (no newlines)');
-  const quoted = command.replace(/'/g, `'\\''`);
-  return `printf '\\036HVX-B ${id}\\n'; eval '${quoted}'; printf '\\036HVX-E ${id} %d\\n' $?\n`;
+  return `printf '\\036HVX-B ${id}\\n'; eval ${shQuote(command)}; printf '\\036HVX-E ${id} %d\\n' $?\n`;
 }
 
 /** Find the framed result of exec id in text; null while incomplete. */

@@ -1,11 +1,7 @@
 // A shell script that writes a lab's file into a guest exactly (any bytes,
 // any trailing newline): its content travels as base64 and is decoded there.
 import { utf8ToBase64 } from '../agent-text.ts';
-
-/** Single-quote a string for sh. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+import { shQuote } from '../console-text.ts';
 
 /** The script that creates `path` (and its directory) with `content` and mode (default 0644). */
 export function placeFileScript(path: string, content: string, mode = '0644'): string {
