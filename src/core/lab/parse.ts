@@ -61,7 +61,7 @@ export function parseLab(text: string, ctx: LabContext): LabParse {
     return { ok: false, problems: sorted(problems) };
   }
   const lab = checkMeaning(parsed.output, ctx, report);
-  return problems.length > 0 || !lab ? { ok: false, problems: sorted(problems) } : { ok: true, lab };
+  return problems.length > 0 ? { ok: false, problems: sorted(problems) } : { ok: true, lab };
 }
 
 type Report = (path: LabPath, message: string, keyOf?: boolean) => void;
@@ -87,8 +87,8 @@ function reportIssue(issue: v.BaseIssue<unknown>, report: Report): void {
   }
 }
 
-/** The checks no schema can make; returns the lab with defaults applied, or null after reporting. */
-function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab | null {
+/** The checks no schema can make (each problem reported); returns the lab with defaults applied. */
+function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
   const host = {
     pcpus: file.host?.pcpus ?? ctx.defaultPcpus,
     memoryMiB: file.host?.memoryMiB ?? ctx.defaultMemoryMiB,
