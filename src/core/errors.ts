@@ -16,6 +16,7 @@ export type HvErrorCode =
   | 'guest-crashed'
   | 'restore-failed'
   | 'unsupported'
+  | 'cancelled'
   | 'internal';
 
 /** All error codes, for validation and exhaustive tests. */
@@ -32,6 +33,7 @@ export const HV_ERROR_CODES: readonly HvErrorCode[] = [
   'guest-crashed',
   'restore-failed',
   'unsupported',
+  'cancelled',
   'internal',
 ];
 

@@ -83,6 +83,6 @@ describe('state queries', () => {
 
   it.each(VM_STATES.map((s) => [s]))('isRunnable / holdsMemory for %s', (state) => {
     expect(isRunnable(state)).toBe(state === 'booting' || state === 'running');
-    expect(holdsMemory(state)).toBe(!['defined', 'stopped', 'destroyed'].includes(state));
+    expect(holdsMemory(state)).toBe(!['defined', 'stopped', 'crashed', 'destroyed'].includes(state));
   });
 });

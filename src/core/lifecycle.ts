@@ -96,7 +96,7 @@ export function isRunnable(state: VmState): boolean {
   return state === 'booting' || state === 'running';
 }
 
-/** True while the VM keeps its RAM reserved: its instance exists (a crashed one is kept for post-mortem reads). */
+/** True while the VM keeps its RAM reserved: its instance exists (a crashed one's worker is released at once). */
 export function holdsMemory(state: VmState): boolean {
-  return state === 'booting' || state === 'running' || state === 'paused' || state === 'migrating' || state === 'crashed';
+  return state === 'booting' || state === 'running' || state === 'paused' || state === 'migrating';
 }

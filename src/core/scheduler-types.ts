@@ -53,6 +53,15 @@ export interface GrantDecision {
 }
 
 /** Ask the guest holding `grantId` to stop early and report with reason 'preempted'. */
+/** A grant whose slice report never came in time: voided, its pCPU freed (CpuScheduler.voidOverdue). */
+export interface VoidedGrant {
+  vmId: VmId;
+  grantId: number;
+  pcpu: number;
+  /** How long past the grant's end its report was missing, ms. */
+  lateMs: number;
+}
+
 export interface PreemptDecision {
   kind: 'preempt';
   vmId: VmId;

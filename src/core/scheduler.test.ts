@@ -564,3 +564,24 @@ describe('CpuScheduler hand-over between workers', () => {
     expect(queued(s.dispatch(0))).toEqual([]);
   });
 });
+
+describe('CpuScheduler overdue reports', () => {
+  it('voids a grant whose report does not come, frees its pCPU for the others, and books a late report', () => {
+    const { clock, s } = setup(1, { a: {}, b: {} });
+    const first = only(grants(s.dispatch()));
+    expect(s.reportDue()).toBe(first.ms);
+    clock.advance(first.ms + 100);
+    expect(s.voidOverdue(200)).toEqual([]);
+    clock.advance(150);
+    const voided = s.voidOverdue(200);
+    expect(voided).toEqual([{ vmId: first.vmId, grantId: first.grantId, pcpu: 0, lateMs: 250 }]);
+    expect(s.view().pcpus[0]).toBeNull();
+    expect(s.reportDue()).toBe(Infinity);
+    // The pCPU goes to the other VM at once.
+    const next = only(grants(s.dispatch()));
+    expect(next.vmId).not.toBe(first.vmId);
+    // The lost report arriving now is booked, not treated as the running grant's.
+    s.onSliceEnd(first.vmId, first.grantId, expired(first.ms));
+    expect(s.view().pcpus[0]?.grantId).toBe(next.grantId);
+  });
+});

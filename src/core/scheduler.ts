@@ -59,6 +59,7 @@ import type {
   VmId,
   VmResources,
   VmResourcesInput,
+  VoidedGrant,
 } from './scheduler-types.ts';
 import * as V from './scheduler-vm.ts';
 
@@ -238,6 +239,38 @@ export class CpuScheduler {
     vm.usedMs += report.usedMs;
     vm.creditMs -= report.usedMs;
     this.ledger.addUsed(vmId, null, report.usedMs, report.instructions);
+  }
+
+  /** When the earliest report of a grant in progress is due (its end), Infinity while none runs. */
+  reportDue(): number {
+    let due = Infinity;
+    for (const g of this.slots) if (g) due = Math.min(due, g.startMs + g.ms);
+    return due;
+  }
+
+  /**
+   * Voids every grant whose slice report is more than graceMs past the
+   * grant's end (a lost message, a hung worker): the wall time held is booked
+   * as used, the pCPU is freed, and the VM waits again. A report that still
+   * comes corrects the books, as after a pause.
+   */
+  voidOverdue(graceMs: number, now: number = this.clock.now()): VoidedGrant[] {
+    const t = this.advance(now);
+    const out: VoidedGrant[] = [];
+    for (const g of [...this.slots]) {
+      if (!g || t <= g.startMs + g.ms + graceMs) continue;
+      const vm = this.vms.get(g.vmId);
+      if (!vm) continue;
+      out.push({ vmId: vm.id, grantId: g.id, pcpu: g.pcpu, lateMs: t - (g.startMs + g.ms) });
+      this.detach(vm, t, true);
+      vm.state = 'runnable';
+      vm.readySinceMs = t;
+    }
+    if (out.length > 0) {
+      this.fitSlots();
+      this.noteContention(t);
+    }
+    return out;
   }
 
   /** Fills free pCPUs with waiting VMs and preempts long grants others wait for. */

@@ -2,7 +2,7 @@
 // workers report, applies its decisions (grants, preemptions) to the workers,
 // and closes accounting periods on time.
 import { CpuScheduler } from '../core/scheduler.ts';
-import type { ClosedPeriod, SchedulerConfigInput, VmId, VmResourcesInput } from '../core/scheduler-types.ts';
+import type { ClosedPeriod, SchedulerConfigInput, VmId, VmResourcesInput, VoidedGrant } from '../core/scheduler-types.ts';
 import type { GuestEvent, HandOffInbox, HandOffTarget } from '../protocol/guest-api.ts';
 import type { HostTimers } from './timers.ts';
 
@@ -17,6 +17,9 @@ export interface CpuPort {
   readonly inbox?: HandOffInbox;
 }
 
+/** How late a slice report may be before its grant is voided and the pCPU freed (ms past the grant's end). */
+export const REPORT_GRACE_MS = 500;
+
 export class CpuLoop {
   readonly scheduler: CpuScheduler;
   private readonly ports = new Map<VmId, CpuPort>();
@@ -30,6 +33,8 @@ export class CpuLoop {
     private readonly onPeriod: (period: ClosedPeriod) => void,
     /** Threads the machine runs at once: with fewer pCPUs, one is left for workers awaiting a hand-over. */
     private readonly hostCores = 1,
+    /** A grant whose report did not come within REPORT_GRACE_MS was voided. */
+    private readonly onVoided: (voided: VoidedGrant) => void = () => {},
   ) {
     this.scheduler = new CpuScheduler(config, timers);
     this.pump();
@@ -102,6 +107,7 @@ export class CpuLoop {
     if (this.disposed) return;
     const now = this.timers.now();
     for (const period of this.scheduler.tickPeriods(now)) this.onPeriod(period);
+    for (const voided of this.scheduler.voidOverdue(REPORT_GRACE_MS, now)) this.onVoided(voided);
     // A worker given notice stays awake for its hand-over: only while a core is left over for it.
     const notice = this.scheduler.config.pcpus < this.hostCores;
     for (const d of this.scheduler.dispatch(now)) {
@@ -115,7 +121,8 @@ export class CpuLoop {
         if (port.inbox !== undefined) this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId, { ...port.inbox, notice });
       }
     }
-    const at = this.scheduler.nextDeadline();
+    // Wake for the next period or preemption, or when a report would be overdue.
+    const at = Math.min(this.scheduler.nextDeadline(), this.scheduler.reportDue() + REPORT_GRACE_MS + 1);
     if (at !== this.timerAt || this.timer === null) {
       if (this.timer !== null) this.timers.clearTimeout(this.timer);
       this.timerAt = at;

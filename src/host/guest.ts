@@ -83,6 +83,7 @@ export class Guest {
   static async create(factory: GuestWorkerFactory, options: GuestOptions): Promise<Guest> {
     // Refuse a bad size before any worker exists.
     const memoryMiB = validateMemoryMiB(options.memoryMiB, initrdMemoryLimits(options.image.initrd.bytes));
+    options.signal?.throwIfAborted();
     const guest = new Guest(options.name, factory());
     if (options.onEvent) guest.listeners.add(options.onEvent);
     options.onSpawn?.(guest);
@@ -200,6 +201,11 @@ export class Guest {
 
   pause(): Promise<void> {
     return this.call(() => this.worker.api.pause());
+  }
+
+  /** Resolves when the worker answers a call (its counters): the watchdog's question. */
+  async ping(): Promise<void> {
+    await this.call(() => this.worker.api.counters());
   }
 
   resume(): Promise<void> {

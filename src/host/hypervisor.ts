@@ -10,14 +10,17 @@ import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { checkReservations, normalizeConfig, normalizeResources } from '../core/resources.ts';
 import type { ClosedPeriod, SchedulerConfig, VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { BootSpec, GuestEvent, GuestImage, HandOffInbox, SavedState } from '../protocol/guest-api.ts';
+import type { VoidedGrant } from '../core/scheduler-types.ts';
 import { CpuLoop } from './cpu-loop.ts';
 import { HandOffCells } from './hand-off-cells.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import { PeriodHistory } from './period-history.ts';
-import { TemplateStore, templateKey } from './templates.ts';
+import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
 import { realTimers, type HostTimers } from './timers.ts';
 import { StandbyWorkers } from './standby-workers.ts';
 import type { GuestWorkerFactory } from './worker-port.ts';
+import { CommandQueue } from './vm/command-queue.ts';
+import { Watchdog, type WatchdogOptions } from './vm/watchdog.ts';
 import { VM_NAME_RE, VM_NAME_RULE } from '../core/vm-name.ts';
 
 export interface HypervisorEnv {
@@ -29,6 +32,8 @@ export interface HypervisorEnv {
   standbyWorkers?: number;
   /** Threads the machine runs at once (default navigator.hardwareConcurrency, else 1): see CpuLoop's notices. */
   hostCores?: number;
+  /** How guest workers that stop answering are found (default WATCHDOG_DEFAULTS). */
+  watchdog?: WatchdogOptions;
 }
 
 /** The host's settings: pCPUs, memory pool and scheduler timing. */
@@ -84,7 +89,27 @@ export type HvEvent =
   | { type: 'refusal'; at: number; action: string; vmId: string | null; error: HvErrorJSON }
   | { type: 'vm-note'; at: number; vmId: string; name: string; message: string }
   | { type: 'boot-progress'; at: number; vmId: string; phase: string; file: string; loaded: number; total: number }
-  | { type: 'period'; at: number; period: ClosedPeriod };
+  | { type: 'period'; at: number; period: ClosedPeriod }
+  /** Something went wrong inside the hypervisor and was handled (a lost worker message, a throwing subscriber). */
+  | { type: 'fault'; at: number; vmId: string | null; message: string };
+
+/** RAM the host holds for itself (templates booting), shown beside the VMs' reservations but not counted against them. */
+export interface HostReservation {
+  id: string;
+  label: string;
+  mib: number;
+}
+
+export interface MemoryView {
+  totalMiB: number;
+  reservedMiB: number;
+  freeMiB: number;
+  overcommit: boolean;
+  overcommitRatio: number;
+  /** RAM held by the host itself (HostReservation), MiB. */
+  hostMiB: number;
+  host: HostReservation[];
+}
 
 interface VmRecord extends VmInfo {
   guest: Guest | null;
@@ -95,7 +120,24 @@ interface VmRecord extends VmInfo {
   /** Its worker's hand-over cell for the current start (HandOffCells), if any. */
   cpuCell: number | null;
   readyTimeoutMs: number;
+  /** Its lifecycle commands, one at a time. */
+  commands: CommandQueue;
 }
+
+/** A guest under the CPU scheduler: a VM's, or a template's. */
+interface CpuGuest {
+  /** Its id in the scheduler (a VM's id, or template:slot). */
+  cpuId: string;
+  /** For messages. */
+  name: string;
+  /** The VM's id, null for a template. */
+  vmId: string | null;
+  resources: VmResourcesInput;
+  inbox: HandOffInbox;
+}
+
+/** Faults kept for faults() (older ones drop off). */
+const FAULT_LIMIT = 200;
 
 /** Every guest gets a virtio NIC (templates and clones must match). */
 const NIC = 'virtio' as const;
@@ -117,6 +159,10 @@ export class Hypervisor {
   private readonly cpuChannel = `hv-cpu-${randomHex(8)}`;
   /** Their shared hand-over cells, where memory can be shared. */
   private readonly cpuCells = HandOffCells.create();
+  private readonly watchdog: Watchdog;
+  private readonly hostHeld = new Map<string, HostReservation>();
+  private readonly faultLog: { at: number; vmId: string | null; message: string }[] = [];
+  private disposed = false;
 
   constructor(
     private readonly env: HypervisorEnv,
@@ -130,7 +176,7 @@ export class Hypervisor {
         ? new StandbyWorkers(env.workers, { wasm: env.wasm, files: [first.bios, first.vgaBios, first.kernel, first.initrd] }, env.standbyWorkers!, this.timers)
         : null;
     this.workers = this.standby?.factory ?? env.workers;
-    this.templates = new TemplateStore(this.workers, env.wasm);
+    this.templates = new TemplateStore({ bootTemplate: (image, key, signal) => this.bootTemplate(image, key, signal) });
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };
@@ -143,6 +189,15 @@ export class Hypervisor {
         this.emit({ type: 'period', at: this.timers.now(), period });
       },
       hostCores,
+      (voided) => this.onVoided(voided),
+    );
+    this.watchdog = new Watchdog(
+      this.timers,
+      (vmId, reason) => {
+        const vm = this.vmsById.get(vmId);
+        if (vm) void this.crash(vm, vm.generation, `it stopped answering (${reason})`);
+      },
+      env.watchdog,
     );
   }
 
@@ -165,9 +220,28 @@ export class Hypervisor {
     return this.env.images;
   }
 
-  get memory(): { totalMiB: number; reservedMiB: number; freeMiB: number; overcommit: boolean; overcommitRatio: number } {
+  get memory(): MemoryView {
     const p = this.pool;
-    return { totalMiB: p.totalMiB, reservedMiB: p.reservedMiB, freeMiB: p.freeMiB, overcommit: p.overcommit, overcommitRatio: p.overcommitRatio };
+    const host = [...this.hostHeld.values()].map((r) => ({ ...r }));
+    return {
+      totalMiB: p.totalMiB,
+      reservedMiB: p.reservedMiB,
+      freeMiB: p.freeMiB,
+      overcommit: p.overcommit,
+      overcommitRatio: p.overcommitRatio,
+      hostMiB: host.reduce((sum, r) => sum + r.mib, 0),
+      host,
+    };
+  }
+
+  /** The pool's reservations, per VM id (tests compare them with the VMs that run). */
+  reservations(): { vmId: string; mib: number }[] {
+    return this.pool.reservations().map((r) => ({ vmId: r.vmId, mib: r.mib }));
+  }
+
+  /** Faults the hypervisor handled (newest last; also sent as 'fault' events). */
+  faults(): { at: number; vmId: string | null; message: string }[] {
+    return this.faultLog.map((f) => ({ ...f }));
   }
 
   /** The scheduler's live picture (pCPU slots, credits), for the UI. */
@@ -229,6 +303,7 @@ export class Hypervisor {
         generation: 0,
         cpuCell: null,
         readyTimeoutMs: spec.readyTimeoutMs ?? 120_000,
+        commands: new CommandQueue(() => name),
       };
       this.vmsById.set(id, vm);
       this.emitState(vm, null);
@@ -236,49 +311,54 @@ export class Hypervisor {
     });
   }
 
+  // Lifecycle commands run one at a time per VM, in the order issued, each
+  // checked against the state the ones before it left (see CommandQueue):
+  // stop and destroy cancel what still waits and abort a boot in progress.
+
   /** Reserve RAM and boot; resolves when the guest's shell is ready. */
   start(id: string): Promise<void> {
-    return this.refusingAsync('start', id, async () => {
-      const vm = this.record(id);
-      const next = transition(vm.state, 'start', vm.name);
-      await this.boot(vm, next);
+    return this.lifecycle(id, 'start', { cancellable: true }, async (vm, signal) => {
+      await this.boot(vm, transition(vm.state, 'start', vm.name), signal);
     });
   }
 
-  /** Stop and boot again (from running, paused or crashed). */
+  /** Stop and boot again (from running, paused or crashed); the VM keeps its RAM reserved throughout. */
   restart(id: string): Promise<void> {
-    return this.refusingAsync('restart', id, async () => {
-      const vm = this.record(id);
+    return this.lifecycle(id, 'restart', { cancellable: true }, async (vm, signal) => {
       const next = transition(vm.state, 'restart', vm.name);
-      await this.teardown(vm);
-      await this.boot(vm, next);
+      await this.teardown(vm, { keepMemory: true });
+      await this.boot(vm, next, signal);
     });
   }
 
   pause(id: string): Promise<void> {
-    return this.refusingAsync('pause', id, async () => {
-      const vm = this.record(id);
+    return this.lifecycle(id, 'pause', {}, async (vm) => {
       const next = transition(vm.state, 'pause', vm.name);
-      this.cpu.setPaused(vm.id, true);
-      await vm.guest!.pause();
+      const guest = vm.guest!;
+      if (this.cpu.has(vm.id)) this.cpu.setPaused(vm.id, true);
+      try {
+        await guest.pause();
+      } catch (err) {
+        // Not paused after all: it gets its CPU back (unless it crashed meanwhile).
+        if (this.cpu.has(vm.id) && vm.guest === guest) this.cpu.setPaused(vm.id, false);
+        throw err;
+      }
       this.setState(vm, next);
     });
   }
 
   resume(id: string): Promise<void> {
-    return this.refusingAsync('resume', id, async () => {
-      const vm = this.record(id);
+    return this.lifecycle(id, 'resume', {}, async (vm) => {
       const next = transition(vm.state, 'resume', vm.name);
       await vm.guest!.resume();
-      this.cpu.setPaused(vm.id, false);
+      if (this.cpu.has(vm.id)) this.cpu.setPaused(vm.id, false);
       this.setState(vm, next);
     });
   }
 
   /** Power off: the worker is released and the RAM goes back to the pool. */
   stop(id: string): Promise<void> {
-    return this.refusingAsync('stop', id, async () => {
-      const vm = this.record(id);
+    return this.lifecycle(id, 'stop', { supersedes: true }, async (vm) => {
       const next = transition(vm.state, 'stop', vm.name);
       await this.teardown(vm);
       this.setState(vm, next);
@@ -287,11 +367,10 @@ export class Hypervisor {
 
   /** Remove the VM: worker, RAM and CPU time are all released. */
   destroy(id: string): Promise<void> {
-    return this.refusingAsync('destroy', id, async () => {
-      const vm = this.record(id);
+    return this.lifecycle(id, 'destroy', { supersedes: true }, async (vm) => {
       const next = transition(vm.state, 'destroy', vm.name);
       await this.teardown(vm);
-      this.vmsById.delete(id);
+      this.vmsById.delete(vm.id);
       this.setState(vm, next);
     });
   }
@@ -352,9 +431,15 @@ export class Hypervisor {
     return this.standby?.whenReady() ?? Promise.resolve();
   }
 
-  /** Destroy every VM and stop the scheduler. */
+  /** Destroy every VM (commands in progress end as cancelled) and stop the scheduler. */
   async dispose(): Promise<void> {
-    await Promise.all([...this.vmsById.values()].map((vm) => this.teardown(vm)));
+    this.disposed = true;
+    const vms = [...this.vmsById.values()];
+    for (const vm of vms) vm.commands.cancelAll('dispose');
+    this.templates.dispose();
+    this.watchdog.dispose();
+    await Promise.all(vms.map((vm) => this.teardown(vm)));
+    await Promise.all(vms.map((vm) => vm.commands.idle()));
     this.vmsById.clear();
     this.cpu.dispose();
     await this.standby?.dispose();
@@ -363,7 +448,31 @@ export class Hypervisor {
 
   // --- internals ---
 
-  private async boot(vm: VmRecord, booting: VmState): Promise<void> {
+  /**
+   * Queue a lifecycle command of a VM. A refusal is reported (a 'refusal'
+   * event); a command cancelled by a later one is not a refusal: it is noted.
+   */
+  private lifecycle(
+    id: string,
+    action: string,
+    options: { supersedes?: boolean; cancellable?: boolean },
+    run: (vm: VmRecord, signal: AbortSignal) => Promise<void>,
+  ): Promise<void> {
+    let vm: VmRecord;
+    try {
+      vm = this.record(id);
+    } catch (err) {
+      return Promise.reject(this.refused(action, id, err));
+    }
+    return vm.commands.submit(action, (signal) => run(vm, signal), options).catch((err: unknown) => {
+      const error = HvError.from(err);
+      if (error.code !== 'cancelled') throw this.refused(action, id, error);
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: error.message });
+      throw error;
+    });
+  }
+
+  private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal): Promise<void> {
     this.pool.reserve(vm.id, vm.memoryMiB, vm.name, 'start');
     const generation = ++vm.generation;
     vm.ready = null;
@@ -374,18 +483,24 @@ export class Hypervisor {
     this.setState(vm, booting);
     const t0 = this.timers.now();
     try {
-      let guest = vm.boot === 'clone' ? await this.cloneBoot(vm, generation) : null;
-      if (vm.generation !== generation) return; // stopped or destroyed meanwhile
-      guest ??= await this.spawn(vm, generation);
-      if (vm.generation !== generation || vm.guest !== guest) return;
+      let guest = vm.boot === 'clone' ? await this.cloneBoot(vm, generation, signal) : null;
+      this.checkBoot(vm, generation, signal);
+      guest ??= await this.spawn(vm, generation, signal);
+      this.checkBoot(vm, generation, signal);
       vm.ready = guest.ready;
       vm.bootMs = this.timers.now() - t0;
       vm.bootedBy ??= 'cold';
       if (vm.consoleSize) guest.resizeConsole(vm.consoleSize.cols, vm.consoleSize.rows);
       this.setState(vm, transition(vm.state, 'booted', vm.name));
+      this.watchdog.watch(vm.id, () => guest.ping());
     } catch (err) {
+      if (signal.aborted) {
+        // Cancelled by a later stop or destroy: release everything; that command sets the state.
+        if (vm.generation === generation) await this.teardown(vm);
+        throw signal.reason;
+      }
       const error = HvError.from(err);
-      // Still this boot (not stopped or crashed meanwhile): it failed to boot.
+      // Still this boot (not crashed meanwhile): it failed to boot.
       if (vm.generation === generation) {
         await this.teardown(vm);
         vm.reason = error.message;
@@ -395,17 +510,25 @@ export class Hypervisor {
     }
   }
 
+  /** Throws when this boot was cancelled or its guest crashed meanwhile. */
+  private checkBoot(vm: VmRecord, generation: number, signal: AbortSignal): void {
+    signal.throwIfAborted();
+    if (vm.generation !== generation) {
+      throw new HvError('guest-crashed', `${vm.name} crashed while booting: ${vm.reason ?? 'its worker was lost'}`, { name: vm.name });
+    }
+  }
+
   /** Restore the template into a fresh worker; null (and a note) when that fails, so the caller boots cold. */
-  private async cloneBoot(vm: VmRecord, generation: number): Promise<Guest | null> {
+  private async cloneBoot(vm: VmRecord, generation: number, signal: AbortSignal): Promise<Guest | null> {
     try {
-      const template = await this.templates.get(vm.image, vm.memoryMiB, NIC);
-      if (vm.generation !== generation) return null;
+      const template = await untilAborted(this.templates.get(vm.image, vm.memoryMiB, NIC), signal);
+      this.checkBoot(vm, generation, signal);
       // Each clone gets its own copy: the buffer is transferred to its worker.
-      const guest = await this.spawn(vm, generation, { state: template.saved.state.slice(0), clockMs: template.saved.clockMs });
+      const guest = await this.spawn(vm, generation, signal, { state: template.saved.state.slice(0), clockMs: template.saved.clockMs });
       vm.bootedBy = 'clone';
       return guest;
     } catch (err) {
-      if (vm.generation !== generation) throw err;
+      if (signal.aborted || vm.generation !== generation) throw err;
       vm.guest = null;
       this.templates.discard(templateKey(vm.image, vm.memoryMiB, NIC));
       vm.bootNote = `cloning ${vm.name} from its template failed (${HvError.from(err).message}); booting it cold instead`;
@@ -414,74 +537,137 @@ export class Hypervisor {
     }
   }
 
-  /** The hand-over inbox of one boot of a VM (a later boot's worker gets a new channel). */
-  private inboxOf(vm: VmRecord, generation: number): HandOffInbox {
-    return { channel: `${this.cpuChannel}:${vm.id}:${generation}`, cell: vm.cpuCell };
-  }
-
   /** A guest for this VM under the scheduler: booted cold, or restored from state. */
-  private spawn(vm: VmRecord, generation: number, state?: SavedState): Promise<Guest> {
+  private spawn(vm: VmRecord, generation: number, signal: AbortSignal, state?: SavedState): Promise<Guest> {
     const seed = randomHex(16);
     // One cell per start (a clone that falls back to a cold boot keeps it); teardown frees it.
     vm.cpuCell ??= this.cpuCells?.take() ?? null;
+    const cpu: CpuGuest = {
+      cpuId: vm.id,
+      name: vm.name,
+      vmId: vm.id,
+      resources: vm.resources,
+      inbox: { channel: `${this.cpuChannel}:${vm.id}:${generation}`, cell: vm.cpuCell },
+    };
     return Guest.create(this.workers, {
       name: vm.name,
       memoryMiB: vm.memoryMiB,
       image: vm.image,
       wasm: this.env.wasm,
       scheduled: true,
-      cpuInbox: this.inboxOf(vm, generation),
+      cpuInbox: cpu.inbox,
       ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
       nic: NIC,
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
+      signal,
       ...(state ? { state, identity: { seed, mac: randomMac() } } : {}),
       onSpawn: (g) => {
         vm.guest = g;
       },
-      onEvent: (e) => this.onGuestEvent(vm, generation, e),
+      onEvent: (e) => {
+        if (vm.generation !== generation || !vm.guest) return;
+        cpu.resources = vm.resources;
+        this.onGuestEvent(cpu, vm.guest, e);
+        if (e.type === 'guest-crash') void this.crash(vm, generation, e.reason);
+      },
     });
   }
 
-  private onGuestEvent(vm: VmRecord, generation: number, e: GuestEvent): void {
-    if (vm.generation !== generation) return;
+  /**
+   * A template's guest (TemplateHost): booted under the scheduler with the
+   * default weight, its RAM shown as the host's own reservation until release().
+   */
+  private async bootTemplate(image: GuestImage, key: TemplateKey, signal: AbortSignal): Promise<{ guest: Guest; release: () => Promise<void> }> {
+    const slot = templateSlot(key);
+    const cpuId = `template:${slot}`;
+    this.hostHeld.set(cpuId, { id: cpuId, label: `template ${slot}`, mib: key.memoryMiB });
+    const cell = this.cpuCells?.take() ?? null;
+    const cpu: CpuGuest = { cpuId, name: `template ${slot}`, vmId: null, resources: {}, inbox: { channel: `${this.cpuChannel}:${cpuId}:${randomHex(4)}`, cell } };
+    let guest: Guest | null = null;
+    const release = async (): Promise<void> => {
+      if (this.cpu.has(cpuId)) this.cpu.detach(cpuId);
+      if (cell !== null) this.cpuCells?.release(cell);
+      this.hostHeld.delete(cpuId);
+      await guest?.destroy();
+    };
+    try {
+      guest = await Guest.create(this.workers, {
+        name: 'template',
+        memoryMiB: key.memoryMiB,
+        image,
+        wasm: this.env.wasm,
+        nic: key.nic,
+        scheduled: true,
+        cpuInbox: cpu.inbox,
+        ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
+        signal,
+        onSpawn: (g) => {
+          guest = g;
+        },
+        onEvent: (e) => {
+          if (guest) this.onGuestEvent(cpu, guest, e);
+        },
+      });
+      return { guest, release };
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  }
+
+  /** What a scheduled guest (VM or template) tells the host: its CPU events, its boot progress. */
+  private onGuestEvent(cpu: CpuGuest, guest: Guest, e: GuestEvent): void {
     switch (e.type) {
       case 'cpu-wake':
         // The first wake says the emulator is ready to execute: put it under the scheduler.
-        if (!this.cpu.has(vm.id) && vm.guest) {
-          const guest = vm.guest;
-          // A guest being destroyed may still be offered a grant in the same turn: drop it.
-          const safely = (call: () => Promise<void>) => {
-            if (!guest.isDestroyed) call().catch(() => {});
-          };
-          this.cpu.attach(
-            vm.id,
-            {
-              grant: (g, ms) => safely(() => guest.api.grant(g, ms)),
-              preempt: (g) => safely(() => guest.api.preempt(g)),
-              queue: (g, ms) => safely(() => guest.api.queue(g, ms)),
-              handOff: (g, next, to) => safely(() => guest.api.handOff(g, next, to)),
-              inbox: this.inboxOf(vm, generation),
-            },
-            vm.resources,
-          );
+        if (!this.cpu.has(cpu.cpuId)) {
+          this.attachCpu(cpu, guest);
           return;
         }
-        this.cpu.onGuestEvent(vm.id, e);
+        this.cpu.onGuestEvent(cpu.cpuId, e);
         return;
       case 'cpu-slice-end':
       case 'cpu-usage':
-        this.cpu.onGuestEvent(vm.id, e);
+        this.cpu.onGuestEvent(cpu.cpuId, e);
         return;
       case 'boot-progress':
-        this.emit({ type: 'boot-progress', at: this.timers.now(), vmId: vm.id, phase: e.phase, file: e.file, loaded: e.loaded, total: e.total });
-        return;
-      case 'guest-crash':
-        void this.crash(vm, generation, e.reason);
+        if (cpu.vmId) this.emit({ type: 'boot-progress', at: this.timers.now(), vmId: cpu.vmId, phase: e.phase, file: e.file, loaded: e.loaded, total: e.total });
         return;
       default:
         return;
     }
+  }
+
+  private attachCpu(cpu: CpuGuest, guest: Guest): void {
+    // Every message to the worker is checked: a failed one is a fault, and the worker is asked whether it still answers.
+    const send = (what: string, call: () => Promise<void>): void => {
+      // A guest being destroyed may still be offered a grant in the same turn: drop it.
+      if (guest.isDestroyed) return;
+      call().catch((err: unknown) => {
+        if (guest.isDestroyed) return;
+        this.fault(cpu.vmId, `${what} to ${cpu.name} failed: ${HvError.from(err).message}`);
+        if (cpu.vmId) this.watchdog.check(cpu.vmId);
+      });
+    };
+    this.cpu.attach(
+      cpu.cpuId,
+      {
+        grant: (g, ms) => send(`grant ${g}`, () => guest.api.grant(g, ms)),
+        preempt: (g) => send(`preempt ${g}`, () => guest.api.preempt(g)),
+        queue: (g, ms) => send(`queue ${g}`, () => guest.api.queue(g, ms)),
+        handOff: (g, next, to) => send(`hand-off ${g}`, () => guest.api.handOff(g, next, to)),
+        inbox: cpu.inbox,
+      },
+      cpu.resources,
+    );
+  }
+
+  /** A grant whose slice report never came: logged, and its worker asked whether it still answers. */
+  private onVoided(v: VoidedGrant): void {
+    const vm = this.vmsById.get(v.vmId);
+    this.fault(vm ? vm.id : null, `grant ${v.grantId} of ${vm?.name ?? v.vmId} had no slice report ${Math.round(v.lateMs)} ms after its end: voided, pCPU ${v.pcpu} freed`);
+    if (vm) this.watchdog.check(vm.id);
   }
 
   private async crash(vm: VmRecord, generation: number, reason: string): Promise<void> {
@@ -491,13 +677,14 @@ export class Hypervisor {
     await this.teardown(vm);
   }
 
-  /** Release the worker, the CPU and the RAM of a VM (idempotent). */
-  private async teardown(vm: VmRecord): Promise<void> {
+  /** Release the worker, the CPU and (unless kept for a restart) the RAM of a VM. Idempotent. */
+  private async teardown(vm: VmRecord, options: { keepMemory?: boolean } = {}): Promise<void> {
     vm.generation++;
+    this.watchdog.unwatch(vm.id);
     if (this.cpu.has(vm.id)) this.cpu.detach(vm.id);
     if (vm.cpuCell !== null) this.cpuCells?.release(vm.cpuCell);
     vm.cpuCell = null;
-    this.pool.release(vm.id);
+    if (!options.keepMemory) this.pool.release(vm.id);
     const guest = vm.guest;
     if (guest && !guest.isDestroyed) await guest.destroy();
   }
@@ -512,8 +699,26 @@ export class Hypervisor {
     this.emit({ type: 'vm-state', at: this.timers.now(), vmId: vm.id, name: vm.name, state: vm.state, previous, reason: vm.reason });
   }
 
+  /** Every subscriber hears every event; one that throws is reported (a 'fault') and the others go on. */
   private emit(e: HvEvent): void {
-    for (const l of this.listeners) l(e);
+    for (const l of [...this.listeners]) {
+      try {
+        l(e);
+      } catch (err) {
+        const message = `a subscriber failed on a ${e.type} event: ${err instanceof Error ? err.message : String(err)}`;
+        console.error(message, err);
+        // A subscriber that fails on faults too is not told again (no loop).
+        if (e.type !== 'fault') this.fault('vmId' in e ? e.vmId : null, message);
+      }
+    }
+  }
+
+  private fault(vmId: string | null, message: string): void {
+    if (this.disposed) return;
+    const f = { at: this.timers.now(), vmId, message };
+    this.faultLog.push(f);
+    if (this.faultLog.length > FAULT_LIMIT) this.faultLog.shift();
+    this.emit({ type: 'fault', ...f });
   }
 
   private record(id: string): VmRecord {
@@ -546,14 +751,6 @@ export class Hypervisor {
     }
   }
 
-  private async refusingAsync(action: string, vmId: string | null, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      throw this.refused(action, vmId, err);
-    }
-  }
-
   private refused(action: string, vmId: string | null, err: unknown): HvError {
     const error = HvError.from(err);
     this.emit({ type: 'refusal', at: this.timers.now(), action, vmId, error: error.toJSON() });
@@ -564,6 +761,16 @@ export class Hypervisor {
 function publicInfo(vm: VmRecord): VmInfo {
   const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote } = vm;
   return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote };
+}
+
+/** Waits for p, or rejects with the signal's reason once it is aborted. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** n random bytes as hex. */

@@ -11,7 +11,7 @@ import { buildSync } from 'esbuild';
 import { wrap, releaseProxy } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { GuestApi } from '../protocol/guest-api.ts';
-import type { GuestWorker, GuestWorkerFactory } from './worker-port.ts';
+import type { GuestWorker } from './worker-port.ts';
 
 const bootstrap = new URL('./node-worker-boot.mjs', import.meta.url);
 const entry = new URL('../../workers/guest.worker.ts', import.meta.url).href;
@@ -60,8 +60,13 @@ export function liveGuestThreads(): number {
   return live.size;
 }
 
+/** A guest worker in a worker_thread; `thread` is the thread itself (tests kill it behind the host's back). */
+export interface NodeGuestWorker extends GuestWorker {
+  readonly thread: Worker;
+}
+
 /** Spawn guest workers as worker_threads. */
-export const nodeGuestWorkers: GuestWorkerFactory = (): GuestWorker => {
+export const nodeGuestWorkers = (): NodeGuestWorker => {
   const compiled = workerBundle();
   const worker = compiled ? new Worker(compiled) : new Worker(bootstrap, { workerData: { entry } });
   live.add(worker);
@@ -84,6 +89,7 @@ export const nodeGuestWorkers: GuestWorkerFactory = (): GuestWorker => {
   });
   return {
     api,
+    thread: worker,
     onFailure: (l) => failureListeners.push(l),
     async terminate() {
       terminating = true;

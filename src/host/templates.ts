@@ -1,10 +1,10 @@
 // Booted templates for instant clones: one guest per (image, RAM, NIC) is
 // booted cold, its state saved once it is ready, and further guests start by
 // restoring that state into fresh workers (then take their own identity).
-import type { GuestImage, NicType } from '../protocol/guest-api.ts';
-import type { GuestWorkerFactory } from './worker-port.ts';
-import { Guest } from './guest.ts';
-import type { BootSpec, SavedState } from '../protocol/guest-api.ts';
+// The template's guest is booted by the host (TemplateHost), which keeps it
+// under the CPU scheduler and shows its RAM as the host's own reservation.
+import type { GuestImage, NicType, SavedState } from '../protocol/guest-api.ts';
+import type { Guest } from './guest.ts';
 
 /** What a saved state was made from; a template restores only into the same. */
 export interface TemplateKey {
@@ -49,18 +49,23 @@ export function templateMatches(template: Template, key: TemplateKey): boolean {
   );
 }
 
-const slot = (k: TemplateKey): string => `${k.imageId}/${k.memoryMiB}/${k.nic ?? 'none'}`;
+/** A template's slot: one per image, RAM and NIC. */
+export const templateSlot = (k: TemplateKey): string => `${k.imageId}/${k.memoryMiB}/${k.nic ?? 'none'}`;
+const slot = templateSlot;
+
+/** Boots a template's guest under the host's accounting; release() gives its worker, CPU and RAM back. */
+export interface TemplateHost {
+  bootTemplate(image: GuestImage, key: TemplateKey, signal: AbortSignal): Promise<{ guest: Guest; release: () => Promise<void> }>;
+}
 
 export class TemplateStore {
   private readonly templates = new Map<string, Template>();
   private readonly building = new Map<string, Promise<Template>>();
+  private readonly disposal = new AbortController();
   /** How many templates were booted (tests check that a stale one is rebuilt). */
   builds = 0;
 
-  constructor(
-    private readonly workers: GuestWorkerFactory,
-    private readonly wasm: BootSpec['wasm'],
-  ) {}
+  constructor(private readonly host: TemplateHost) {}
 
   /** The template for this image, RAM and NIC; boots one when missing or stale. */
   async get(image: GuestImage, memoryMiB: number, nic: NicType | null): Promise<Template> {
@@ -94,16 +99,15 @@ export class TemplateStore {
     return [...this.templates.values()];
   }
 
+  /** Abort the builds in progress (their guests are released). */
+  dispose(): void {
+    this.disposal.abort();
+  }
+
   private async build(image: GuestImage, key: TemplateKey): Promise<Template> {
     this.builds++;
     const t0 = performance.now();
-    const guest = await Guest.create(this.workers, {
-      name: 'template',
-      memoryMiB: key.memoryMiB,
-      image,
-      wasm: this.wasm,
-      nic: key.nic,
-    });
+    const { guest, release } = await this.host.bootTemplate(image, key, this.disposal.signal);
     try {
       const bootMs = performance.now() - t0;
       // Let the shell settle at its prompt after the ready line.
@@ -111,7 +115,7 @@ export class TemplateStore {
       const saved = await guest.saveState();
       return { key, saved, bootMs, savedAt: Date.now() };
     } finally {
-      await guest.destroy();
+      await release();
     }
   }
 }

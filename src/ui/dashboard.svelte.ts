@@ -4,10 +4,10 @@
 // frame of chart data a few times a second). Components call its commands;
 // no component talks to the Hypervisor's guests or workers itself.
 import { HvError } from '../core/errors.ts';
-import type { VmState } from '../core/lifecycle.ts';
+import { holdsMemory } from '../core/lifecycle.ts';
 import type { WindowSummary } from '../core/metrics.ts';
 import type { VmResourcesInput } from '../core/scheduler-types.ts';
-import { Hypervisor, type BootMode, type HostSettings, type HvEvent, type HypervisorEnv, type VmInfo, type VmSpec } from '../host/hypervisor.ts';
+import { Hypervisor, type BootMode, type HostSettings, type HvEvent, type HypervisorEnv, type MemoryView, type VmInfo, type VmSpec } from '../host/hypervisor.ts';
 import { nextFrame } from './chart-frames.ts';
 import { ConsoleFeed } from './console-feed.ts';
 import type { CreateContext, CreateForm, CreatePlan } from './create-form.ts';
@@ -30,13 +30,8 @@ export const NOW_WINDOW_MS = 5_000;
 /** Boot time limit: a generic kernel in a busy browser can take a minute or more. */
 const READY_TIMEOUT_MS = 300_000;
 
-export interface PoolView {
-  totalMiB: number;
-  reservedMiB: number;
-  freeMiB: number;
-  overcommit: boolean;
-  overcommitRatio: number;
-}
+/** The pool as the host reports it (VMs' reservations, and what the host holds itself). */
+export type PoolView = MemoryView;
 
 export interface BootProgress {
   /** 'load' (image files), 'verify', 'start' (kernel booting) or 'restore' (a clone). */
@@ -57,11 +52,6 @@ export interface LiveFrame {
 }
 
 const EMPTY_FRAME: LiveFrame = { n: 0, vms: {}, now: {}, host: { x: [], periodMs: [], stacked: [], readyStacked: [], vmIds: [] } };
-
-/** The hypervisor releases a VM's RAM when it stops or crashes (teardown), so these states hold it. */
-function holdsRam(state: VmState): boolean {
-  return state === 'booting' || state === 'running' || state === 'paused' || state === 'migrating';
-}
 
 export class Dashboard {
   readonly hv: Hypervisor;
@@ -244,7 +234,7 @@ export class Dashboard {
     const info = this.vms.find((v) => v.id === e.vmId);
     const timeline = this.ram.get(e.vmId) ?? new StepTimeline(VM_WINDOW_MS);
     this.ram.set(e.vmId, timeline);
-    timeline.set(e.at, info && holdsRam(e.state) ? info.memoryMiB : 0);
+    timeline.set(e.at, info && holdsMemory(e.state) ? info.memoryMiB : 0);
     if (e.state === 'defined') this.feed(e.vmId);
     if (e.state === 'booting') {
       // The hypervisor creates the new Guest right after announcing 'booting'.
@@ -304,7 +294,7 @@ export class Dashboard {
   private refreshMemory(): void {
     const m = this.hv.memory;
     const old = this.memory;
-    if (!old || old.totalMiB !== m.totalMiB || old.reservedMiB !== m.reservedMiB || old.overcommit !== m.overcommit) this.memory = m;
+    if (!old || old.totalMiB !== m.totalMiB || old.reservedMiB !== m.reservedMiB || old.overcommit !== m.overcommit || old.hostMiB !== m.hostMiB) this.memory = m;
   }
 
   // --- frames ---

@@ -4,7 +4,7 @@ import { fmtMiB, fmtNumber } from '../core/format.ts';
 import type { VmResources } from '../core/scheduler-types.ts';
 import type { HostSettings, HvEvent } from '../host/hypervisor.ts';
 
-export type LogKind = 'state' | 'refusal' | 'resources' | 'host' | 'crash' | 'note';
+export type LogKind = 'state' | 'refusal' | 'resources' | 'host' | 'crash' | 'note' | 'fault';
 
 export interface LogEntry {
   seq: number;
@@ -69,6 +69,8 @@ export function logEntryFor(
     }
     case 'vm-note':
       return { kind: 'note', vmId: e.vmId, text: `${e.name}: ${e.message}` };
+    case 'fault':
+      return { kind: 'fault', vmId: e.vmId, text: `hypervisor: ${e.message}` };
     default:
       return null;
   }
