@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// End-to-end: the built site (dist/, see `npm run test:e2e`) in Debian's
+// End-to-end: the test build of the site (dist-test/, see test/e2e/test-site.ts) in Debian's
 // Chromium driven by playwright-core. Real guests boot in the page's workers,
 // which is slow and CPU-heavy: long timeouts, one file at a time.
 export default defineConfig({

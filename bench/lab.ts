@@ -4,12 +4,12 @@
 // template boots first), and to all guests ready; then Check pressed 5 times
 // with the guests idle and 5 times with both burning CPU: the check's time
 // (as the lab measured it) and the frame's longest task meanwhile.
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Frame, Page } from 'playwright-core';
 import { percentile } from '../src/core/metrics.ts';
 import { launchChromium } from '../test/e2e/browser.ts';
 import { serveStatic } from '../test/e2e/static-server.ts';
+import { buildTestSite, TEST_SITE_DIR } from '../test/e2e/test-site.ts';
 import { longTasksSoFar, watchLongTasks } from './long-tasks.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
@@ -42,9 +42,8 @@ async function checks(page: Page, n: number): Promise<{ ms: number[]; longestTas
 }
 
 export async function benchLab(): Promise<BenchRow[]> {
-  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (build.status !== 0) throw new Error(`vite build failed with status ${build.status}`);
-  const site = await serveStatic(`${root}dist`, '/lab/');
+  buildTestSite();
+  const site = await serveStatic(TEST_SITE_DIR, '/lab/');
   const course = await serveStatic(`${root}examples`, '/ex/');
   const browser = await launchChromium();
   const first: number[] = [];

@@ -2,9 +2,8 @@
 // Prints a table and writes JSON (default bench-results/latest.json).
 import os from 'node:os';
 import { benchBoot } from './boot.ts';
-import { printTable, writeJson, type BenchRow } from './table.ts';
-
-type Section = () => Promise<BenchRow[]>;
+import { runSections, type Section } from './sections.ts';
+import { printTable, writeJson } from './table.ts';
 
 const SECTIONS: Record<string, () => Promise<Section>> = {
   boot: async () => benchBoot,
@@ -21,17 +20,12 @@ function arg(name: string): string | undefined {
 
 const only = arg('--only')?.split(',') ?? Object.keys(SECTIONS);
 const jsonPath = arg('--json') ?? 'bench-results/latest.json';
-const rows: BenchRow[] = [];
-for (const name of only) {
-  const load = SECTIONS[name];
-  if (!load) {
-    console.error(`bench: unknown section "${name}"; sections: ${Object.keys(SECTIONS).join(', ')}`);
-    process.exit(2);
-  }
-  console.error(`bench: running ${name} ...`);
-  const section = await load();
-  rows.push(...(await section()));
+const unknown = only.filter((name) => !SECTIONS[name]);
+if (unknown.length > 0) {
+  console.error(`bench: unknown section "${unknown[0]}"; sections: ${Object.keys(SECTIONS).join(', ')}`);
+  process.exit(2);
 }
+const { rows, failed } = await runSections(only, (name) => SECTIONS[name]!());
 printTable(rows);
 writeJson(jsonPath, rows, {
   date: new Date().toISOString(),
@@ -40,5 +34,5 @@ writeJson(jsonPath, rows, {
   cpuModel: os.cpus()[0]?.model ?? 'unknown',
   loadavg: os.loadavg(),
 });
-console.error(`bench: wrote ${jsonPath}`);
-process.exit(0);
+console.error(`bench: wrote ${jsonPath}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
+process.exit(failed.length ? 1 : 0);

@@ -14,13 +14,12 @@
 // The trace is not taken during the first window: streaming it to this process
 // costs CPU on both sides (measured with four burning guests: 85 long tasks
 // in 10 s while traced, 9 in the next 10 s untraced).
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import type { CDPSession, Page } from 'playwright-core';
-import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../test/e2e/browser.ts';
 import { fillCreate, openLabPageIn, waitForStates, type LabPage } from '../test/e2e/lab-page.ts';
 import { serveStatic } from '../test/e2e/static-server.ts';
+import { buildTestSite, TEST_SITE_DIR } from '../test/e2e/test-site.ts';
 import { longTasksSoFar, watchLongTasks } from './long-tasks.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
@@ -29,7 +28,6 @@ const GUESTS = ['g1', 'g2', 'g3', 'g4'];
 const MEASURE_MS = 10_000;
 /** Warm-up ends when the aggregate MIPS has doubled since the first 5 s and moved under 10 % in the last 5 s, or after this long. */
 const WARMUP_MAX_MS = 60_000;
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 interface Window10s {
   longestTaskMs: number;
@@ -217,9 +215,8 @@ async function measureClones(lab: LabPage): Promise<BenchRow[]> {
 
 export async function benchUi(): Promise<BenchRow[]> {
   console.error('bench ui: vite build ...');
-  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (build.status !== 0) throw new Error(`vite build failed with status ${build.status}`);
-  const server = await serveStatic(`${root}dist`, '/lab/');
+  buildTestSite();
+  const server = await serveStatic(TEST_SITE_DIR, '/lab/');
   const lab = await openLabPageIn(await launchChromium(), server.url);
   try {
     const { page } = lab;

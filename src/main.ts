@@ -19,7 +19,7 @@ import './ui/app.css';
 
 declare global {
   interface Window {
-    /** Test hook for e2e tests and bench/ui.ts: the dashboard model, chart and worker counters. */
+    /** Test hook for e2e tests and benches, compiled in only by `npm run build:test`: the dashboard model, chart and worker counters. */
     __hvDashboard?: { dash: Dashboard; chartStats: typeof chartStats; workers: typeof browserWorkerCounts };
   }
 }
@@ -38,17 +38,23 @@ if (params.has('gallery') && labParam === null) {
   /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
   const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
   const dash = new Dashboard({ workers: browserGuestWorkers, images, wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
-  window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
+  // Replaced at build time: a production build has no trace of the hook.
+  if (import.meta.env['VITE_HV_TEST_HOOKS'] === '1') window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
   if (labParam !== null) {
     const model = new LabModel(dash, { url: new URL(labParam, location.href).href, parentOrigin: params.get('parentOrigin'), author: params.get('author') === '1' });
     mount(LabApp, { target, props: { model } });
     void model.load().then(() => {
       if (model.lab) document.title = `${model.lab.title} · Hypervisor playground`;
     });
-    addEventListener('pagehide', () => model.dispose());
+    addEventListener('pagehide', (e) => {
+      if (!e.persisted) model.dispose();
+    });
   } else {
     mount(App, { target, props: { dash } });
   }
-  // Leave nothing running when the page goes away (workers die with it anyway).
-  addEventListener('pagehide', () => void dash.dispose());
+  // Leave nothing running when the page goes away (workers die with it anyway);
+  // a page kept in the back/forward cache keeps its guests for when it comes back.
+  addEventListener('pagehide', (e) => {
+    if (!e.persisted) void dash.dispose();
+  });
 }
