@@ -1,8 +1,9 @@
-// `npm run lab:scorm FILE [--out ZIP] [--site-url URL]`: a lab as a SCORM 1.2
+// `npm run lab:scorm FILE [--out ZIP] [--site-url URL | --site-dir DIR]`: a lab as a SCORM 1.2
 // package (a zip with imsmanifest.xml) for an LMS such as Moodle or Canvas.
 // Its index.html frames the lab and relays the lab's messages to the SCORM
 // API (scorm/scorm.js): the LMS stores the score and completion itself.
 //   default          the built site (dist/) goes inside, with the lab: works offline in the LMS
+//   --site-dir DIR   another build of the site goes inside instead of dist/
 //   --site-url URL   a thin package that frames the lab on a hosted copy of the site
 //                    (the lab file must be there too: --lab-url, default labs/NAME)
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -96,7 +97,7 @@ export function packScorm(args: string[]): number {
   if (siteUrl) {
     config = { labPage: siteUrl, lab: option(args, '--lab-url') ?? `labs/${name}` };
   } else {
-    const dist = join(root, 'dist');
+    const dist = option(args, '--site-dir') ?? join(root, 'dist');
     if (!existsSync(join(dist, 'index.html'))) {
       console.error(`${relative(process.cwd(), dist)}/index.html is missing: run npm run build first (the package carries the built site)`);
       return 1;

@@ -39,7 +39,7 @@ if (params.has('gallery') && labParam === null) {
   const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
   const dash = new Dashboard({ workers: browserGuestWorkers, images, wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
   // Replaced at build time: a production build has no trace of the hook.
-  if (import.meta.env['VITE_HV_TEST_HOOKS'] === '1') window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
+  if (import.meta.env.VITE_HV_TEST_HOOKS === '1') window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
   if (labParam !== null) {
     const model = new LabModel(dash, { url: new URL(labParam, location.href).href, parentOrigin: params.get('parentOrigin'), author: params.get('author') === '1' });
     mount(LabApp, { target, props: { model } });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { packScorm } from '../../scripts/scorm.ts';
 import { serveStatic, type StaticServer } from './static-server.ts';
+import { TEST_SITE_DIR } from './test-site.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -22,7 +23,8 @@ describe('a lab as a SCORM 1.2 package', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hv-scorm-'));
     const zip = join(dir, 'tiny.zip');
-    expect(packScorm([join(fixtures, 'tiny.yaml'), '--out', zip])).toBe(0);
+    // The test build of the site (npm run test:e2e builds it) stands in for dist/.
+    expect(packScorm([join(fixtures, 'tiny.yaml'), '--out', zip, '--site-dir', TEST_SITE_DIR])).toBe(0);
     const files = unzipSync(readFileSync(zip));
     for (const [name, bytes] of Object.entries(files)) {
       const path = join(dir, 'lms', 'package', name);
