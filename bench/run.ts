@@ -9,7 +9,10 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   boot: async () => benchBoot,
   scheduler: async () => (await import('./scheduler.ts')).benchScheduler,
   ui: async () => (await import('./ui.ts')).benchUi,
-  clone: async () => (await import('./clone.ts')).benchClone,
+  clone: async () => {
+    const [{ benchClone }, { benchCloneBrowser }] = await Promise.all([import('./clone.ts'), import('./clone-browser.ts')]);
+    return async () => [...(await benchClone()), ...(await benchCloneBrowser())];
+  },
   lab: async () => (await import('./lab.ts')).benchLab,
 };
 

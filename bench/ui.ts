@@ -171,48 +171,6 @@ async function warmUpBurners(lab: LabPage): Promise<{ mips: number[]; longTasks:
   return { mips, longTasks: await longTasksSoFar(lab.page) };
 }
 
-/**
- * Clones in Chromium, as bench/clone.ts does in Node: the first start builds
- * the template; then three starts one at a time, each from start() to a shell
- * answer, with the page's standby workers loaded (as when a student clicks).
- */
-async function measureClones(lab: LabPage): Promise<BenchRow[]> {
-  // One evaluate per start, with no named functions inside (tsx would wrap them in a helper the page lacks).
-  const startToShell = (name: string): Promise<{ seconds: number; how: string }> =>
-    lab.page.evaluate(async (vmName) => {
-      const { hv } = (
-        window.__hvDashboard! as unknown as {
-          dash: {
-            hv: {
-              createVm(spec: object): { id: string };
-              vm(id: string): { bootedBy: string | null; bootMs: number | null };
-              start(id: string): Promise<void>;
-              exec(id: string, cmd: string): Promise<unknown>;
-              destroy(id: string): Promise<void>;
-              standbyReady(): Promise<void>;
-            };
-          };
-        }
-      ).dash;
-      await hv.standbyReady();
-      const { id } = hv.createVm({ name: vmName, memoryMiB: 128, boot: 'clone' });
-      const t0 = performance.now();
-      await hv.start(id);
-      await hv.exec(id, 'true');
-      const seconds = (performance.now() - t0) / 1000;
-      const { bootedBy, bootMs } = hv.vm(id);
-      await hv.destroy(id);
-      return { seconds, how: `${bootedBy ?? '?'} ready after ${((bootMs ?? 0) / 1000).toFixed(3)} s` };
-    }, name);
-  const template = await startToShell('tpl');
-  const singles = [await startToShell('c1'), await startToShell('c2'), await startToShell('c3')];
-  const median = singles.map((s) => s.seconds).sort((a, b) => a - b)[1]!;
-  return [
-    { section: S, metric: 'template: cold boot + save (first clone, Chromium)', value: template.seconds, unit: 's' },
-    targetRow(S, 'clone to shell answer (median of 3, Chromium)', median, 's', '<=', 0.5, `${singles.map((s) => `${s.seconds.toFixed(3)} (${s.how})`).join(', ')}; standby worker`),
-  ];
-}
-
 export async function benchUi(): Promise<BenchRow[]> {
   console.error('bench ui: vite build ...');
   buildTestSite();
@@ -220,7 +178,6 @@ export async function benchUi(): Promise<BenchRow[]> {
   const lab = await openLabPageIn(await launchChromium(), server.url);
   try {
     const { page } = lab;
-    const clones = await measureClones(lab);
     const dialog = await fillCreate(page, { count: GUESTS.length, name: 'g', memoryMiB: 128 });
     const t0 = Date.now();
     await dialog.getByTestId('create-submit').click();
@@ -237,7 +194,6 @@ export async function benchUi(): Promise<BenchRow[]> {
     const busy = await measure(lab, cdp, MEASURE_MS);
     if (lab.pageErrors.length) throw new Error(`uncaught errors in the page:\n${lab.pageErrors.join('\n')}`);
     return [
-      ...clones,
       { section: S, metric: '4 cold boots from the create dialog to running (Chromium)', value: bootS, unit: 's', note: `P=${pcpus}` },
       ...rows('idle', idle),
       {

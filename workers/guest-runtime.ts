@@ -116,6 +116,7 @@ export class GuestRuntime implements GuestApi {
       }),
     ]);
     this.prepared.clear(); // one boot per worker: what it did not take (a restore's kernel) is not needed
+    const tFiles = hostClock();
     const [bios, vgaBios, kernel, initrd] = buffers as [ArrayBuffer, ArrayBuffer, ArrayBuffer?, ArrayBuffer?];
     const cmdline = [spec.image.cmdline, `hv.name=${spec.name}`, spec.seed ? `hv.seed=${spec.seed}` : ''].filter(Boolean).join(' ');
     const options: V86Options & { wasm_fn: (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports> } = {
@@ -141,6 +142,7 @@ export class GuestRuntime implements GuestApi {
     const emulator = new V86(options) as V86 & V86Internals;
     this.emulator = emulator;
     await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+    const tConstruct = hostClock();
     // Without a kernel, v86 wrote nothing above the first MiB (test/integration/v86-facts.test.ts).
     installFastMemoryOps(emulator.v86.cpu as unknown as V86MemoryOps, spec.state ? FIRST_MIB : Infinity);
     if (!isNode) this.uninstallYield = installFastYield(emulator.v86 as unknown as V86Yield);
@@ -155,6 +157,7 @@ export class GuestRuntime implements GuestApi {
         throw new HvError('restore-failed', `restoring ${spec.name} from its saved state failed: ${(err as Error).message}`, {});
       }
     }
+    const tRestore = hostClock();
     const link = new HandOffLink(spec.cpuInbox, spec.cpuCells, () => this.gate, hostClock);
     this.link = link;
     this.gate = new TickGate(
@@ -176,7 +179,12 @@ export class GuestRuntime implements GuestApi {
     await emulator.run();
     // The emulator can execute from now on: a scheduled guest asks for CPU.
     this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
-    return { loadMs: hostClock() - t0, restored: Boolean(spec.state) };
+    const tRun = hostClock();
+    return {
+      loadMs: tRun - t0,
+      restored: Boolean(spec.state),
+      phases: { filesMs: tFiles - t0, constructMs: tConstruct - tFiles, restoreMs: tRestore - tConstruct, runMs: tRun - tRestore },
+    };
   }
 
   sendSerial(bytes: Uint8Array | string): void {

@@ -46,6 +46,16 @@ export interface ReadyInfo {
   kernel: string;
 }
 
+/** Where a guest's start went, ms (Guest.startup). */
+export interface StartupTimes {
+  /** Creating (or taking) the worker. */
+  workerMs: number;
+  /** The boot call, from posting it to its answer (the worker's own phases are in BootResult.phases). */
+  bootCallMs: number;
+  /** From the boot call's answer to the HV-READY line (a clone: taking its identity). */
+  readyMs: number;
+}
+
 export interface ExecResult {
   output: string;
   status: number;
@@ -60,6 +70,7 @@ export class Guest {
   private readonly agentText = new Transcript(1 << 18);
   ready: ReadyInfo | null = null;
   boot: BootResult | null = null;
+  startup: StartupTimes | null = null;
   private readonly listeners = new Set<(event: GuestEvent) => void>();
   private readonly waiters = new Set<() => void>();
   private execSeq = 0;
@@ -84,7 +95,9 @@ export class Guest {
     // Refuse a bad size before any worker exists.
     const memoryMiB = validateMemoryMiB(options.memoryMiB, initrdMemoryLimits(options.image.initrd.bytes));
     options.signal?.throwIfAborted();
+    const t0 = performance.now();
     const guest = new Guest(options.name, factory());
+    const tWorker = performance.now();
     if (options.onEvent) guest.listeners.add(options.onEvent);
     options.onSpawn?.(guest);
     const abort = (): void => void guest.destroy();
@@ -107,6 +120,7 @@ export class Guest {
       };
       const transfer = options.state ? [options.state.state] : [];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
+      const tBooted = performance.now();
       const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
       if (!options.state) {
         await guest.waitReady(readyTimeoutMs, 0);
@@ -118,6 +132,7 @@ export class Guest {
         guest.write(`\x15hv_identity ${options.name} ${seed} ${mac ?? '-'} ${epoch}\n`);
         await guest.waitReady(readyTimeoutMs, from);
       }
+      guest.startup = { workerMs: tWorker - t0, bootCallMs: tBooted - tWorker, readyMs: performance.now() - tBooted };
       return guest;
     } catch (err) {
       await guest.destroy();

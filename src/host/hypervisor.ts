@@ -80,6 +80,26 @@ export interface VmInfo {
   bootedBy: BootMode | null;
   /** Something the user should know about the last start (e.g. a fallback). */
   bootNote: string | null;
+  /** Where the last start's ms went (BootPhases), null before the first one is ready. */
+  bootPhases: BootPhases | null;
+}
+
+/**
+ * One start, ms by phase: waiting for the template (a clone), copying its
+ * state, the worker, then in the worker its files, v86's construction, the
+ * restore and the start; the messages of the boot call (transfer); the ready
+ * line (a clone: taking its identity).
+ */
+export interface BootPhases {
+  templateMs: number;
+  copyMs: number;
+  workerMs: number;
+  filesMs: number;
+  constructMs: number;
+  restoreMs: number;
+  runMs: number;
+  transferMs: number;
+  readyMs: number;
 }
 
 export type HvEvent =
@@ -298,6 +318,7 @@ export class Hypervisor {
         boot: spec.boot ?? 'cold',
         bootedBy: null,
         bootNote: null,
+        bootPhases: null,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -480,16 +501,19 @@ export class Hypervisor {
     vm.bootMs = null;
     vm.bootedBy = null;
     vm.bootNote = null;
+    vm.bootPhases = null;
+    const clonePhases = { templateMs: 0, copyMs: 0 };
     this.setState(vm, booting);
     const t0 = this.timers.now();
     try {
-      let guest = vm.boot === 'clone' ? await this.cloneBoot(vm, generation, signal) : null;
+      let guest = vm.boot === 'clone' ? await this.cloneBoot(vm, generation, signal, clonePhases) : null;
       this.checkBoot(vm, generation, signal);
       guest ??= await this.spawn(vm, generation, signal);
       this.checkBoot(vm, generation, signal);
       vm.ready = guest.ready;
       vm.bootMs = this.timers.now() - t0;
       vm.bootedBy ??= 'cold';
+      vm.bootPhases = phasesOf(guest, guest.boot?.restored ? clonePhases : { templateMs: 0, copyMs: 0 });
       if (vm.consoleSize) guest.resizeConsole(vm.consoleSize.cols, vm.consoleSize.rows);
       this.setState(vm, transition(vm.state, 'booted', vm.name));
       this.watchdog.watch(vm.id, () => guest.ping());
@@ -519,12 +543,17 @@ export class Hypervisor {
   }
 
   /** Restore the template into a fresh worker; null (and a note) when that fails, so the caller boots cold. */
-  private async cloneBoot(vm: VmRecord, generation: number, signal: AbortSignal): Promise<Guest | null> {
+  private async cloneBoot(vm: VmRecord, generation: number, signal: AbortSignal, phases: { templateMs: number; copyMs: number }): Promise<Guest | null> {
     try {
+      const t0 = performance.now();
       const template = await untilAborted(this.templates.get(vm.image, vm.memoryMiB, NIC), signal);
       this.checkBoot(vm, generation, signal);
+      const t1 = performance.now();
       // Each clone gets its own copy: the buffer is transferred to its worker.
-      const guest = await this.spawn(vm, generation, signal, { state: template.saved.state.slice(0), clockMs: template.saved.clockMs });
+      const state = template.saved.state.slice(0);
+      phases.templateMs = t1 - t0;
+      phases.copyMs = performance.now() - t1;
+      const guest = await this.spawn(vm, generation, signal, { state, clockMs: template.saved.clockMs });
       vm.bootedBy = 'clone';
       return guest;
     } catch (err) {
@@ -759,8 +788,17 @@ export class Hypervisor {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote } = vm;
-  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote };
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases } = vm;
+  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases };
+}
+
+/** A ready guest's start, by phase (see BootPhases). */
+function phasesOf(guest: Guest, clone: { templateMs: number; copyMs: number }): BootPhases | null {
+  const s = guest.startup;
+  const p = guest.boot?.phases;
+  if (!s || !p) return null;
+  const inWorker = p.filesMs + p.constructMs + p.restoreMs + p.runMs;
+  return { ...clone, workerMs: s.workerMs, ...p, transferMs: Math.max(0, s.bootCallMs - inWorker), readyMs: s.readyMs };
 }
 
 /** Waits for p, or rejects with the signal's reason once it is aborted. */

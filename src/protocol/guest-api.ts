@@ -110,6 +110,8 @@ export interface BootResult {
   /** ms from boot() to the emulator running (images loaded, wasm ready). */
   loadMs: number;
   restored: boolean;
+  /** Where those ms went, in the worker (host clock): files and wasm, v86's construction, the restore, the start. */
+  phases: { filesMs: number; constructMs: number; restoreMs: number; runMs: number };
 }
 
 export interface MemoryHit {
