@@ -10,7 +10,7 @@ import { percentile } from '../src/core/metrics.ts';
 import { launchChromium } from '../test/e2e/browser.ts';
 import { serveStatic } from '../test/e2e/static-server.ts';
 import { buildTestSite, TEST_SITE_DIR } from '../test/e2e/test-site.ts';
-import { longTasksSoFar, watchLongTasks } from './long-tasks.ts';
+import { longTasksSoFar, watchLongTasks } from '../test/e2e/long-tasks.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
 const S = 'lab';

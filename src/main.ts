@@ -9,7 +9,7 @@ import App from './ui/App.svelte';
 import { Dashboard } from './ui/dashboard.svelte.ts';
 import { chartStats } from './ui/chart-frames.ts';
 import { browserImages, browserWasmUrl } from './host/browser-images.ts';
-import { browserGuestWorkers, browserWorkerCounts } from './host/browser-workers.ts';
+import { browserCpuService, browserGuestWorkers, browserWorkerCounts } from './host/browser-workers.ts';
 import { labContext } from './host/lab/lab-session.ts';
 import { PAGE_STANDBY_WORKERS } from './host/standby-workers.ts';
 import Gallery from './ui/lab/Gallery.svelte';
@@ -37,7 +37,10 @@ if (params.has('gallery') && labParam === null) {
 } else {
   /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
   const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
-  const dash = new Dashboard({ workers: browserGuestWorkers, images, wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS }, { pcpus, memoryMiB: 1024 });
+  const dash = new Dashboard(
+    { workers: browserGuestWorkers, cpu: browserCpuService, images, wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS },
+    { pcpus, memoryMiB: 1024 },
+  );
   // Replaced at build time: a production build has no trace of the hook.
   if (import.meta.env.VITE_HV_TEST_HOOKS === '1') window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
   if (labParam !== null) {

@@ -19,6 +19,7 @@ import type {
   SavedState,
 } from '../src/protocol/guest-api.ts';
 import { HvError } from '../src/core/errors.ts';
+import { isCpuReport, type CpuCommand, type CpuPortLike } from '../src/protocol/cpu-port.ts';
 import { loadImageFile } from './image-loader.ts';
 import { searchChunked } from './memory-search.ts';
 import { HandOffLink } from './hand-off.ts';
@@ -73,6 +74,8 @@ export class GuestRuntime implements GuestApi {
   /** How this worker hands the pCPU to the others and takes it from them. */
   private link: HandOffLink | null = null;
   private jitOn = false;
+  /** The CPU channel to the scheduler, when the host gave one (BootSpec.cpuPort). */
+  private cpuPort: CpuPortLike | null = null;
   private uninstallYield: (() => void) | null = null;
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
   private readonly prepared = new Map<string, Promise<WebAssembly.Module | ArrayBuffer>>();
@@ -158,6 +161,7 @@ export class GuestRuntime implements GuestApi {
       }
     }
     const tRestore = hostClock();
+    if (spec.cpuPort) this.connectCpu(spec.cpuPort);
     const link = new HandOffLink(spec.cpuInbox, spec.cpuCells, () => this.gate, hostClock);
     this.link = link;
     this.gate = new TickGate(
@@ -277,6 +281,8 @@ export class GuestRuntime implements GuestApi {
   }
 
   async destroy(): Promise<void> {
+    this.cpuPort?.close();
+    this.cpuPort = null;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.link?.close();
@@ -332,8 +338,22 @@ export class GuestRuntime implements GuestApi {
     this.emit({ type: 'serial0-output', bytes });
   }
 
-  /** Events go out at once: scheduler events are latency-critical. */
+  /** The scheduler's commands arrive on the CPU channel; they act as the GuestApi calls of the same name. */
+  private connectCpu(port: CpuPortLike): void {
+    this.cpuPort = port;
+    port.addEventListener('message', ({ data }) => {
+      const c = data as CpuCommand;
+      if (c.op === 'grant') this.grant(c.grantId, c.ms);
+      else if (c.op === 'preempt') this.preempt(c.grantId);
+      else if (c.op === 'queue') this.queue(c.grantId, c.ms);
+      else if (c.op === 'handOff') this.handOff(c.grantId, c.nextGrantId, c.to);
+    });
+    port.start?.();
+  }
+
+  /** Events go out at once: scheduler events are latency-critical (and go straight to the scheduler when it has a channel). */
   private emit(event: GuestEvent): void {
-    this.sink([event]);
+    if (this.cpuPort && isCpuReport(event)) this.cpuPort.postMessage(event);
+    else this.sink([event]);
   }
 }

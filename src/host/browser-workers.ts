@@ -1,6 +1,8 @@
-// Guest workers as browser Web Workers (module workers bundled by Vite).
-import { wrap, releaseProxy } from 'comlink';
+// Guest workers, and the hypervisor's CPU worker, as browser Web Workers (module workers bundled by Vite).
+import { proxy, releaseProxy, transfer, wrap } from 'comlink';
 import type { GuestApi } from '../protocol/guest-api.ts';
+import type { CpuServiceFactory } from './cpu/cpu-service.ts';
+import type { CpuWorkerRpc } from './cpu/cpu.worker.ts';
 import type { GuestWorker, GuestWorkerFactory } from './worker-port.ts';
 
 /** Guest workers this page has started and terminated so far (tests read them). */
@@ -26,6 +28,31 @@ export const browserGuestWorkers: GuestWorkerFactory = (): GuestWorker => {
       api[releaseProxy]();
       worker.terminate();
       browserWorkerCounts.terminated++;
+    },
+  };
+};
+
+/**
+ * The CPU scheduler in a dedicated worker (src/host/cpu/cpu.worker.ts): its
+ * clock is not throttled with a background tab's timers and a busy page does
+ * not delay it. Calls are one-way messages; a failed one is logged.
+ */
+export const browserCpuService: CpuServiceFactory = (options, events) => {
+  const worker = new Worker(new URL('./cpu/cpu.worker.ts', import.meta.url), { type: 'module', name: 'hypervisor-cpu' });
+  const rpc = wrap<CpuWorkerRpc>(worker);
+  const logged = (p: Promise<unknown>): void => void p.catch((err: unknown) => console.error('the CPU worker refused a call:', err));
+  logged(rpc.start(options, proxy(events)));
+  return {
+    register: (vmId, port, resources, inbox) => logged(rpc.register(vmId, transfer(port, [port as unknown as Transferable]), resources, inbox)),
+    unregister: (vmId) => logged(rpc.unregister(vmId)),
+    setPaused: (vmId, paused) => logged(rpc.setPaused(vmId, paused)),
+    setResources: (vmId, resources) => logged(rpc.setResources(vmId, resources)),
+    setConfig: (config) => logged(rpc.setConfig(config)),
+    dispose: () => {
+      void rpc.dispose().finally(() => {
+        rpc[releaseProxy]();
+        worker.terminate();
+      });
     },
   };
 };

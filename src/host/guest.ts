@@ -20,6 +20,8 @@ export interface GuestOptions {
   /** Where this scheduled guest's worker takes hand-overs of the pCPU (BootSpec.cpuInbox, cpuCells). */
   cpuInbox?: HandOffInbox;
   cpuCells?: SharedArrayBuffer;
+  /** The guest's end of its CPU channel (BootSpec.cpuPort; transferred to its worker). */
+  cpuPort?: MessagePort;
   nic?: BootSpec['nic'];
   /** Restore this saved state instead of booting the kernel (its buffer is transferred). */
   state?: SavedState;
@@ -115,10 +117,11 @@ export class Guest {
         ...(options.seed ? { seed: options.seed } : {}),
         ...(options.cpuInbox ? { cpuInbox: options.cpuInbox } : {}),
         ...(options.cpuCells ? { cpuCells: options.cpuCells } : {}),
+        ...(options.cpuPort ? { cpuPort: options.cpuPort } : {}),
         // A clone prints HV-READY again only when it takes an identity.
         jitAfterReady: Boolean(options.image.bootInterpreted) && (!options.state || Boolean(options.identity)),
       };
-      const transfer = options.state ? [options.state.state] : [];
+      const transfer: Transferable[] = [...(options.state ? [options.state.state] : []), ...(options.cpuPort ? [options.cpuPort] : [])];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
       const tBooted = performance.now();
       const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;

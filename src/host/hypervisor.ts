@@ -10,8 +10,8 @@ import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { checkReservations, normalizeConfig, normalizeResources } from '../core/resources.ts';
 import type { ClosedPeriod, SchedulerConfig, VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { BootSpec, GuestEvent, GuestImage, HandOffInbox, SavedState } from '../protocol/guest-api.ts';
-import type { VoidedGrant } from '../core/scheduler-types.ts';
-import { CpuLoop } from './cpu-loop.ts';
+import type { SchedulerView, VoidedGrant } from '../core/scheduler-types.ts';
+import { localCpuService, type CpuControl, type CpuServiceFactory } from './cpu/cpu-service.ts';
 import { HandOffCells } from './hand-off-cells.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import { PeriodHistory } from './period-history.ts';
@@ -32,6 +32,8 @@ export interface HypervisorEnv {
   standbyWorkers?: number;
   /** Threads the machine runs at once (default navigator.hardwareConcurrency, else 1): see CpuLoop's notices. */
   hostCores?: number;
+  /** Where the CPU scheduler runs (default: in this thread, on `timers`; the page puts it in a worker). */
+  cpu?: CpuServiceFactory;
   /** How guest workers that stop answering are found (default WATCHDOG_DEFAULTS). */
   watchdog?: WatchdogOptions;
 }
@@ -144,18 +146,6 @@ interface VmRecord extends VmInfo {
   commands: CommandQueue;
 }
 
-/** A guest under the CPU scheduler: a VM's, or a template's. */
-interface CpuGuest {
-  /** Its id in the scheduler (a VM's id, or template:slot). */
-  cpuId: string;
-  /** For messages. */
-  name: string;
-  /** The VM's id, null for a template. */
-  vmId: string | null;
-  resources: VmResourcesInput;
-  inbox: HandOffInbox;
-}
-
 /** Faults kept for faults() (older ones drop off). */
 const FAULT_LIMIT = 200;
 
@@ -168,7 +158,11 @@ export class Hypervisor {
   private readonly vmsById = new Map<string, VmRecord>();
   private readonly listeners = new Set<(e: HvEvent) => void>();
   private readonly pool: MemoryPool;
-  private readonly cpu: CpuLoop;
+  private readonly cpu: CpuControl;
+  /** The scheduler's settings, pending changes included (the service applies them from its next period). */
+  private cpuConfig: SchedulerConfig;
+  /** The scheduler's picture after its last period. */
+  private cpuView: SchedulerView | null = null;
   private readonly timers: HostTimers;
   private readonly standby: StandbyWorkers | null;
   /** Where guests' workers come from: standby workers first when there are any. */
@@ -201,15 +195,19 @@ export class Hypervisor {
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };
     const hostCores = env.hostCores ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
-    this.cpu = new CpuLoop(
-      config,
-      this.timers,
-      (period) => {
-        this.history.add(period);
-        this.emit({ type: 'period', at: this.timers.now(), period });
+    this.cpuConfig = config;
+    this.cpu = (env.cpu ?? localCpuService(this.timers))(
+      { config, hostCores },
+      {
+        periods: (periods, view) => {
+          this.cpuView = view;
+          for (const period of periods) {
+            this.history.add(period);
+            this.emit({ type: 'period', at: this.timers.now(), period });
+          }
+        },
+        voided: (voided) => this.onVoided(voided),
       },
-      hostCores,
-      (voided) => this.onVoided(voided),
     );
     this.watchdog = new Watchdog(
       this.timers,
@@ -264,9 +262,9 @@ export class Hypervisor {
     return this.faultLog.map((f) => ({ ...f }));
   }
 
-  /** The scheduler's live picture (pCPU slots, credits), for the UI. */
-  schedulerView() {
-    return this.cpu.scheduler.view();
+  /** The scheduler's picture (pCPU slots, credits) after its last period, for the UI; null before the first. */
+  schedulerView(): SchedulerView | null {
+    return this.cpuView;
   }
 
   vms(): VmInfo[] {
@@ -356,12 +354,12 @@ export class Hypervisor {
     return this.lifecycle(id, 'pause', {}, async (vm) => {
       const next = transition(vm.state, 'pause', vm.name);
       const guest = vm.guest!;
-      if (this.cpu.has(vm.id)) this.cpu.setPaused(vm.id, true);
+      this.cpu.setPaused(vm.id, true);
       try {
         await guest.pause();
       } catch (err) {
         // Not paused after all: it gets its CPU back (unless it crashed meanwhile).
-        if (this.cpu.has(vm.id) && vm.guest === guest) this.cpu.setPaused(vm.id, false);
+        if (vm.guest === guest && !guest.isDestroyed) this.cpu.setPaused(vm.id, false);
         throw err;
       }
       this.setState(vm, next);
@@ -372,7 +370,7 @@ export class Hypervisor {
     return this.lifecycle(id, 'resume', {}, async (vm) => {
       const next = transition(vm.state, 'resume', vm.name);
       await vm.guest!.resume();
-      if (this.cpu.has(vm.id)) this.cpu.setPaused(vm.id, false);
+      this.cpu.setPaused(vm.id, false);
       this.setState(vm, next);
     });
   }
@@ -403,7 +401,7 @@ export class Hypervisor {
       const resources = normalizeResources(change, vm.name, vm.resources);
       const others = this.allReservations().filter((r) => r.vmId !== vm.name);
       checkReservations([...others, { vmId: vm.name, reservationPct: resources.reservationPct }], this.settingsNow.pcpus, vm.name);
-      if (this.cpu.has(vm.id)) this.cpu.setResources(vm.id, resources);
+      this.cpu.setResources(vm.id, resources);
       vm.resources = resources;
       this.emit({ type: 'vm-resources', at: this.timers.now(), vmId: vm.id, name: vm.name, resources });
       return resources;
@@ -415,12 +413,13 @@ export class Hypervisor {
     return this.refusing('set host', null, () => {
       const config = normalizeConfig(
         { pcpus: change.pcpus, periodMs: change.periodMs, sliceMs: change.sliceMs, handOff: change.handOff },
-        this.cpu.scheduler.pendingConfig ?? this.cpu.scheduler.config,
+        this.cpuConfig,
       );
       checkReservations(this.allReservations(), config.pcpus);
       if (change.memoryMiB !== undefined) this.pool.setTotal(change.memoryMiB);
       if (change.overcommit !== undefined) this.pool.setOvercommit(change.overcommit);
       this.cpu.setConfig(config);
+      this.cpuConfig = config;
       this.settingsNow = { ...this.settingsFrom(config), memoryMiB: this.pool.totalMiB, overcommit: this.pool.overcommit };
       this.emit({ type: 'host-settings', at: this.timers.now(), settings: this.settings });
       return this.settings;
@@ -571,21 +570,16 @@ export class Hypervisor {
     const seed = randomHex(16);
     // One cell per start (a clone that falls back to a cold boot keeps it); teardown frees it.
     vm.cpuCell ??= this.cpuCells?.take() ?? null;
-    const cpu: CpuGuest = {
-      cpuId: vm.id,
-      name: vm.name,
-      vmId: vm.id,
-      resources: vm.resources,
-      inbox: { channel: `${this.cpuChannel}:${vm.id}:${generation}`, cell: vm.cpuCell },
-    };
+    const inbox: HandOffInbox = { channel: `${this.cpuChannel}:${vm.id}:${generation}`, cell: vm.cpuCell };
     return Guest.create(this.workers, {
       name: vm.name,
       memoryMiB: vm.memoryMiB,
       image: vm.image,
       wasm: this.env.wasm,
       scheduled: true,
-      cpuInbox: cpu.inbox,
+      cpuInbox: inbox,
       ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
+      cpuPort: this.cpuChannelFor(vm.id, vm.resources, inbox),
       nic: NIC,
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
@@ -596,11 +590,17 @@ export class Hypervisor {
       },
       onEvent: (e) => {
         if (vm.generation !== generation || !vm.guest) return;
-        cpu.resources = vm.resources;
-        this.onGuestEvent(cpu, vm.guest, e);
+        if (e.type === 'boot-progress') this.emit({ type: 'boot-progress', at: this.timers.now(), vmId: vm.id, phase: e.phase, file: e.file, loaded: e.loaded, total: e.total });
         if (e.type === 'guest-crash') void this.crash(vm, generation, e.reason);
       },
     });
+  }
+
+  /** A new CPU channel for a guest (its scheduler id): one end is registered with the scheduler, the other goes to the guest's worker. */
+  private cpuChannelFor(cpuId: string, resources: VmResourcesInput, inbox: HandOffInbox): MessagePort {
+    const channel = new MessageChannel();
+    this.cpu.register(cpuId, channel.port2, resources, inbox);
+    return channel.port1;
   }
 
   /**
@@ -612,10 +612,10 @@ export class Hypervisor {
     const cpuId = `template:${slot}`;
     this.hostHeld.set(cpuId, { id: cpuId, label: `template ${slot}`, mib: key.memoryMiB });
     const cell = this.cpuCells?.take() ?? null;
-    const cpu: CpuGuest = { cpuId, name: `template ${slot}`, vmId: null, resources: {}, inbox: { channel: `${this.cpuChannel}:${cpuId}:${randomHex(4)}`, cell } };
+    const inbox: HandOffInbox = { channel: `${this.cpuChannel}:${cpuId}:${randomHex(4)}`, cell };
     let guest: Guest | null = null;
     const release = async (): Promise<void> => {
-      if (this.cpu.has(cpuId)) this.cpu.detach(cpuId);
+      this.cpu.unregister(cpuId);
       if (cell !== null) this.cpuCells?.release(cell);
       this.hostHeld.delete(cpuId);
       await guest?.destroy();
@@ -628,14 +628,12 @@ export class Hypervisor {
         wasm: this.env.wasm,
         nic: key.nic,
         scheduled: true,
-        cpuInbox: cpu.inbox,
+        cpuInbox: inbox,
         ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
+        cpuPort: this.cpuChannelFor(cpuId, {}, inbox),
         signal,
         onSpawn: (g) => {
           guest = g;
-        },
-        onEvent: (e) => {
-          if (guest) this.onGuestEvent(cpu, guest, e);
         },
       });
       return { guest, release };
@@ -643,53 +641,6 @@ export class Hypervisor {
       await release();
       throw err;
     }
-  }
-
-  /** What a scheduled guest (VM or template) tells the host: its CPU events, its boot progress. */
-  private onGuestEvent(cpu: CpuGuest, guest: Guest, e: GuestEvent): void {
-    switch (e.type) {
-      case 'cpu-wake':
-        // The first wake says the emulator is ready to execute: put it under the scheduler.
-        if (!this.cpu.has(cpu.cpuId)) {
-          this.attachCpu(cpu, guest);
-          return;
-        }
-        this.cpu.onGuestEvent(cpu.cpuId, e);
-        return;
-      case 'cpu-slice-end':
-      case 'cpu-usage':
-        this.cpu.onGuestEvent(cpu.cpuId, e);
-        return;
-      case 'boot-progress':
-        if (cpu.vmId) this.emit({ type: 'boot-progress', at: this.timers.now(), vmId: cpu.vmId, phase: e.phase, file: e.file, loaded: e.loaded, total: e.total });
-        return;
-      default:
-        return;
-    }
-  }
-
-  private attachCpu(cpu: CpuGuest, guest: Guest): void {
-    // Every message to the worker is checked: a failed one is a fault, and the worker is asked whether it still answers.
-    const send = (what: string, call: () => Promise<void>): void => {
-      // A guest being destroyed may still be offered a grant in the same turn: drop it.
-      if (guest.isDestroyed) return;
-      call().catch((err: unknown) => {
-        if (guest.isDestroyed) return;
-        this.fault(cpu.vmId, `${what} to ${cpu.name} failed: ${HvError.from(err).message}`);
-        if (cpu.vmId) this.watchdog.check(cpu.vmId);
-      });
-    };
-    this.cpu.attach(
-      cpu.cpuId,
-      {
-        grant: (g, ms) => send(`grant ${g}`, () => guest.api.grant(g, ms)),
-        preempt: (g) => send(`preempt ${g}`, () => guest.api.preempt(g)),
-        queue: (g, ms) => send(`queue ${g}`, () => guest.api.queue(g, ms)),
-        handOff: (g, next, to) => send(`hand-off ${g}`, () => guest.api.handOff(g, next, to)),
-        inbox: cpu.inbox,
-      },
-      cpu.resources,
-    );
   }
 
   /** A grant whose slice report never came: logged, and its worker asked whether it still answers. */
@@ -710,7 +661,7 @@ export class Hypervisor {
   private async teardown(vm: VmRecord, options: { keepMemory?: boolean } = {}): Promise<void> {
     vm.generation++;
     this.watchdog.unwatch(vm.id);
-    if (this.cpu.has(vm.id)) this.cpu.detach(vm.id);
+    this.cpu.unregister(vm.id);
     if (vm.cpuCell !== null) this.cpuCells?.release(vm.cpuCell);
     vm.cpuCell = null;
     if (!options.keepMemory) this.pool.release(vm.id);

@@ -1,5 +1,6 @@
 // The RPC surface between the host (main thread or Node) and one guest worker.
 // Types only: the worker implements GuestApi, the host calls it through comlink.
+import type { CpuPortLike } from './cpu-port.ts';
 
 /** One file of a guest image, checked against images/manifest.json. */
 export interface ImageFile {
@@ -61,6 +62,11 @@ export interface BootSpec {
   cpuInbox?: HandOffInbox;
   /** The hypervisor's shared hand-over array (Int32 cells, one per guest worker), where memory can be shared. */
   cpuCells?: SharedArrayBuffer;
+  /**
+   * The CPU channel (cpu-port.ts): CPU reports go up it instead of the event
+   * sink, and scheduler commands come down it. Transferred with the boot call.
+   */
+  cpuPort?: CpuPortLike;
   /** Boot from this saved state instead of from the kernel (a clone). */
   state?: ArrayBuffer;
   /** The guest clock (ms) when the state was saved; the restored guest continues from it. */

@@ -4,10 +4,10 @@
 // every VM that should run answering its shell. A worker that stops
 // answering is found and marked crashed, and the others keep their shares.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { proxy } from 'comlink';
+import { proxy, transfer } from 'comlink';
 import { HvError } from '../../src/core/errors.ts';
 import { holdsMemory, TRANSITIONS, type UserCommand, type VmState } from '../../src/core/lifecycle.ts';
-import type { GuestEvent, GuestEventSink } from '../../src/protocol/guest-api.ts';
+import type { BootSpec, GuestEvent, GuestEventSink } from '../../src/protocol/guest-api.ts';
 import type { Hypervisor } from '../../src/host/hypervisor.ts';
 import { Hypervisor as HypervisorClass } from '../../src/host/hypervisor.ts';
 import { liveGuestThreads, nodeGuestWorkers } from '../../src/host/node-workers.ts';
@@ -212,13 +212,24 @@ function hangableWorkers(base: GuestWorkerFactory): { factory: GuestWorkerFactor
         const real = Reflect.get(target, prop) as (...args: unknown[]) => Promise<unknown>;
         if (typeof prop === 'symbol' || prop === 'then') return real;
         if (prop === 'boot') {
-          return (spec: unknown, sink: GuestEventSink) =>
-            real(
+          return (spec: BootSpec, sink: GuestEventSink) => {
+            // The CPU channel goes through a relay that stops relaying when the worker "hangs".
+            const host = spec.cpuPort as MessagePort | undefined;
+            if (host) {
+              const relay = new MessageChannel();
+              host.addEventListener('message', (e) => void (hung || relay.port2.postMessage(e.data)));
+              relay.port2.addEventListener('message', (e) => void (hung || host.postMessage(e.data)));
+              host.start();
+              relay.port2.start();
+              spec = transfer({ ...spec, cpuPort: relay.port1 }, [relay.port1, ...(spec.state ? [spec.state] : [])]);
+            }
+            return real(
               spec,
               proxy((events: GuestEvent[]) => {
                 if (!hung) sink(events);
               }),
             );
+          };
         }
         return (...args: unknown[]) => (hung ? new Promise(() => {}) : real(...args));
       },
