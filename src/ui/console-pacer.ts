@@ -4,8 +4,10 @@
 // few times a second instead of every frame. A batch keeps only the lines
 // the terminal can still show (its scrollback plus its screen): the lines
 // before them would scroll out of the scrollback inside that same batch, so
-// nothing the user could read is lost, and the terminal parses a bounded
-// amount per batch however fast the guest writes.
+// no text the user could read is lost, and the terminal parses a bounded
+// amount per batch however fast the guest writes. What the cut can lose is a
+// mode set inside the dropped lines (a colour, the alternate screen) when
+// more than a scrollback of lines followed it within one batch.
 
 /** A batch bigger than this (bytes) makes the next one wait FLOOD_INTERVAL_MS. */
 export const BURST_BYTES = 4096;
