@@ -1,41 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BURST_BYTES, ConsolePacer, FLOOD_INTERVAL_MS, tailLines, type PacerTimers } from './console-pacer.ts';
+import { FakeTimers } from '../host/fake-timers.test-helper.ts';
+import { BURST_BYTES, ConsolePacer, FLOOD_INTERVAL_MS, tailLines } from './console-pacer.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** A clock that moves only when told, with the timers due by then run in order. */
-class ManualTimers implements PacerTimers {
-  t = 0;
-  private due: { at: number; fn: () => void; id: number }[] = [];
-  private next = 0;
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.due.push({ at: this.t + ms, fn, id });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.due = this.due.filter((d) => d.id !== handle);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      this.due.sort((a, b) => a.at - b.at);
-      const d = this.due[0];
-      if (!d || d.at > end) break;
-      this.due.shift();
-      this.t = d.at;
-      d.fn();
-    }
-    this.t = end;
-  }
-}
-
 function paced(keep = 100) {
-  const timers = new ManualTimers();
+  const timers = new FakeTimers();
   const batches: string[] = [];
   const pacer = new ConsolePacer((b) => batches.push(dec.decode(b)), () => keep, timers);
   return { timers, batches, pacer };
@@ -59,6 +30,11 @@ describe('tailLines', () => {
     expect(tail(5, 'no line feed')).toBe('no line feed');
   });
 
+  it('gives back a short single chunk itself, uncopied', () => {
+    const c = enc.encode('$ ls\r\n');
+    expect(tailLines([c], c.byteLength, 100)).toBe(c);
+  });
+
   it('cuts across chunk boundaries', () => {
     expect(tail(2, 'one\ntw', 'o\nthr', 'ee\n')).toBe('two\nthree\n');
     expect(tail(2, 'x\n', '\n', 'y\n')).toBe('\ny\n');
@@ -73,7 +49,7 @@ describe('ConsolePacer', () => {
     expect(batches).toEqual(['$ ', 'ls\r\n']);
   });
 
-  it('batches a flood a few times a second, keeping the lines the terminal can show', () => {
+  it('batches a flood a few times a second, keeping the lines the terminal can show', async () => {
     const { timers, batches, pacer } = paced(10);
     const big = 'y\n'.repeat(BURST_BYTES); // more than a burst: the next batch waits
     pacer.push(enc.encode(big));
@@ -82,32 +58,32 @@ describe('ConsolePacer', () => {
     // 50 chunks arrive over the next 90 ms: nothing is written yet ...
     for (let i = 0; i < 50; i++) {
       pacer.push(enc.encode(`line ${i}\n`));
-      timers.advance(1.8);
+      await timers.advance(1.8);
     }
     expect(batches).toHaveLength(1);
     // ... then one batch at FLOOD_INTERVAL_MS with their last 10 lines.
-    timers.advance(FLOOD_INTERVAL_MS);
+    await timers.advance(FLOOD_INTERVAL_MS);
     expect(batches).toHaveLength(2);
     expect(batches[1]).toBe(Array.from({ length: 10 }, (_, k) => `line ${40 + k}\n`).join(''));
     expect(pacer.droppedBytes).toBe(enc.encode(big).byteLength - 20 + Array.from({ length: 40 }, (_, k) => `line ${k}\n`).join('').length);
   });
 
-  it('goes back to writing at once when the flood ends', () => {
+  it('goes back to writing at once when the flood ends', async () => {
     const { timers, batches, pacer } = paced();
     pacer.push(new Uint8Array(BURST_BYTES + 1).fill(0x41));
-    timers.advance(FLOOD_INTERVAL_MS + 1);
+    await timers.advance(FLOOD_INTERVAL_MS + 1);
     pacer.push(enc.encode('x'));
     expect(batches).toHaveLength(2);
     pacer.push(enc.encode('y'));
     expect(batches).toEqual([expect.any(String), 'x', 'y']);
   });
 
-  it('writes nothing after dispose', () => {
+  it('writes nothing after dispose', async () => {
     const { timers, batches, pacer } = paced();
     pacer.push(new Uint8Array(BURST_BYTES + 1).fill(0x41));
     pacer.push(enc.encode('late'));
     pacer.dispose();
-    timers.advance(1000);
+    await timers.advance(1000);
     pacer.push(enc.encode('later'));
     expect(batches).toHaveLength(1);
   });

@@ -9,22 +9,12 @@
 // mode set inside the dropped lines (a colour, the alternate screen) when
 // more than a scrollback of lines followed it within one batch.
 
+import { realTimers, type HostTimers } from '../host/timers.ts';
+
 /** A batch bigger than this (bytes) makes the next one wait FLOOD_INTERVAL_MS. */
 export const BURST_BYTES = 4096;
 /** Time between two batches while the guest floods its console (ms). */
 export const FLOOD_INTERVAL_MS = 200;
-
-export interface PacerTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: PacerTimers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 const LF = 0x0a;
 
@@ -45,7 +35,7 @@ export class ConsolePacer {
   constructor(
     private readonly write: (bytes: Uint8Array) => void,
     private readonly keepLines: () => number,
-    private readonly timers: PacerTimers = realTimers,
+    private readonly timers: HostTimers = realTimers,
   ) {}
 
   push(bytes: Uint8Array): void {
@@ -87,6 +77,8 @@ export class ConsolePacer {
  * ends at LF; the unfinished last line counts as one), as one array.
  */
 export function tailLines(chunks: Uint8Array[], total: number, lines: number): Uint8Array {
+  // Fewer bytes than lines to keep (all ordinary output): nothing to cut, and one chunk needs no copy.
+  if (total <= lines && chunks.length === 1) return chunks[0]!;
   // Walk back counting line feeds; the cut is just after the (lines)th one from the end.
   let seen = 0;
   let cut = 0;
