@@ -1,18 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_CHUNK, agentRequest, base64ToUtf8, parseAgentReply, utf8ToBase64 } from './agent-text.ts';
+import { AGENT_CHUNK, agentRequest, base64ToUtf8, parseAgentReply, plainScript, utf8ToBase64 } from './agent-text.ts';
 
 describe('agent framing', () => {
   it('round-trips UTF-8 through base64', () => {
     for (const s of ['', 'echo hi', 'grüße ✓\n\ttab', 'x'.repeat(70_000)]) expect(base64ToUtf8(utf8ToBase64(s))).toBe(s);
   });
 
-  it('sends a short script as one x line with its id and whole seconds', () => {
-    expect(agentRequest(7, 2.2, 'true')).toBe(`x 7 3 ${utf8ToBase64('true')}\n`);
-    expect(agentRequest(1, 0, 'true')).toMatch(/^x 1 1 /);
+  it('sends a script without control characters as its own lines (l), then r with its id and whole seconds', () => {
+    expect(agentRequest(7, 2.2, 'true')).toBe('l true\nr 7 3\n');
+    expect(agentRequest(1, 0, 'true')).toBe('l true\nr 1 1\n');
+    expect(agentRequest(2, 5, 'echo "a  b"\n\n\tgrüße $HOME \\\n')).toBe('l echo "a  b"\nl \nl \tgrüße $HOME \\\nr 2 5\n');
+    expect(agentRequest(3, 1, '')).toBe('r 3 1\n');
   });
 
-  it('splits a long script into p lines of at most AGENT_CHUNK characters, then the x line', () => {
-    const script = 'echo ' + 'a'.repeat(10_000);
+  it('sends base64 when a line has a control character or is too long for the tty', () => {
+    for (const script of ['printf "\u0003"', 'a\rb', 'x\u007f', 'echo ' + 'a'.repeat(AGENT_CHUNK)]) {
+      expect(plainScript(script)).toBe(false);
+      expect(agentRequest(4, 1, script)).toMatch(/^(p [^\n]+\n)*x 4 1 [A-Za-z0-9+/=]+\n$/);
+    }
+    expect(plainScript(`${'a'.repeat(AGENT_CHUNK - 1)}\n${'b'.repeat(AGENT_CHUNK - 1)}`)).toBe(true);
+  });
+
+  it('splits a long base64 script into p lines of at most AGENT_CHUNK characters, then the x line', () => {
+    const script = '\u0001echo ' + 'a'.repeat(10_000);
     const lines = agentRequest(3, 5, script).trimEnd().split('\n');
     expect(lines.length).toBe(Math.ceil(utf8ToBase64(script).length / AGENT_CHUNK));
     for (const l of lines.slice(0, -1)) expect(l).toMatch(/^p [A-Za-z0-9+/=]+$/);

@@ -21,13 +21,30 @@ export function base64ToUtf8(b64: string): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** The request lines that make the agent run `script` as request `id`, killed after `seconds`. */
+/** True when every line of `script` can travel as it is: no control characters but tab, lines short enough. */
+export function plainScript(script: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(script)) return false;
+  return script.split('\n').every((l) => new TextEncoder().encode(l).length < AGENT_CHUNK);
+}
+
+/**
+ * The request lines that make the agent run `script` as request `id`, killed
+ * after `seconds`: its lines as they are (l lines, then r) when it has no
+ * control characters, which saves the guest a base64 process; else base64
+ * (p lines, then x).
+ */
 export function agentRequest(id: number, seconds: number, script: string): string {
+  const whole = Math.max(1, Math.ceil(seconds));
+  if (plainScript(script)) {
+    const lines = script === '' ? [] : script.replace(/\n$/, '').split('\n');
+    return lines.map((l) => `l ${l}\n`).join('') + `r ${id} ${whole}\n`;
+  }
   const b64 = utf8ToBase64(script);
   const chunks: string[] = [];
   for (let i = 0; i < b64.length; i += AGENT_CHUNK) chunks.push(b64.slice(i, i + AGENT_CHUNK));
   const last = chunks.pop() ?? '';
-  return chunks.map((c) => `p ${c}\n`).join('') + `x ${id} ${Math.max(1, Math.ceil(seconds))} ${last}\n`;
+  return chunks.map((c) => `p ${c}\n`).join('') + `x ${id} ${whole} ${last}\n`;
 }
 
 /** The agent's answer to request id in text (the agent's line, CRs removed); null while incomplete. */

@@ -36,6 +36,9 @@ describe('the guest agent', () => {
     expect(Number(r.output.trim())).toBe(new TextEncoder().encode(text).length);
     const seen = await g!.exec('head -n 1 /root/placed.txt');
     expect(seen.output.trim()).toBe('grüße ✓ $HOME `x` \\n');
+    // A control character sends the script as base64 instead of its own lines.
+    const ctl = await g!.agent("v='\u0001\u001b'; echo ${#v}; exit 4");
+    expect(ctl).toEqual({ output: '2\n', status: 4 });
   });
 
   it('kills a script that runs past its time and answers the next one', async () => {
