@@ -2,7 +2,9 @@
 // server under any sub-path with no special headers, so: relative base, module
 // workers, guest images and v86.wasm emitted as plain assets, and no `process`
 // polyfill (v86 would take its Node code path if `process` existed).
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
@@ -25,9 +27,33 @@ function labFiles(): Plugin {
   };
 }
 
+/**
+ * The booted templates the bundled labs clone from, as files of the site at
+ * templates/ (scripts/templates.ts boots them in Node, cached between builds):
+ * a lab's first guest then restores one instead of booting a template cold.
+ * HV_TEMPLATES=0 builds a site without them (guests then boot their template).
+ */
+function templateFiles(): Plugin {
+  let dir: string | null = null;
+  return {
+    name: 'hv-template-files',
+    apply: 'build',
+    buildStart() {
+      if (process.env['HV_TEMPLATES'] === '0') return;
+      const run = spawnSync('npx', ['tsx', 'scripts/templates.ts'], { cwd: new URL('.', import.meta.url), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (run.status !== 0) throw new Error(`scripts/templates.ts failed with status ${run.status} (HV_TEMPLATES=0 builds without templates)`);
+      dir = run.stdout.trim().split('\n').at(-1) ?? null;
+    },
+    generateBundle() {
+      if (!dir) return;
+      for (const name of readdirSync(dir)) this.emitFile({ type: 'asset', fileName: `templates/${name}`, source: readFileSync(join(dir, name)) });
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [svelte(), labFiles()],
+  plugins: [svelte(), labFiles(), templateFiles()],
   build: {
     target: 'es2022',
     // Images and wasm are fetched (and sha256-checked) by the guest worker:

@@ -11,6 +11,7 @@ import { chartStats } from './ui/chart-frames.ts';
 import { browserImages, browserWasmUrl } from './host/browser-images.ts';
 import { browserCpuService, browserGuestWorkers, browserWorkerCounts } from './host/browser-workers.ts';
 import { labContext } from './host/lab/lab-session.ts';
+import { fetchedTemplateFiles } from './host/template-files.ts';
 import { PAGE_STANDBY_WORKERS } from './host/standby-workers.ts';
 import Gallery from './ui/lab/Gallery.svelte';
 import LabApp from './ui/lab/LabApp.svelte';
@@ -38,7 +39,15 @@ if (params.has('gallery') && labParam === null) {
   /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
   const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
   const dash = new Dashboard(
-    { workers: browserGuestWorkers, cpu: browserCpuService, images, wasm: { url: browserWasmUrl }, standbyWorkers: PAGE_STANDBY_WORKERS },
+    {
+      workers: browserGuestWorkers,
+      cpu: browserCpuService,
+      images,
+      wasm: { url: browserWasmUrl },
+      standbyWorkers: PAGE_STANDBY_WORKERS,
+      // Booted templates built with the site (vite.config.ts): a clone needs no cold boot first.
+      templates: fetchedTemplateFiles(new URL('templates/', location.href).href),
+    },
     { pcpus, memoryMiB: 1024 },
   );
   // Replaced at build time: a production build has no trace of the hook.

@@ -16,6 +16,7 @@ import { HandOffCells } from './hand-off-cells.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import { PeriodHistory } from './period-history.ts';
 import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
+import type { TemplateSource } from './template-files.ts';
 import { realTimers, type HostTimers } from './timers.ts';
 import { StandbyWorkers } from './standby-workers.ts';
 import type { GuestWorkerFactory } from './worker-port.ts';
@@ -36,6 +37,8 @@ export interface HypervisorEnv {
   cpu?: CpuServiceFactory;
   /** How guest workers that stop answering are found (default WATCHDOG_DEFAULTS). */
   watchdog?: WatchdogOptions;
+  /** Booted templates built ahead (the site's templates/ folder), tried before booting one. */
+  templates?: TemplateSource;
 }
 
 /** The host's settings: pCPUs, memory pool and scheduler timing. */
@@ -150,7 +153,8 @@ interface VmRecord extends VmInfo {
 const FAULT_LIMIT = 200;
 
 /** Every guest gets a virtio NIC (templates and clones must match). */
-const NIC = 'virtio' as const;
+export const GUEST_NIC = 'virtio' as const;
+const NIC = GUEST_NIC;
 
 export class Hypervisor {
   readonly history = new PeriodHistory();
@@ -190,7 +194,11 @@ export class Hypervisor {
         ? new StandbyWorkers(env.workers, { wasm: env.wasm, files: [first.bios, first.vgaBios, first.kernel, first.initrd] }, env.standbyWorkers!, this.timers)
         : null;
     this.workers = this.standby?.factory ?? env.workers;
-    this.templates = new TemplateStore({ bootTemplate: (image, key, signal) => this.bootTemplate(image, key, signal) });
+    this.templates = new TemplateStore(
+      { bootTemplate: (image, key, signal) => this.bootTemplate(image, key, signal) },
+      env.templates ?? null,
+      (message) => this.fault(null, message),
+    );
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };

@@ -1,7 +1,11 @@
 // A Hypervisor over real guests in Node worker_threads: tests, benchmarks and
 // the lab command line use it (the same host code as the page's).
+import { createReadStream, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Hypervisor, type HostSettings } from './hypervisor.ts';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Hypervisor, type HostSettings, type HypervisorEnv } from './hypervisor.ts';
+import { templateFiles, type TemplateSource } from './template-files.ts';
 import { nodeGuestWorkers } from './node-workers.ts';
 import { nodeImages, nodeWasmUrl } from './node-images.ts';
 
@@ -10,7 +14,16 @@ export function nodeHypervisor(
   settings: Partial<HostSettings> & Pick<HostSettings, 'pcpus' | 'memoryMiB'>,
   standbyWorkers = 1,
   firstImage = process.env['HV_TEST_IMAGE'],
+  extra: Partial<HypervisorEnv> = {},
 ): Hypervisor {
   const images = nodeImages().sort((a, b) => Number(b.id === firstImage) - Number(a.id === firstImage));
-  return new Hypervisor({ workers: nodeGuestWorkers, images, wasm: { url: nodeWasmUrl }, standbyWorkers, hostCores: availableParallelism() }, settings);
+  return new Hypervisor({ workers: nodeGuestWorkers, images, wasm: { url: nodeWasmUrl }, standbyWorkers, hostCores: availableParallelism(), ...extra }, settings);
+}
+
+/** The templates folder `dir` (as npm run templates writes it) as a TemplateSource. */
+export function nodeTemplateFiles(dir: string): TemplateSource {
+  return templateFiles(async (name) => {
+    const file = join(dir, name);
+    return existsSync(file) ? (Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>) : null;
+  }, `${dir}/`);
 }

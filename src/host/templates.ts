@@ -5,6 +5,7 @@
 // under the CPU scheduler and shows its RAM as the host's own reservation.
 import type { GuestImage, NicType, SavedState } from '../protocol/guest-api.ts';
 import type { Guest } from './guest.ts';
+import type { TemplateSource } from './template-files.ts';
 
 /** What a saved state was made from; a template restores only into the same. */
 export interface TemplateKey {
@@ -22,6 +23,8 @@ export interface Template {
   /** Wall ms the template's cold boot took, and when it was saved. */
   bootMs: number;
   savedAt: number;
+  /** Loaded from files built ahead (TemplateSource), not booted by this host. */
+  prebuilt?: boolean;
 }
 
 /** The key of a template for this image, RAM and NIC. */
@@ -38,7 +41,11 @@ export function templateKey(image: GuestImage, memoryMiB: number, nic: NicType |
 
 /** True when a template was made from exactly this image, RAM and NIC. */
 export function templateMatches(template: Template, key: TemplateKey): boolean {
-  const a = template.key;
+  return sameTemplateKey(template.key, key);
+}
+
+/** True when two keys name the same image build, RAM and NIC. */
+export function sameTemplateKey(a: TemplateKey, key: TemplateKey): boolean {
   return (
     a.imageId === key.imageId &&
     a.kernelSha256 === key.kernelSha256 &&
@@ -62,10 +69,22 @@ export class TemplateStore {
   private readonly templates = new Map<string, Template>();
   private readonly building = new Map<string, Promise<Template>>();
   private readonly disposal = new AbortController();
+  /** Slots whose prebuilt template failed to load or restore: they boot cold from now on. */
+  private readonly refused = new Set<string>();
   /** How many templates were booted (tests check that a stale one is rebuilt). */
   builds = 0;
+  /** How many were loaded from the source of prebuilt ones. */
+  loads = 0;
 
-  constructor(private readonly host: TemplateHost) {}
+  /**
+   * `source`: templates built ahead (e.g. files shipped with the site), tried
+   * before a cold boot; `onFault` hears why one could not be used.
+   */
+  constructor(
+    private readonly host: TemplateHost,
+    private readonly source: TemplateSource | null = null,
+    private readonly onFault: (message: string) => void = () => {},
+  ) {}
 
   /** The template for this image, RAM and NIC; boots one when missing or stale. */
   async get(image: GuestImage, memoryMiB: number, nic: NicType | null): Promise<Template> {
@@ -90,9 +109,11 @@ export class TemplateStore {
     this.templates.set(slot(template.key), template);
   }
 
-  /** Forget one template (e.g. after its restore failed). */
+  /** Forget one template (e.g. after its restore failed); a prebuilt one is not loaded again, the next is booted. */
   discard(key: TemplateKey): void {
-    this.templates.delete(slot(key));
+    const id = slot(key);
+    if (this.templates.get(id)?.prebuilt) this.refused.add(id);
+    this.templates.delete(id);
   }
 
   list(): Template[] {
@@ -105,6 +126,19 @@ export class TemplateStore {
   }
 
   private async build(image: GuestImage, key: TemplateKey): Promise<Template> {
+    const id = slot(key);
+    if (this.source && !this.refused.has(id)) {
+      try {
+        const loaded = await this.source.load(key);
+        if (loaded) {
+          this.loads++;
+          return loaded;
+        }
+      } catch (err) {
+        this.refused.add(id);
+        this.onFault(`the prebuilt template ${id} cannot be used (${(err as Error).message}); booting one instead`);
+      }
+    }
     this.builds++;
     const t0 = performance.now();
     const { guest, release } = await this.host.bootTemplate(image, key, this.disposal.signal);

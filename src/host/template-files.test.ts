@@ -1,0 +1,66 @@
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { caught } from '../core/caught.test-helper.ts';
+import { parseTemplateIndex, templateFiles, TEMPLATE_INDEX, type TemplateIndex } from './template-files.ts';
+import type { TemplateKey } from './templates.ts';
+
+const key: TemplateKey = { imageId: 'hv', kernelSha256: 'k1', initrdSha256: 'i1', biosSha256: 'b1', memoryMiB: 80, nic: 'virtio' };
+const state = new Uint8Array(4096).map((_, i) => i % 251);
+const index = (over: Partial<TemplateIndex['templates'][0]> = {}): TemplateIndex => ({
+  version: 1,
+  v86: '0.5.462',
+  templates: [{ file: 'hv-80.state.gz', key, clockMs: 2500, bytes: state.byteLength, bootMs: 1700, builtAt: '2026-12-04T22:00:00.000Z', ...over }],
+});
+
+/** A folder of files in memory. */
+function folder(files: Record<string, Uint8Array | string>) {
+  return templateFiles(async (name) => {
+    const f = files[name];
+    return f === undefined ? null : new Blob([typeof f === 'string' ? f : new Uint8Array(f)]).stream();
+  }, 'templates/');
+}
+
+describe('the prebuilt templates index', () => {
+  it('accepts a well-formed index', () => {
+    expect(parseTemplateIndex(JSON.stringify(index()), 'x').templates[0]!.key).toEqual(key);
+  });
+
+  it.each([
+    ['not JSON', '{', /x is not JSON/],
+    ['another version', JSON.stringify({ ...index(), version: 2 }), /x at version/],
+    ['a path, not a file name', JSON.stringify(index({ file: '../../etc/passwd.gz' })), /x at templates\.0\.file: must be a plain file name/],
+    ['RAM that is not a whole number', JSON.stringify(index({ key: { ...key, memoryMiB: 80.5 } })), /x at templates\.0\.key\.memoryMiB/],
+    ['an unknown field', JSON.stringify({ ...index(), extra: 1 }), /x at extra/],
+  ])('refuses %s, saying where', (_, text, re) => {
+    expect(caught(() => parseTemplateIndex(text, 'x')).message).toMatch(re);
+  });
+});
+
+describe('a folder of prebuilt templates', () => {
+  it('has none when there is no index (a site built without them)', async () => {
+    expect(await folder({}).load(key)).toBeNull();
+  });
+
+  it('loads the state and clock of the template with the same key, and no other', async () => {
+    const src = folder({ [TEMPLATE_INDEX]: JSON.stringify(index()), 'hv-80.state.gz': gzipSync(state) });
+    const t = await src.load(key);
+    expect(new Uint8Array(t!.saved.state)).toEqual(state);
+    expect(t).toMatchObject({ key, bootMs: 1700, prebuilt: true, saved: { clockMs: 2500 } });
+    expect(await src.load({ ...key, memoryMiB: 96 })).toBeNull();
+    expect(await src.load({ ...key, kernelSha256: 'k2' })).toBeNull();
+  });
+
+  it.each([
+    ['a listed file that is missing', {}, /templates\/hv-80\.state\.gz is listed in templates\/index\.json but missing/],
+    ['a file that is not gzip', { 'hv-80.state.gz': state }, /templates\/hv-80\.state\.gz is not a whole gzip file/],
+    ['a cut gzip file', { 'hv-80.state.gz': gzipSync(state).subarray(0, 100) }, /is not a whole gzip file/],
+    ['a state of another size', { 'hv-80.state.gz': gzipSync(state.subarray(0, 100)) }, /inflates to 100 bytes, not the 4096 its index says/],
+  ])('refuses %s with an error naming the file', async (_, files, re) => {
+    const src = folder({ [TEMPLATE_INDEX]: JSON.stringify(index()), ...files });
+    await expect(src.load(key)).rejects.toThrow(re);
+  });
+
+  it('refuses a malformed index with its name', async () => {
+    await expect(folder({ [TEMPLATE_INDEX]: '[]' }).load(key)).rejects.toThrow(/templates\/index\.json/);
+  });
+});
