@@ -1,8 +1,8 @@
 // npm run templates [-- --out DIR]: boot, in Node, the templates the bundled
 // labs clone from (one per image and RAM), through the same Hypervisor and
 // guest worker code the page runs, and write them as the site's templates/
-// folder (src/host/template-files.ts): index.json and one gzipped v86 state
-// each. The build (vite.config.ts) runs this and ships the folder, so that an
+// folder (src/host/template-files.ts): index.json and one zstd-compressed v86
+// state each (v86 inflates it in the guest's worker). The build (vite.config.ts) runs this and ships the folder, so that an
 // embedded lab's first guest is a clone, not a cold boot in the student's tab.
 //
 // States are cached in node_modules/.cache/hv-templates under a hash of what
@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { compress, init as initZstd } from '@bokuweb/zstd-wasm';
 import { parseLab } from '../src/core/lab/parse.ts';
 import { GUEST_NIC } from '../src/host/hypervisor.ts';
 import { labContext } from '../src/host/lab/lab-session.ts';
@@ -36,7 +36,7 @@ function runtimeSources(): string[] {
 
 function cacheName(key: TemplateKey, sources: string): string {
   const h = createHash('sha256').update(JSON.stringify({ key, v86Version, sources })).digest('hex').slice(0, 16);
-  return `${key.imageId}-${key.memoryMiB}-${key.nic ?? 'none'}-${h}.state.gz`;
+  return `${key.imageId}-${key.memoryMiB}-${key.nic ?? 'none'}-${h}.state.zst`;
 }
 
 /** The (image, RAM) of every guest the bundled labs clone. */
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   for (const f of runtimeSources()) sourcesHash.update(f.slice(root.length)).update(readFileSync(f));
   const sources = sourcesHash.digest('hex');
   mkdirSync(cacheDir, { recursive: true });
+  await initZstd();
   const images = nodeImages();
   const entries: TemplateIndexEntry[] = [];
   const wanted = labSlots();
@@ -74,8 +75,10 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const template = await hv.templates.get(image, memoryMiB, GUEST_NIC);
         const raw = new Uint8Array(template.saved.state);
-        writeFileSync(join(cacheDir, name), gzipSync(raw, { level: 6 }));
-        const entry: TemplateIndexEntry = { file: name, key, clockMs: template.saved.clockMs, bytes: raw.byteLength, bootMs: Math.round(template.bootMs), builtAt: new Date(template.savedAt).toISOString() };
+        // Level 9: 4.6 MB for an 80 MiB guest's 14.5 MB, in about 1 s (level 3: 5.2 MB; 15: 4.56 MB in 2 s).
+        const packed = compress(raw, 9);
+        writeFileSync(join(cacheDir, name), packed);
+        const entry: TemplateIndexEntry = { file: name, key, clockMs: template.saved.clockMs, bytes: packed.byteLength, stateBytes: raw.byteLength, bootMs: Math.round(template.bootMs), builtAt: new Date(template.savedAt).toISOString() };
         writeFileSync(meta, JSON.stringify(entry));
         console.error(`templates: ${templateSlot(key)} booted and saved in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
   }
   // States of older builds are not needed again.
   const kept = new Set(entries.flatMap((e) => [e.file, `${e.file}.json`]));
-  for (const f of readdirSync(cacheDir)) if (f.includes('.state.gz') && !kept.has(f)) rmSync(join(cacheDir, f));
+  for (const f of readdirSync(cacheDir)) if (f.includes('.state.') && !kept.has(f)) rmSync(join(cacheDir, f));
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   for (const e of entries) writeFileSync(join(out, e.file), readFileSync(join(cacheDir, e.file)));

@@ -1,10 +1,12 @@
 // Booted templates built ahead, shipped as files beside the site (npm run
 // templates writes them; the build copies them to templates/). A page that
 // finds one for its image, RAM and NIC clones its first guest from it instead
-// of booting a template cold. The folder holds index.json and one gzipped v86
-// state per template; gzip's CRC checks each file, the key says what it was
-// made from, and anything else (no index, a malformed one, a file missing or
-// corrupt) falls back to a cold boot with a fault that says why.
+// of booting a template cold. The folder holds index.json and one v86 state
+// per template, zstd-compressed: v86's restore_state inflates zstd itself, in
+// the guest's worker, so the page only fetches and copies the small file. The
+// key says what a state was made from; anything else (no index, a malformed
+// one, a file missing, cut or corrupt) falls back to booting a template, with
+// a fault that says why.
 import * as v from 'valibot';
 import { HvError } from '../core/errors.ts';
 import { sameTemplateKey, type Template, type TemplateKey } from './templates.ts';
@@ -23,13 +25,14 @@ const KeySchema = v.strictObject({
 });
 
 const EntrySchema = v.strictObject({
-  /** The gzipped state, relative to the folder: a plain file name. */
-  file: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+\.gz$/, 'must be a plain file name ending in .gz')),
+  /** The zstd-compressed state, relative to the folder: a plain file name. */
+  file: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+\.zst$/, 'must be a plain file name ending in .zst')),
   key: KeySchema,
   /** The guest clock the state was saved at (SavedState.clockMs). */
   clockMs: v.pipe(v.number(), v.minValue(0)),
-  /** The state's size once inflated, bytes. */
-  bytes: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  /** The file's size, and the state's once inflated, bytes. */
+  bytes: v.pipe(v.number(), v.integer(), v.minValue(4)),
+  stateBytes: v.pipe(v.number(), v.integer(), v.minValue(1)),
   /** The cold boot that made it, ms, and when (ISO 8601). */
   bootMs: v.pipe(v.number(), v.minValue(0)),
   builtAt: v.string(),
@@ -71,12 +74,8 @@ export interface TemplateSource {
 /** Opens a file of the templates folder: its bytes as a stream, or null when there is no such file. */
 export type OpenTemplateFile = (name: string) => Promise<ReadableStream<Uint8Array> | null>;
 
-/** The bytes of a gzip stream, inflated (DecompressionStream: browsers and Node alike). */
-export async function gunzip(stream: ReadableStream<Uint8Array>): Promise<ArrayBuffer> {
-  // The DOM and Node typings of DecompressionStream disagree on its input type; both take bytes.
-  const inflate = new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
-  return new Response(stream.pipeThrough(inflate)).arrayBuffer();
-}
+/** The magic number that starts a zstd frame (little-endian), as v86's restore_state looks for it. */
+export const ZSTD_MAGIC = 0xfd2fb528;
 
 /** A TemplateSource over a folder of files: its index is read once, on first use. */
 export function templateFiles(open: OpenTemplateFile, where: string): TemplateSource {
@@ -94,14 +93,12 @@ export function templateFiles(open: OpenTemplateFile, where: string): TemplateSo
       const name = `${where}${found.file}`;
       const stream = await open(found.file);
       if (!stream) throw new HvError('image-missing', `${name} is listed in ${where}${TEMPLATE_INDEX} but missing`, { file: name });
-      let state: ArrayBuffer;
-      try {
-        state = await gunzip(stream);
-      } catch (err) {
-        throw new HvError('invalid-argument', `${name} is not a whole gzip file: ${(err as Error).message}`, { file: name });
-      }
+      const state = await new Response(stream).arrayBuffer();
       if (state.byteLength !== found.bytes) {
-        throw new HvError('invalid-argument', `${name} inflates to ${state.byteLength} bytes, not the ${found.bytes} its index says`, { file: name });
+        throw new HvError('invalid-argument', `${name} has ${state.byteLength} bytes, not the ${found.bytes} its index says`, { file: name });
+      }
+      if (new DataView(state).getUint32(0, true) !== ZSTD_MAGIC) {
+        throw new HvError('invalid-argument', `${name} is not a zstd-compressed state (it does not begin with zstd's magic number)`, { file: name });
       }
       return { key: { ...found.key }, saved: { state, clockMs: found.clockMs }, bootMs: found.bootMs, savedAt: Date.parse(found.builtAt) || 0, prebuilt: true };
     },

@@ -62,7 +62,26 @@ describe('prebuilt templates', () => {
     await hv.start(id);
     expect(hv.vm(id)).toMatchObject({ state: 'running', bootedBy: 'clone' });
     expect(hv.templates.builds).toBe(1);
-    expect(hv.faults().map((f) => f.message).join('\n')).toMatch(/prebuilt template hv\/80\/virtio cannot be used \(.*is not a whole gzip file/);
+    expect(hv.faults().map((f) => f.message).join('\n')).toMatch(/prebuilt template hv\/80\/virtio cannot be used \(.*has 1000 bytes, not the \d+ its index says/);
     expect((await hv.exec(id, 'echo ok')).output.trim()).toBe('ok');
+  });
+
+  it('a state that v86 cannot restore boots that clone cold, and the next clone from a booted template', async () => {
+    const corrupt = join(dir, 'corrupt');
+    cpSync(join(dir, 'site'), corrupt, { recursive: true });
+    const file = join(corrupt, index.templates.find((t) => t.key.memoryMiB === 96)!.file);
+    const bytes = readFileSync(file);
+    bytes.fill(0x55, 64, bytes.length - 64); // size and magic number intact, the frame garbage
+    writeFileSync(file, bytes);
+    const hv = withTemplates(corrupt);
+    const first = hv.createVm({ name: 'pd', memoryMiB: 96, image: 'hv', boot: 'clone' }).id;
+    await hv.start(first);
+    expect(hv.vm(first)).toMatchObject({ state: 'running', bootedBy: 'cold' });
+    expect(hv.vm(first)!.bootNote).toMatch(/cloning pd from its template failed .*booting it cold instead/);
+    const second = hv.createVm({ name: 'pe', memoryMiB: 96, image: 'hv', boot: 'clone' }).id;
+    await hv.start(second);
+    expect(hv.vm(second)).toMatchObject({ state: 'running', bootedBy: 'clone', bootNote: null });
+    expect(hv.templates).toMatchObject({ loads: 1, builds: 1 });
+    expect((await hv.exec(second, 'hostname')).output.trim()).toBe('pe');
   });
 });
