@@ -2,8 +2,9 @@
 // labs clone from (one per image and RAM), through the same Hypervisor and
 // guest worker code the page runs, and write them as the site's templates/
 // folder (src/host/template-files.ts): index.json and one zstd-compressed v86
-// state each (v86 inflates it in the guest's worker). The build (vite.config.ts) runs this and ships the folder, so that an
-// embedded lab's first guest is a clone, not a cold boot in the student's tab.
+// state each (v86 inflates it in the guest worker). The build (vite.config.ts)
+// runs this and ships the folder, so that an embedded lab's first guest is a
+// clone, not a cold boot in the student's tab.
 //
 // States are cached in node_modules/.cache/hv-templates under a hash of what
 // makes them (v86, the images, the guest runtime's sources, the key): a build

@@ -38,6 +38,9 @@ if (params.has('gallery') && labParam === null) {
 } else {
   /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
   const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+  const templates = fetchedTemplateFiles(new URL('templates/', location.href).href);
+  // A lab clones its guests: have the index on hand when it has read its file.
+  if (labParam !== null) templates.prime?.();
   const dash = new Dashboard(
     {
       workers: browserGuestWorkers,
@@ -46,7 +49,7 @@ if (params.has('gallery') && labParam === null) {
       wasm: { url: browserWasmUrl },
       standbyWorkers: PAGE_STANDBY_WORKERS,
       // Booted templates built with the site (vite.config.ts): a clone needs no cold boot first.
-      templates: fetchedTemplateFiles(new URL('templates/', location.href).href),
+      templates,
     },
     { pcpus, memoryMiB: 1024 },
   );

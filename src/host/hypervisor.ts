@@ -549,6 +549,18 @@ export class Hypervisor {
     }
   }
 
+  /**
+   * Get the templates these clones will need ready now (load the prebuilt
+   * ones, or boot them), so that their start does not wait for it: a lab calls
+   * this as soon as it has read its file. Failures show when a clone starts.
+   */
+  prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void {
+    for (const g of guests) {
+      const image = this.env.images.find((i) => i.id === (g.image ?? this.env.images[0]!.id));
+      if (image) void this.templates.get(image, g.memoryMiB, NIC).catch(() => {});
+    }
+  }
+
   /** Restore the template into a fresh worker; null (and a note) when that fails, so the caller boots cold. */
   private async cloneBoot(vm: VmRecord, generation: number, signal: AbortSignal, phases: { templateMs: number; copyMs: number }): Promise<Guest | null> {
     try {

@@ -9,6 +9,7 @@
 // a fault that says why.
 import * as v from 'valibot';
 import { HvError } from '../core/errors.ts';
+import { ZSTD_MAGIC } from '../protocol/guest-api.ts';
 import { sameTemplateKey, type Template, type TemplateKey } from './templates.ts';
 
 /** The index's file name, in the templates folder. */
@@ -69,13 +70,12 @@ export function parseTemplateIndex(text: string, where: string): TemplateIndex {
 export interface TemplateSource {
   /** A template made from exactly this key, or null when there is none; rejects when one is there but unusable. */
   load(key: TemplateKey): Promise<Template | null>;
+  /** Start reading what load() will need (e.g. the index), without waiting. */
+  prime?(): void;
 }
 
 /** Opens a file of the templates folder: its bytes as a stream, or null when there is no such file. */
 export type OpenTemplateFile = (name: string) => Promise<ReadableStream<Uint8Array> | null>;
-
-/** The magic number that starts a zstd frame (little-endian), as v86's restore_state looks for it. */
-export const ZSTD_MAGIC = 0xfd2fb528;
 
 /** A TemplateSource over a folder of files: its index is read once, on first use. */
 export function templateFiles(open: OpenTemplateFile, where: string): TemplateSource {
@@ -86,6 +86,10 @@ export function templateFiles(open: OpenTemplateFile, where: string): TemplateSo
     return parseTemplateIndex(await new Response(stream).text(), `${where}${TEMPLATE_INDEX}`);
   };
   return {
+    prime() {
+      index ??= readIndex();
+      index.catch(() => {}); // load() reports it
+    },
     async load(key) {
       index ??= readIndex();
       const found = (await index)?.templates.find((t) => sameTemplateKey(t.key, key));

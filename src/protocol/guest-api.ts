@@ -132,6 +132,9 @@ export interface MemorySearchResult {
   ms: number;
 }
 
+/** The magic number that begins a zstd frame (read little-endian): a state may come zstd-compressed (prebuilt templates). */
+export const ZSTD_MAGIC = 0xfd2fb528;
+
 /** A snapshot of a guest: v86's state and the guest clock it was taken at. */
 export interface SavedState {
   state: ArrayBuffer;

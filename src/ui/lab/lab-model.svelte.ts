@@ -102,6 +102,8 @@ export class LabModel {
       return;
     }
     const lab = parsed.lab;
+    // Before anything renders: the templates' download overlaps with the page's set-up.
+    this.dash.hv.prepareTemplates(lab.guests.filter((g) => g.boot === 'clone'));
     this.problems = [];
     this.lab = lab;
     this.bridge.setOrigins(allowedOrigins(this.options.parentOrigin, lab.allowedOrigins));
