@@ -1,7 +1,7 @@
 // bench lab: the embedded lab in Chromium, as a student meets it. The example
 // course page (another loopback origin) frames the first bundled lab; per
-// fresh page: ms from the frame's start to its first guest ready (clones: a
-// template boots first), and to all guests ready; then Check pressed 5 times
+// fresh page: ms from the frame's start to its first guest ready (clones of the
+// site's prebuilt template), and to all guests ready; then Check pressed 5 times
 // with the guests idle and 5 times with both burning CPU: the check's time
 // (as the lab measured it) and the frame's longest task meanwhile.
 import { fileURLToPath } from 'node:url';
@@ -80,7 +80,7 @@ export async function benchLab(): Promise<BenchRow[]> {
   const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
   const p95 = (xs: number[]) => percentile(xs, 95);
   return [
-    targetRow(S, 'embedded lab: frame start to first guest ready (median of 3 loads)', percentile(first, 50) / 1000, 's', '<=', 2, `ms: ${list(first)}; a template boots cold, then clones`),
+    targetRow(S, 'embedded lab: frame start to first guest ready (median of 3 loads)', percentile(first, 50) / 1000, 's', '<=', 2, `ms: ${list(first)}; clones of the prebuilt template (npm run templates)`),
     { section: S, metric: 'embedded lab: frame start to all guests ready (median)', value: percentile(all, 50) / 1000, unit: 's', note: `ms: ${list(all)}` },
     targetRow(S, `check answers, guests idle (p95 of ${CHECKS})`, p95(idle.ms) / 1000, 's', '<=', 1, `ms: ${list(idle.ms)}; 2 commands through the agent + 1 metric`),
     targetRow(S, `check answers, both guests burning on 1 pCPU (p95 of ${CHECKS})`, p95(busy.ms) / 1000, 's', '<=', 1, `ms: ${list(busy.ms)}`),
