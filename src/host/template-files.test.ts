@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { caught } from '../core/caught.test-helper.ts';
-import { parseTemplateIndex, templateFiles, TEMPLATE_INDEX, type TemplateIndex } from './template-files.ts';
+import { fetchedTemplateFiles, parseTemplateIndex, templateFiles, TEMPLATE_INDEX, type TemplateIndex } from './template-files.ts';
 import type { TemplateKey } from './templates.ts';
 
 const key: TemplateKey = { imageId: 'hv', kernelSha256: 'k1', initrdSha256: 'i1', biosSha256: 'b1', memoryMiB: 80, nic: 'virtio' };
@@ -62,5 +62,22 @@ describe('a folder of prebuilt templates', () => {
 
   it('refuses a malformed index with its name', async () => {
     await expect(folder({ [TEMPLATE_INDEX]: '[]' }).load(key)).rejects.toThrow(/templates\/index\.json/);
+  });
+});
+
+describe('the templates folder of a site', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const serve = (response: () => Response) => vi.stubGlobal('fetch', vi.fn(async () => response()));
+
+  it('has none when the server answers 404, or with its HTML page for every unknown path (a dev server)', async () => {
+    serve(() => new Response('not found', { status: 404 }));
+    expect(await fetchedTemplateFiles('http://site.test/templates/').load(key)).toBeNull();
+    serve(() => new Response('<!doctype html>', { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } }));
+    expect(await fetchedTemplateFiles('http://site.test/templates/').load(key)).toBeNull();
+  });
+
+  it('reports a server error with the URL', async () => {
+    serve(() => new Response('boom', { status: 500 }));
+    await expect(fetchedTemplateFiles('http://site.test/templates/').load(key)).rejects.toThrow('could not fetch http://site.test/templates/index.json: HTTP 500');
   });
 });

@@ -109,7 +109,7 @@ export function templateFiles(open: OpenTemplateFile, where: string): TemplateSo
   };
 }
 
-/** The templates folder of a site at `base` (a URL ending in /): fetched, a 404 is "none". */
+/** The templates folder of a site at `base` (a URL ending in /): fetched; a 404 or an HTML page is "no such file". */
 export function fetchedTemplateFiles(base: string): TemplateSource {
   return templateFiles(async (name) => {
     const url = new URL(name, base).href;
@@ -119,7 +119,8 @@ export function fetchedTemplateFiles(base: string): TemplateSource {
     } catch (err) {
       throw new HvError('image-missing', `could not fetch ${url}: ${(err as Error).message}`, { url });
     }
-    if (response.status === 404) return null;
+    // A 404, or a server's page for every unknown path (Vite's dev server sends index.html): no such file.
+    if (response.status === 404 || (response.ok && /^text\/html/i.test(response.headers.get('content-type') ?? ''))) return null;
     if (!response.ok || !response.body) throw new HvError('image-missing', `could not fetch ${url}: HTTP ${response.status}`, { url });
     return response.body;
   }, base);
