@@ -10,7 +10,7 @@
 // makes them (v86, the images, the guest runtime's sources, the key): a build
 // boots only what changed. Prints the folder's path.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compress, init as initZstd } from '@bokuweb/zstd-wasm';
@@ -71,7 +71,9 @@ async function main(): Promise<void> {
       const key = templateKey(image, memoryMiB, GUEST_NIC);
       const name = cacheName(key, sources);
       const meta = join(cacheDir, `${name}.json`);
-      if (!existsSync(join(cacheDir, name)) || !existsSync(meta)) {
+      if (existsSync(join(cacheDir, name)) && existsSync(meta)) {
+        entries.push(JSON.parse(readFileSync(meta, 'utf8')) as TemplateIndexEntry);
+      } else {
         hv ??= nodeHypervisor({ pcpus: 1, memoryMiB: 4096 }, 0);
         const t0 = performance.now();
         const template = await hv.templates.get(image, memoryMiB, GUEST_NIC);
@@ -81,9 +83,9 @@ async function main(): Promise<void> {
         writeFileSync(join(cacheDir, name), packed);
         const entry: TemplateIndexEntry = { file: name, key, clockMs: template.saved.clockMs, bytes: packed.byteLength, stateBytes: raw.byteLength, bootMs: Math.round(template.bootMs), builtAt: new Date(template.savedAt).toISOString() };
         writeFileSync(meta, JSON.stringify(entry));
+        entries.push(entry);
         console.error(`templates: ${templateSlot(key)} booted and saved in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
-      entries.push(JSON.parse(readFileSync(meta, 'utf8')) as TemplateIndexEntry);
     }
   } finally {
     await hv?.dispose();
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
   for (const e of entries) writeFileSync(join(out, e.file), readFileSync(join(cacheDir, e.file)));
   const index: TemplateIndex = { version: TEMPLATE_INDEX_VERSION, v86: v86Version, templates: entries };
   writeFileSync(join(out, TEMPLATE_INDEX), `${JSON.stringify(index, null, 2)}\n`);
-  const mb = entries.reduce((s, e) => s + statSync(join(out, e.file)).size, 0) / 1e6;
+  const mb = entries.reduce((s, e) => s + e.bytes, 0) / 1e6;
   console.error(`templates: ${entries.length} in ${out} (${mb.toFixed(1)} MB)`);
   console.log(out);
 }

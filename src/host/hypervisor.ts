@@ -556,8 +556,13 @@ export class Hypervisor {
    */
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void {
     for (const g of guests) {
-      const image = this.env.images.find((i) => i.id === (g.image ?? this.env.images[0]!.id));
-      if (image) void this.templates.get(image, g.memoryMiB, NIC).catch(() => {});
+      let image: GuestImage;
+      try {
+        image = this.image(g.image);
+      } catch {
+        continue; // the clone's start reports an unknown image
+      }
+      void this.templates.get(image, g.memoryMiB, NIC).catch(() => {});
     }
   }
 

@@ -85,14 +85,13 @@ export function templateFiles(open: OpenTemplateFile, where: string): TemplateSo
     if (!stream) return null; // a site built without templates
     return parseTemplateIndex(await new Response(stream).text(), `${where}${TEMPLATE_INDEX}`);
   };
+  const indexOnce = (): Promise<TemplateIndex | null> => (index ??= readIndex());
   return {
     prime() {
-      index ??= readIndex();
-      index.catch(() => {}); // load() reports it
+      indexOnce().catch(() => {}); // load() reports it
     },
     async load(key) {
-      index ??= readIndex();
-      const found = (await index)?.templates.find((t) => sameTemplateKey(t.key, key));
+      const found = (await indexOnce())?.templates.find((t) => sameTemplateKey(t.key, key));
       if (!found) return null;
       const name = `${where}${found.file}`;
       const stream = await open(found.file);
