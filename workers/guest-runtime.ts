@@ -24,7 +24,7 @@ import { loadImageFile } from './image-loader.ts';
 import { searchChunked } from './memory-search.ts';
 import { HandOffLink } from './hand-off.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
-import { installFastMemoryOps, installFastYield, setJit, type V86JitSwitch, type V86MemoryOps, type V86Yield } from './v86-tuning.ts';
+import { installFastMemoryOps, installFastYield, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
 
 const MiB = 1 << 20;
 /** BIOS, VGA BIOS and real-mode tables live below this address. */
@@ -160,6 +160,8 @@ export class GuestRuntime implements GuestApi {
         throw new HvError('restore-failed', `restoring ${spec.name} from its saved state failed: ${(err as Error).message}`, {});
       }
     }
+    // Before the guest runs: a first rdtsc must not jump (see v86-tuning.ts, the TSC).
+    primeTsc((emulator.v86.cpu as unknown as { wm: { exports: V86Tsc } }).wm.exports, now);
     const tRestore = hostClock();
     if (spec.cpuPort) this.connectCpu(spec.cpuPort);
     const link = new HandOffLink(spec.cpuInbox, spec.cpuCells, () => this.gate, hostClock);

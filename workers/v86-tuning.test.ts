@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { installFastMemoryOps, installFastYield, isZeroed, type V86MemoryOps, type V86Yield } from './v86-tuning.ts';
+import { installFastMemoryOps, installFastYield, isZeroed, primeTsc, type V86MemoryOps, type V86Yield } from './v86-tuning.ts';
 
 describe('isZeroed', () => {
   // A view that does not start at offset 0, like v86's mem8 inside its wasm memory.
@@ -80,5 +80,24 @@ describe('installFastYield', () => {
     uninstall();
     v86.yield(0, 4);
     expect(slow).toEqual([[4, 3], [0, 4]]);
+  });
+});
+
+describe('primeTsc', () => {
+  it('reads the TSC once, and again once the clock has moved', () => {
+    const readsAt: number[] = [];
+    let t = 1000;
+    let polls = 0;
+    // A coarse clock: it moves one 0.1 ms step after 50 polls.
+    const now = () => (++polls % 50 === 0 ? (t += 0.1) : t);
+    const step = primeTsc({ read_tsc: () => (readsAt.push(t), 0n) }, now);
+    expect(readsAt).toEqual([1000, 1000.1]);
+    expect(step).toBeCloseTo(0.1, 9);
+  });
+
+  it('gives up without a second reading when the clock does not move', () => {
+    let reads = 0;
+    expect(primeTsc({ read_tsc: () => (reads++, 0n) }, () => 5, 1000)).toBe(0);
+    expect(reads).toBe(1);
   });
 });

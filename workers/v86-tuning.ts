@@ -23,6 +23,17 @@
 // RAM before a restore touched every page for nothing: a new instance's memory
 // is zero except where v86 loaded something. So a restore clears only what was
 // written, and pages stay untouched until the guest or the state needs them.
+//
+// 4. The TSC. v86 makes rdtsc advance between two readings of a coarse clock
+// (a browser's performance.now moves in 100 us steps without cross-origin
+// isolation) by extrapolating within "the smallest step seen so far". A new
+// instance starts with no step seen; its first readings (set_tsc at reset and
+// at restore) record a step as large as the clock's value itself, and the
+// guest's next reading within the same 100 us then jumps ahead by up to that
+// much: about 2 s for a restored template. Linux's clock then stands still
+// until real time catches up (seen in Chromium: one clone in two took 2 s to
+// take its identity; Node's clock is fine-grained, so it never showed there).
+// Two readings one clock step apart, before the guest runs, record a real step.
 
 /** The parts of v86's CPU object these tunings read or replace. */
 export interface V86MemoryOps {
@@ -52,6 +63,31 @@ export function installFastYield(v86: V86Yield, channel: MessageChannel = new Me
     v86.yield = slow;
     channel.port1.close();
   };
+}
+
+/** v86's wasm export that reads the TSC as the guest would (and updates its extrapolation). */
+export interface V86Tsc {
+  read_tsc(): bigint;
+}
+
+/**
+ * Teach v86's TSC extrapolation the clock's real step: read the TSC, wait for
+ * `now` to move, read it again (the guest's TSC value is not changed). Polls
+ * `now` at most `maxPolls` times; returns the step seen, ms (0: the clock did
+ * not move, nothing learnt).
+ */
+export function primeTsc(exports: V86Tsc, now: () => number, maxPolls = 1_000_000): number {
+  exports.read_tsc();
+  const t0 = now();
+  // One reading per clock value: readings within one step would count as the guest's own.
+  for (let i = 0; i < maxPolls; i++) {
+    const t = now();
+    if (t > t0) {
+      exports.read_tsc();
+      return t - t0;
+    }
+  }
+  return 0;
 }
 
 /** Switch v86's JIT compiler on or off; it takes effect at the next block it would compile. */
