@@ -23,13 +23,14 @@ import { isCpuReport, type CpuCommand, type CpuPortLike } from '../src/protocol/
 import { loadImageFile } from './image-loader.ts';
 import { searchChunked } from './memory-search.ts';
 import { HandOffLink } from './hand-off.ts';
+import { SerialBatcher } from './serial-batch.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
 import { installFastMemoryOps, installFastYield, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
 
 const MiB = 1 << 20;
 /** BIOS, VGA BIOS and real-mode tables live below this address. */
 const FIRST_MIB = MiB;
-/** Serial bytes are batched: one event per byte would flood the host. */
+/** Serial bytes are batched (serial-batch.ts): at most one batch per port this often, ms. */
 const SERIAL_FLUSH_MS = 16;
 /** Use outside slices is reported this often (also keeps counters fresh). */
 const USAGE_FLUSH_MS = 250;
@@ -64,9 +65,8 @@ export class GuestRuntime implements GuestApi {
   private emulator: (V86 & V86Internals) | null = null;
   private gate: TickGate | null = null;
   private sink: GuestEventSink = () => {};
-  private serial: number[] = [];
-  /** Bytes from the agent's line (second serial port), batched like the console's. */
-  private agentBytes: number[] = [];
+  /** Console bytes (serial0) and the agent's line (serial1), batched. */
+  private readonly serial = new SerialBatcher((port, bytes) => this.emit({ type: port === 0 ? 'serial0-output' : 'serial1-output', bytes }), hostClock, SERIAL_FLUSH_MS);
   private serialTail = '';
   private crashed = false;
   private memoryMiB = 0;
@@ -150,7 +150,7 @@ export class GuestRuntime implements GuestApi {
     installFastMemoryOps(emulator.v86.cpu as unknown as V86MemoryOps, spec.state ? FIRST_MIB : Infinity);
     if (!isNode) this.uninstallYield = installFastYield(emulator.v86 as unknown as V86Yield);
     emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
-    emulator.add_listener('serial1-output-byte', (byte) => void this.agentBytes.push(byte));
+    emulator.add_listener('serial1-output-byte', (byte) => this.serial.push(1, byte));
     if (spec.state) {
       this.emit({ type: 'boot-progress', phase: 'restore', file: '', loaded: 0, total: spec.state.byteLength });
       try {
@@ -174,7 +174,6 @@ export class GuestRuntime implements GuestApi {
       (grantId) => link.passOn(grantId),
       (grantId) => link.giveNotice(grantId),
     );
-    this.timers.push(setInterval(() => this.flushSerial(), SERIAL_FLUSH_MS));
     this.timers.push(
       setInterval(() => {
         this.gate?.flushUsage();
@@ -287,6 +286,7 @@ export class GuestRuntime implements GuestApi {
     this.cpuPort = null;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.serial.dispose();
     this.link?.close();
     this.link = null;
     const emulator = this.emulator;
@@ -307,7 +307,7 @@ export class GuestRuntime implements GuestApi {
   }
 
   private onSerialByte(byte: number): void {
-    this.serial.push(byte);
+    this.serial.push(0, byte);
     if (this.crashed) return;
     // Panic detection on a short rolling tail of the console.
     this.serialTail = (this.serialTail + String.fromCharCode(byte)).slice(-256);
@@ -316,7 +316,7 @@ export class GuestRuntime implements GuestApi {
       const m = PANIC_RE.exec(this.serialTail);
       if (m) {
         this.crashed = true;
-        this.flushSerial();
+        this.serial.flush();
         this.emit({ type: 'guest-crash', reason: m[0].trim() });
       }
     }
@@ -326,18 +326,6 @@ export class GuestRuntime implements GuestApi {
     if (this.jitOn || !this.emulator) return;
     this.jitOn = true;
     setJit(this.emulator.v86.cpu as unknown as V86JitSwitch, true);
-  }
-
-  private flushSerial(): void {
-    if (this.agentBytes.length > 0) {
-      const bytes = Uint8Array.from(this.agentBytes);
-      this.agentBytes = [];
-      this.emit({ type: 'serial1-output', bytes });
-    }
-    if (this.serial.length === 0) return;
-    const bytes = Uint8Array.from(this.serial);
-    this.serial = [];
-    this.emit({ type: 'serial0-output', bytes });
   }
 
   /** The scheduler's commands arrive on the CPU channel; they act as the GuestApi calls of the same name. */
