@@ -121,7 +121,7 @@ export class GuestRuntime implements GuestApi {
     this.prepared.clear(); // one boot per worker: what it did not take (a restore's kernel) is not needed
     const tFiles = hostClock();
     const [bios, vgaBios, kernel, initrd] = buffers as [ArrayBuffer, ArrayBuffer, ArrayBuffer?, ArrayBuffer?];
-    const cmdline = [spec.image.cmdline, `hv.name=${spec.name}`, spec.seed ? `hv.seed=${spec.seed}` : ''].filter(Boolean).join(' ');
+    const cmdline = [spec.image.cmdline, `hv.name=${spec.name}`, spec.seed ? `hv.seed=${spec.seed}` : '', spec.template ? 'hv.template=1' : ''].filter(Boolean).join(' ');
     const options: V86Options & { wasm_fn: (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports> } = {
       wasm_fn: async (imports) => (await WebAssembly.instantiate(wasm, imports)).exports,
       memory_size: spec.memoryMiB * MiB,

@@ -29,35 +29,7 @@
 #define CHUNK (64 * 1024)
 #define GIVE_UP_PAGES 1024 /* 4 MiB of unreadable pages in a row: past the end of RAM */
 
-typedef unsigned int u32;
-typedef unsigned char u8;
-
-/* --- system calls (i386: number in eax, arguments in ebx, ecx, edx) --- */
-static int sys3(int n, int a, int b, int c) {
-  int r;
-  __asm__ volatile("int $0x80" : "=a"(r) : "a"(n), "b"(a), "c"(b), "d"(c) : "memory");
-  return r;
-}
-#define SYS_exit 1
-#define SYS_read 3
-#define SYS_write 4
-#define SYS_open 5
-#define SYS_lseek 19
-#define SYS_clock_gettime64 403 /* 265 needs COMPAT_32BIT_TIME, which the small kernel lacks */
-#define CLOCK_MONOTONIC 1
-
-/* gcc may emit calls to these even when freestanding. */
-void *memset(void *d, int c, unsigned long n) {
-  u8 *p = d;
-  while (n--) *p++ = (u8)c;
-  return d;
-}
-void *memcpy(void *d, const void *s, unsigned long n) {
-  u8 *p = d;
-  const u8 *q = s;
-  while (n--) *p++ = *q++;
-  return d;
-}
+#include "hv-sys.h"
 
 /* --- output --- */
 static char out[1024];
@@ -100,35 +72,6 @@ static u32 nowMs(void) {
   unsigned long long ts[2]; /* struct __kernel_timespec: 64-bit seconds, nanoseconds */
   if (sys3(SYS_clock_gettime64, CLOCK_MONOTONIC, (int)ts, 0) < 0) return 0;
   return (u32)ts[0] * 1000u + (u32)ts[1] / 1000000u;
-}
-
-/* --- arguments --- */
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-/* Decode hex into dst (at most MAX_LEN bytes); returns the length or -1. */
-static int unhex(const char *s, u8 *dst) {
-  int n = 0;
-  while (s[0] && s[1]) {
-    int hi = hexval(s[0]), lo = hexval(s[1]);
-    if (hi < 0 || lo < 0 || n == MAX_LEN) return -1;
-    dst[n++] = (u8)(hi << 4 | lo);
-    s += 2;
-  }
-  return s[0] ? -1 : n;
-}
-static int parseu(const char *s, u32 *v) {
-  u32 r = 0;
-  if (!*s) return -1;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9' || r > 100000) return -1;
-    r = r * 10 + (u32)(*s - '0');
-  }
-  *v = r;
-  return 0;
 }
 
 /* --- the search --- */
@@ -183,15 +126,15 @@ int cmain(int argc, char **argv) {
   u32 limitMiB = 0;
   int a = 1;
   if (a + 1 < argc && argv[a][0] == '-' && argv[a][1] == 'm' && !argv[a][2]) {
-    if (parseu(argv[a + 1], &limitMiB) < 0 || limitMiB == 0 || limitMiB > 2047) die("-m takes a size in MiB, 1 to 2047");
+    if (parseu(argv[a + 1], &limitMiB, 100000) < 0 || limitMiB == 0 || limitMiB > 2047) die("-m takes a size in MiB, 1 to 2047");
     a += 2;
   }
   if (argc - a < 2) die("a key and at least one masked pattern are needed");
-  keyLen = unhex(argv[a++], key);
+  keyLen = unhex(argv[a++], key, MAX_LEN);
   if (keyLen <= 0) die("KEYHEX must be 2 to 128 hex digits");
   for (; a < argc; a++) {
     if (patterns == MAX_PATTERNS) die("at most 8 patterns");
-    int n = unhex(argv[a], masked[patterns]);
+    int n = unhex(argv[a], masked[patterns], MAX_LEN);
     if (n <= 0) die("MASKEDHEX must be 2 to 128 hex digits");
     if (n > keyLen) die("the key is shorter than a pattern");
     patLen[patterns++] = n;
@@ -273,19 +216,3 @@ int cmain(int argc, char **argv) {
   flush();
   return 0;
 }
-
-/* Entry: the kernel leaves argc, argv[] on the stack; align it for cmain. */
-__asm__(
-    ".globl _start\n"
-    "_start:\n"
-    "  xor %ebp, %ebp\n"
-    "  mov (%esp), %eax\n"
-    "  lea 4(%esp), %edx\n"
-    "  and $-16, %esp\n"
-    "  sub $8, %esp\n"
-    "  push %edx\n"
-    "  push %eax\n"
-    "  call cmain\n"
-    "  mov %eax, %ebx\n"
-    "  mov $1, %eax\n"
-    "  int $0x80\n");

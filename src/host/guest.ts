@@ -26,6 +26,8 @@ export interface GuestOptions {
   /** Restore this saved state instead of booting the kernel (its buffer is transferred). */
   state?: SavedState;
   seed?: string;
+  /** Boot as a template whose clones take an identity (BootSpec.template). */
+  template?: boolean;
   /** Give up when no HV-READY line came within this many ms (default 120 s). */
   readyTimeoutMs?: number;
   /** Sees every event, including boot progress, from the first one on. */
@@ -115,6 +117,7 @@ export class Guest {
         nic: options.nic ?? null,
         ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
+        ...(options.template ? { template: true } : {}),
         ...(options.cpuInbox ? { cpuInbox: options.cpuInbox } : {}),
         ...(options.cpuCells ? { cpuCells: options.cpuCells } : {}),
         ...(options.cpuPort ? { cpuPort: options.cpuPort } : {}),

@@ -648,6 +648,7 @@ export class Hypervisor {
     try {
       guest = await Guest.create(this.workers, {
         name: 'template',
+        template: true,
         memoryMiB: key.memoryMiB,
         image,
         wasm: this.env.wasm,

@@ -65,6 +65,11 @@ export interface TemplateHost {
   bootTemplate(image: GuestImage, key: TemplateKey, signal: AbortSignal): Promise<{ guest: Guest; release: () => Promise<void> }>;
 }
 
+/** A template's shell prints this line when it waits for a clone's identity. */
+const AWAIT_IDENTITY_RE = /HV-AWAIT-IDENTITY/;
+/** How long a booted template may take to settle before its state is saved, ms. */
+const TEMPLATE_SETTLE_MS = 30_000;
+
 export class TemplateStore {
   private readonly templates = new Map<string, Template>();
   private readonly building = new Map<string, Promise<Template>>();
@@ -144,8 +149,10 @@ export class TemplateStore {
     const { guest, release } = await this.host.bootTemplate(image, key, this.disposal.signal);
     try {
       const bootMs = performance.now() - t0;
-      // Let the shell settle at its prompt after the ready line.
-      await guest.exec('true');
+      // The shell waits for its clones' identity (hv_await_identity in the guest's
+      // /etc/hv.sh); an answer from the agent lets it settle in that read.
+      await guest.waitFor(AWAIT_IDENTITY_RE, TEMPLATE_SETTLE_MS);
+      await guest.agent('true', TEMPLATE_SETTLE_MS);
       const saved = await guest.saveState();
       return { key, saved, bootMs, savedAt: Date.now() };
     } finally {

@@ -74,6 +74,11 @@ export interface BootSpec {
   /** A per-guest random seed written to the guest's entropy pool. */
   seed?: string;
   /**
+   * Boot a template (kernel parameter hv.template=1): its shell waits, without
+   * echo, for the identity line each of its clones is given (see GuestOptions.identity).
+   */
+  template?: boolean;
+  /**
    * Run interpreted (v86's JIT off) until the guest prints its HV-READY line
    * (or has run 1.5 s): a boot's run-once code is cheaper to interpret than to
    * compile. Default
