@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { cspMetaPolicy } from './src/csp.ts';
 
 /**
  * The bundled labs (labs/*.yaml) and the lab JSON Schema as files of the
@@ -51,9 +52,22 @@ function templateFiles(): Plugin {
   };
 }
 
+/**
+ * The Content-Security-Policy (src/csp.ts) as the first tag of the built
+ * page's <head>. Not in the dev server: its client needs inline code and a
+ * WebSocket the policy does not allow.
+ */
+function cspMeta(): Plugin {
+  return {
+    name: 'hv-csp-meta',
+    apply: 'build',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: cspMetaPolicy() }, injectTo: 'head-prepend' }],
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [svelte(), labFiles(), templateFiles()],
+  plugins: [svelte(), labFiles(), templateFiles(), cspMeta()],
   build: {
     target: 'es2022',
     // Images and wasm are fetched (and sha256-checked) by the guest worker:
