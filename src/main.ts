@@ -36,8 +36,8 @@ if (params.has('gallery') && labParam === null) {
   document.title = 'Labs · Hypervisor playground';
   mount(Gallery, { target, props: { context: labContext(images) } });
 } else {
-  /** One pCPU fewer than the machine's threads (the page itself needs one), at least 1. */
-  const pcpus = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+  /** One pCPU at first: two busy guests then take turns, as they would on a loaded host (the host panel says how to raise it; a lab sets its own). */
+  const pcpus = 1;
   const templates = fetchedTemplateFiles(new URL('templates/', location.href).href);
   // A lab clones its guests: have the index on hand when it has read its file.
   if (labParam !== null) templates.prime?.();

@@ -34,8 +34,10 @@ describe('dashboard', () => {
     await expect.poll(() => page.title()).toBe('Hypervisor playground');
     expect(new URL(page.url()).pathname).toBe('/lab/');
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+    // One pCPU on a first visit, so that two busy guests take turns; the host panel says how to raise it.
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-    expect(await page.getByTestId('host-pcpus').inputValue()).toBe(String(Math.max(1, cores - 1)));
+    expect(await page.getByTestId('host-pcpus').inputValue()).toBe('1');
+    expect(await page.getByTestId('host-pcpus-hint').count()).toBe(cores > 2 ? 1 : 0);
     const gauge = page.getByTestId('pool-gauge');
     expect(await gauge.getAttribute('data-total')).toBe('1024');
     expect(await gauge.getAttribute('data-reserved')).toBe('0');
@@ -46,6 +48,23 @@ describe('dashboard', () => {
     await page.getByTestId('tab-dashboard').click();
     // No guest runs: only the page's standby workers were started (loaded ahead of the first start).
     await expect.poll(() => lab.workersStarted.length).toBe(PAGE_STANDBY_WORKERS);
+  });
+
+  it('applies a number field on Enter and keeps the focus there', async () => {
+    const { page } = lab;
+    const field = page.getByTestId('host-pcpus');
+    const focused = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['testid'] ?? null);
+    await field.focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('2');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('host-panel').textContent()).toMatch(/At most 2 guests execute/);
+    expect(await focused()).toBe('host-pcpus');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('1');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('host-panel').textContent()).toMatch(/At most 1 guest executes/);
+    expect(await focused()).toBe('host-pcpus');
   });
 
   it('refuses a bad create beside its field before anything starts', async () => {
@@ -225,6 +244,9 @@ describe('dashboard', () => {
     await expect.poll(() => card.getAttribute('data-state')).toBe('paused');
     expect(await page.locator('[data-testid="console-state"]').textContent()).toMatch(/Paused/);
     expect(await card.getByTestId('vm-pause').getAttribute('aria-disabled')).toBe('true');
+    // An inactive command says why in visible text, to a keyboard user too.
+    await card.getByTestId('vm-pause').focus();
+    expect(await card.getByTestId('vm-why').textContent()).toMatch(/^cannot pause web2: it is already paused \(pause is legal when /);
     await card.getByTestId('vm-resume').click();
     await expect.poll(() => card.getAttribute('data-state')).toBe('running');
   });
