@@ -142,6 +142,18 @@ describe('dashboard', () => {
     expect(await terminalText(page, 'web1')).not.toMatch(/\^C/);
   });
 
+  it('switches the consoles to screen-reader mode and back', async () => {
+    const { page } = lab;
+    const tree = guestConsole(page, 'web1').locator('.xterm-accessibility-tree');
+    expect(await tree.count()).toBe(0);
+    await page.getByTestId('reader-mode').check();
+    await expect.poll(() => tree.count()).toBe(1);
+    // The rows the screen reader reads hold the console's text.
+    await expect.poll(async () => (await tree.textContent()) ?? '').toMatch(/web1:~#/);
+    await page.getByTestId('reader-mode').uncheck();
+    await expect.poll(() => tree.count()).toBe(0);
+  });
+
   it('gives the guest its console pane\'s size, also after the window changes size', async () => {
     const { page } = lab;
     await vmCard(page, 'web1').locator('button.name').click();
