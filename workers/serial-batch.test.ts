@@ -53,6 +53,11 @@ describe('SerialBatcher', () => {
     push(0, 'y');
     batcher.dispose();
     expect(vi.getTimerCount()).toBe(0);
+    // Bytes a guest still prints while it is torn down go nowhere.
+    push(0, 'z');
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(100);
+    expect(out.map((o) => o[1])).toEqual(['x']);
   });
 
   it('flush() sends what is pending at once', () => {

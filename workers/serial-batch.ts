@@ -12,6 +12,7 @@ export class SerialBatcher {
   private readonly pending: [number[], number[]] = [[], []];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastFlush = -Infinity;
+  private disposed = false;
 
   constructor(
     /** Receives each port's bytes of one batch (never empty). */
@@ -21,6 +22,7 @@ export class SerialBatcher {
   ) {}
 
   push(port: SerialPort, byte: number): void {
+    if (this.disposed) return; // the guest is going away: nothing more leaves
     this.pending[port].push(byte);
     if (this.timer !== null) return;
     // A macrotask: the bytes written in the same tick join this batch.
@@ -43,6 +45,7 @@ export class SerialBatcher {
   }
 
   dispose(): void {
+    this.disposed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
