@@ -2,13 +2,10 @@
 // (performance.now in 0.1 ms steps): a new instance's first readings within
 // one clock step jump ahead by about the clock's whole value, unless primed
 // (primeTsc, workers/v86-tuning.ts). Checked against the installed v86.
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { nodeImage, nodeWasmUrl } from '../../src/host/node-images.ts';
+import { bareV86 } from './bare-v86.ts';
 import { primeTsc, type V86Tsc } from '../../workers/v86-tuning.ts';
 
-const MiB = 1 << 20;
 /** v86's TSC runs at 1 GHz: ticks per ms. */
 const TICKS_PER_MS = 1e6;
 /** The clock a restored template's guest sees starts near its saved clock (here 3 s). */
@@ -19,25 +16,8 @@ const raw = performance.now.bind(performance);
 const coarseNow = (): number => CLOCK_START_MS + Math.floor(raw() * 10) / 10;
 performance.now = coarseNow;
 
-async function bytes(url: string): Promise<ArrayBuffer> {
-  const b = await readFile(fileURLToPath(url));
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-}
-
 async function newInstance(): Promise<{ tsc: V86Tsc; destroy: () => Promise<void> }> {
-  const { V86 } = await import('v86');
-  const image = nodeImage('hv');
-  const wasm = await WebAssembly.compile(await bytes(nodeWasmUrl));
-  const emulator = new V86({
-    wasm_fn: async (imports: WebAssembly.Imports) => (await WebAssembly.instantiate(wasm, imports)).exports,
-    memory_size: 80 * MiB,
-    vga_memory_size: MiB,
-    bios: { buffer: await bytes(image.bios.url) },
-    vga_bios: { buffer: await bytes(image.vgaBios.url) },
-    acpi: true,
-    autostart: false,
-  } as ConstructorParameters<typeof V86>[0]);
-  await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+  const emulator = await bareV86();
   const tsc = (emulator as unknown as { v86: { cpu: { wm: { exports: V86Tsc } } } }).v86.cpu.wm.exports;
   return { tsc, destroy: () => emulator.destroy() };
 }
