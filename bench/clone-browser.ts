@@ -23,7 +23,7 @@ function startToShell(lab: LabPage, name: string, keep = false): Promise<CloneSa
       window.__hvDashboard! as unknown as {
         dash: {
           hv: {
-            createVm(spec: object): { id: string };
+            createVm(spec: object): Promise<{ id: string }>;
             vm(id: string): { bootPhases: CloneSample['phases'] };
             start(id: string): Promise<void>;
             exec(id: string, cmd: string): Promise<unknown>;
@@ -34,7 +34,7 @@ function startToShell(lab: LabPage, name: string, keep = false): Promise<CloneSa
       }
     ).dash;
     if (!keepIt) await hv.standbyReady();
-    const { id } = hv.createVm({ name: vmName, memoryMiB: 128, boot: 'clone' });
+    const { id } = await hv.createVm({ name: vmName, memoryMiB: 128, boot: 'clone' });
     const t0 = performance.now();
     await hv.start(id);
     await hv.exec(id, 'true');

@@ -1,5 +1,5 @@
-// Page entry: a Hypervisor over Web Worker guests with the guest images and
-// v86.wasm bundled with this build. The URL says which page:
+// Page entry: the UI, over the hypervisor in its own worker (src/host/remote/),
+// with the guest images and v86.wasm bundled with this build. The URL says which page:
 //   (none)            the dashboard
 //   ?gallery          the labs bundled with the site
 //   ?lab=URL          a lab (relative to the site, or absolute); &parentOrigin=ORIGIN[,ORIGIN]
@@ -9,9 +9,9 @@ import App from './ui/App.svelte';
 import { Dashboard } from './ui/dashboard.svelte.ts';
 import { chartStats } from './ui/chart-frames.ts';
 import { browserImages, browserWasmUrl } from './host/browser-images.ts';
-import { browserCpuService, browserGuestWorkers, browserWorkerCounts } from './host/browser-workers.ts';
 import { labContext } from './host/lab/lab-session.ts';
-import { fetchedTemplateFiles } from './host/template-files.ts';
+import { browserHypervisor } from './host/remote/browser-client.ts';
+import type { WorkerCounts } from './host/remote/protocol.ts';
 import { PAGE_STANDBY_WORKERS } from './host/standby-workers.ts';
 import Gallery from './ui/lab/Gallery.svelte';
 import LabApp from './ui/lab/LabApp.svelte';
@@ -21,7 +21,7 @@ import './ui/app.css';
 declare global {
   interface Window {
     /** Test hook for e2e tests and benches, compiled in only by `npm run build:test`: the dashboard model, chart and worker counters. */
-    __hvDashboard?: { dash: Dashboard; chartStats: typeof chartStats; workers: typeof browserWorkerCounts };
+    __hvDashboard?: { dash: Dashboard; chartStats: typeof chartStats; workers: () => Promise<WorkerCounts | null> };
   }
 }
 
@@ -38,23 +38,21 @@ if (params.has('gallery') && labParam === null) {
 } else {
   /** One pCPU at first: two busy guests then take turns, as they would on a loaded host (the host panel says how to raise it; a lab sets its own). */
   const pcpus = 1;
-  const templates = fetchedTemplateFiles(new URL('templates/', location.href).href);
-  // A lab clones its guests: have the index on hand when it has read its file.
-  if (labParam !== null) templates.prime?.();
-  const dash = new Dashboard(
-    {
-      workers: browserGuestWorkers,
-      cpu: browserCpuService,
+  const hv = browserHypervisor({
+    env: {
       images,
-      wasm: { url: browserWasmUrl },
+      wasmUrl: browserWasmUrl,
       standbyWorkers: PAGE_STANDBY_WORKERS,
       // Booted templates built with the site (vite.config.ts): a clone needs no cold boot first.
-      templates,
+      templatesUrl: new URL('templates/', location.href).href,
+      // A lab clones its guests: have the index on hand when it has read its file.
+      primeTemplates: labParam !== null,
     },
-    { pcpus, memoryMiB: 1024 },
-  );
+    settings: { pcpus, memoryMiB: 1024 },
+  });
+  const dash = new Dashboard(hv);
   // Replaced at build time: a production build has no trace of the hook.
-  if (import.meta.env.VITE_HV_TEST_HOOKS === '1') window.__hvDashboard = { dash, chartStats, workers: browserWorkerCounts };
+  if (import.meta.env.VITE_HV_TEST_HOOKS === '1') window.__hvDashboard = { dash, chartStats, workers: () => hv.workerCounts() };
   if (labParam !== null) {
     const model = new LabModel(dash, { url: new URL(labParam, location.href).href, parentOrigin: params.get('parentOrigin'), author: params.get('author') === '1' });
     mount(LabApp, { target, props: { model } });

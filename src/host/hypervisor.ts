@@ -13,7 +13,9 @@ import type { BootSpec, GuestEvent, GuestImage, HandOffInbox, SavedState } from 
 import type { SchedulerView, VoidedGrant } from '../core/scheduler-types.ts';
 import { localCpuService, type CpuControl, type CpuServiceFactory } from './cpu/cpu-service.ts';
 import { HandOffCells } from './hand-off-cells.ts';
+import { imageById } from './images.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
+import type { HostApi } from './host-api.ts';
 import { PeriodHistory } from './period-history.ts';
 import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
 import type { TemplateSource } from './template-files.ts';
@@ -156,11 +158,12 @@ const FAULT_LIMIT = 200;
 export const GUEST_NIC = 'virtio' as const;
 const NIC = GUEST_NIC;
 
-export class Hypervisor {
+export class Hypervisor implements HostApi {
   readonly history = new PeriodHistory();
   readonly templates: TemplateStore;
   private readonly vmsById = new Map<string, VmRecord>();
   private readonly listeners = new Set<(e: HvEvent) => void>();
+  private readonly guestListeners = new Set<(vmId: string, guest: Guest) => void>();
   private readonly pool: MemoryPool;
   private readonly cpu: CpuControl;
   /** The scheduler's settings, pending changes included (the service applies them from its next period). */
@@ -201,7 +204,7 @@ export class Hypervisor {
     );
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
-    this.settingsNow = { ...this.settingsFrom(config), memoryMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false };
+    this.settingsNow = hostSettings(config, this.pool);
     const hostCores = env.hostCores ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
     this.cpuConfig = config;
     this.cpu = (env.cpu ?? localCpuService(this.timers))(
@@ -233,6 +236,12 @@ export class Hypervisor {
     return () => this.listeners.delete(listener);
   }
 
+  /** Hear of every VM's new Guest as it is spawned, before it boots (the hypervisor's worker follows consoles with it). */
+  onGuest(listener: (vmId: string, guest: Guest) => void): () => void {
+    this.guestListeners.add(listener);
+    return () => this.guestListeners.delete(listener);
+  }
+
   /** The host clock (ms) that events and period records are stamped with. */
   now(): number {
     return this.timers.now();
@@ -247,17 +256,7 @@ export class Hypervisor {
   }
 
   get memory(): MemoryView {
-    const p = this.pool;
-    const host = [...this.hostHeld.values()].map((r) => ({ ...r }));
-    return {
-      totalMiB: p.totalMiB,
-      reservedMiB: p.reservedMiB,
-      freeMiB: p.freeMiB,
-      overcommit: p.overcommit,
-      overcommitRatio: p.overcommitRatio,
-      hostMiB: host.reduce((sum, r) => sum + r.mib, 0),
-      host,
-    };
+    return memoryView(this.pool, [...this.hostHeld.values()]);
   }
 
   /** The pool's reservations, per VM id (tests compare them with the VMs that run). */
@@ -428,7 +427,7 @@ export class Hypervisor {
       if (change.overcommit !== undefined) this.pool.setOvercommit(change.overcommit);
       this.cpu.setConfig(config);
       this.cpuConfig = config;
-      this.settingsNow = { ...this.settingsFrom(config), memoryMiB: this.pool.totalMiB, overcommit: this.pool.overcommit };
+      this.settingsNow = hostSettings(config, this.pool);
       this.emit({ type: 'host-settings', at: this.timers.now(), settings: this.settings });
       return this.settings;
     });
@@ -472,6 +471,7 @@ export class Hypervisor {
     this.cpu.dispose();
     await this.standby?.dispose();
     this.listeners.clear();
+    this.guestListeners.clear();
   }
 
   // --- internals ---
@@ -612,6 +612,13 @@ export class Hypervisor {
       ...(state ? { state, identity: { seed, mac: randomMac() } } : {}),
       onSpawn: (g) => {
         vm.guest = g;
+        for (const l of [...this.guestListeners]) {
+          try {
+            l(vm.id, g);
+          } catch (err) {
+            this.fault(vm.id, `a guest listener failed: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
       },
       onEvent: (e) => {
         if (vm.generation !== generation || !vm.guest) return;
@@ -734,19 +741,11 @@ export class Hypervisor {
   }
 
   private image(id?: string): GuestImage {
-    const image = id === undefined ? this.env.images[0] : this.env.images.find((i) => i.id === id);
-    if (!image) {
-      throw new HvError('not-found', `there is no image "${id}"; available: ${this.env.images.map((i) => i.id).join(', ')}`, { image: id });
-    }
-    return image;
+    return imageById(this.env.images, id);
   }
 
   private allReservations(): { vmId: string; reservationPct: number | null }[] {
     return [...this.vmsById.values()].map((v) => ({ vmId: v.name, reservationPct: v.resources.reservationPct }));
-  }
-
-  private settingsFrom(config: SchedulerConfig): Pick<HostSettings, 'pcpus' | 'periodMs' | 'sliceMs' | 'handOff'> {
-    return { pcpus: config.pcpus, periodMs: config.periodMs, sliceMs: config.sliceMs, handOff: config.handOff };
   }
 
   private refusing<T>(action: string, vmId: string | null, fn: () => T): T {
@@ -798,4 +797,33 @@ function randomMac(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
   bytes[0] = (bytes[0]! & 0xfc) | 0x02;
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The host's settings from the scheduler's config and the pool. */
+function hostSettings(config: SchedulerConfig, pool: MemoryPool): HostSettings {
+  return { pcpus: config.pcpus, periodMs: config.periodMs, sliceMs: config.sliceMs, handOff: config.handOff, memoryMiB: pool.totalMiB, overcommit: pool.overcommit };
+}
+
+function memoryView(pool: MemoryPool, held: HostReservation[]): MemoryView {
+  const host = held.map((r) => ({ ...r }));
+  return {
+    totalMiB: pool.totalMiB,
+    reservedMiB: pool.reservedMiB,
+    freeMiB: pool.freeMiB,
+    overcommit: pool.overcommit,
+    overcommitRatio: pool.overcommitRatio,
+    hostMiB: host.reduce((sum, r) => sum + r.mib, 0),
+    host,
+  };
+}
+
+/**
+ * The settings and pool a new Hypervisor built with these settings reports
+ * (the page shows them until the hypervisor's worker answers); throws as the
+ * constructor would on bad ones.
+ */
+export function initialHost(settings: Partial<HostSettings> & Pick<HostSettings, 'pcpus' | 'memoryMiB'>): { settings: HostSettings; memory: MemoryView } {
+  const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
+  const pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
+  return { settings: hostSettings(config, pool), memory: memoryView(pool, []) };
 }

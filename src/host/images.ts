@@ -69,3 +69,10 @@ export function imageCatalog(resolve: ResolveImageUrl): GuestImage[] {
 export function imageMinMemoryMiB(image: GuestImage): number {
   return minMemoryMiBForInitrd(image.initrd.bytes);
 }
+
+/** The image with this id (the first, the default, when none is named); not-found names the ones there are. */
+export function imageById(images: readonly GuestImage[], id?: string): GuestImage {
+  const image = id === undefined ? images[0] : images.find((i) => i.id === id);
+  if (!image) throw new HvError('not-found', `there is no image "${id}"; available: ${images.map((i) => i.id).join(', ')}`, { image: id });
+  return image;
+}

@@ -2,14 +2,14 @@
 // Guest across restarts, keeps the raw bytes (colours included) for a
 // terminal that attaches late, and keeps the last output of a guest that
 // crashed or stopped so the user can read what happened.
-import type { Guest } from '../host/guest.ts';
+import type { GuestHandle } from '../host/host-api.ts';
 import type { ConsolePort } from './console-port.ts';
 
 /** Console output kept for a terminal that attaches late, bytes. */
 const BACKLOG_BYTES = 256 * 1024;
 
 export class ConsoleFeed implements ConsolePort {
-  private guest: Guest | null = null;
+  private guest: GuestHandle | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly listeners = new Set<(bytes: Uint8Array) => void>();
   private backlog: Uint8Array[] = [];
@@ -27,7 +27,7 @@ export class ConsoleFeed implements ConsolePort {
   ) {}
 
   /** Listen to this guest from now on (a new boot); null keeps the old output on screen. */
-  follow(guest: Guest | null): void {
+  follow(guest: GuestHandle | null): void {
     if (guest === this.guest || guest?.isDestroyed) return;
     this.unsubscribe?.();
     this.unsubscribe = null;

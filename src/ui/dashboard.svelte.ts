@@ -1,4 +1,5 @@
-// The dashboard's model: owns the Hypervisor, listens to its events and
+// The dashboard's model: owns a hypervisor (HostApi: on the page, the client
+// of the hypervisor's worker), listens to its events and
 // publishes what the page shows as $state.raw values that are replaced,
 // never mutated (VM list, pool, settings, boot progress, event log, and a
 // frame of chart data a few times a second). Components call its commands;
@@ -7,7 +8,8 @@ import { HvError } from '../core/errors.ts';
 import { holdsMemory } from '../core/lifecycle.ts';
 import type { WindowSummary } from '../core/metrics.ts';
 import type { VmResourcesInput } from '../core/scheduler-types.ts';
-import { Hypervisor, type BootMode, type HostSettings, type HvEvent, type HypervisorEnv, type MemoryView, type VmInfo, type VmSpec } from '../host/hypervisor.ts';
+import type { GuestHandle, HostApi } from '../host/host-api.ts';
+import type { BootMode, HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from '../host/hypervisor.ts';
 import { nextFrame } from './chart-frames.ts';
 import { ConsoleFeed } from './console-feed.ts';
 import type { CreateContext, CreateForm, CreatePlan } from './create-form.ts';
@@ -54,7 +56,7 @@ export interface LiveFrame {
 const EMPTY_FRAME: LiveFrame = { n: 0, vms: {}, now: {}, host: { x: [], periodMs: [], stacked: [], readyStacked: [], vmIds: [] } };
 
 export class Dashboard {
-  readonly hv: Hypervisor;
+  readonly hv: HostApi;
   vms = $state.raw<VmInfo[]>([]);
   settings = $state.raw<HostSettings>();
   memory = $state.raw<PoolView>();
@@ -64,23 +66,26 @@ export class Dashboard {
   /** The last refusal or failure of a command on each VM, shown on its card. */
   errors = $state.raw<Record<string, string>>({});
   selectedId = $state<string | null>(null);
-  /** performance.now() of the last frame, for ticking clocks (boot time). */
-  nowMs = $state(performance.now());
+  /** The host clock (hv.now()) at the last frame, for ticking clocks (boot time). */
+  nowMs = $state(0);
 
   private readonly feeds = new Map<string, ConsoleFeed>();
   private readonly ram = new Map<string, StepTimeline>();
   /** Bytes loaded per image file of each booting VM. */
   private readonly filesLoaded = new Map<string, Map<string, number>>();
   private readonly offEvents: () => void;
+  private readonly offGuests: () => void;
   private readonly timer: ReturnType<typeof setInterval>;
   private logSeq = 0;
   private lastPeriodIndex = -1;
 
-  constructor(env: HypervisorEnv, settings: Pick<HostSettings, 'pcpus' | 'memoryMiB'> & Partial<HostSettings>) {
-    this.hv = new Hypervisor(env, settings);
+  constructor(hv: HostApi) {
+    this.hv = hv;
+    this.nowMs = hv.now();
     this.settings = this.hv.settings;
     this.memory = this.hv.memory;
     this.offEvents = this.hv.on((e) => this.onEvent(e));
+    this.offGuests = this.hv.onGuest((vmId, guest) => this.follow(vmId, guest));
     this.timer = setInterval(() => this.frame(), FRAME_MS);
   }
 
@@ -132,7 +137,7 @@ export class Dashboard {
   }
 
   /** Create the planned VMs (and start them); returns the hypervisor's message if it refused. */
-  createBatch(plan: CreatePlan, form: CreateForm): string | null {
+  async createBatch(plan: CreatePlan, form: CreateForm): Promise<string | null> {
     if (plan.memoryMiB === null || !plan.resources) return 'the form has errors';
     const ids: string[] = [];
     for (const name of plan.names) {
@@ -147,7 +152,7 @@ export class Dashboard {
         boot: form.boot,
       };
       try {
-        ids.push(this.hv.createVm(spec).id);
+        ids.push((await this.hv.createVm(spec)).id);
       } catch (err) {
         const made = ids.length ? ` (${ids.length} created before it, left defined)` : '';
         return `${HvError.from(err).message}${made}`;
@@ -170,9 +175,9 @@ export class Dashboard {
   }
 
   /** Change a VM's weight, cap or reservation; returns the refusal's message or null. */
-  setResources(vmId: string, change: VmResourcesInput): string | null {
+  async setResources(vmId: string, change: VmResourcesInput): Promise<string | null> {
     try {
-      this.hv.setResources(vmId, change);
+      await this.hv.setResources(vmId, change);
       return null;
     } catch (err) {
       return HvError.from(err).message;
@@ -180,9 +185,9 @@ export class Dashboard {
   }
 
   /** Change host settings; returns the refusal's message or null. */
-  setHost(change: Partial<HostSettings>): string | null {
+  async setHost(change: Partial<HostSettings>): Promise<string | null> {
     try {
-      this.hv.setHost(change);
+      await this.hv.setHost(change);
       return null;
     } catch (err) {
       return HvError.from(err).message;
@@ -193,6 +198,7 @@ export class Dashboard {
   async dispose(): Promise<void> {
     clearInterval(this.timer);
     this.offEvents();
+    this.offGuests();
     for (const feed of this.feeds.values()) feed.dispose();
     this.feeds.clear();
     await this.hv.dispose();
@@ -205,7 +211,6 @@ export class Dashboard {
       case 'period':
         return; // frames read the history a few times a second
       case 'boot-progress':
-        this.follow(e.vmId);
         this.onBootProgress(e);
         return;
       case 'vm-state':
@@ -237,8 +242,6 @@ export class Dashboard {
     timeline.set(e.at, info && holdsMemory(e.state) ? info.memoryMiB : 0);
     if (e.state === 'defined') this.feed(e.vmId);
     if (e.state === 'booting') {
-      // The hypervisor creates the new Guest right after announcing 'booting'.
-      queueMicrotask(() => this.follow(e.vmId));
       const image = info?.image;
       const total = image ? [image.bios, image.vgaBios, image.kernel, image.initrd].reduce((s, f) => s + f.bytes, 0) : 0;
       this.boots = { ...this.boots, [e.vmId]: { phase: 'load', loaded: 0, total, startedAt: e.at } };
@@ -273,10 +276,9 @@ export class Dashboard {
     this.boots = { ...this.boots, [e.vmId]: { ...boot, phase: e.phase, loaded } };
   }
 
-  /** Point the VM's console at its current Guest (a new one after each start). */
-  private follow(vmId: string): void {
-    if (!this.vms.some((v) => v.id === vmId)) return;
-    this.feed(vmId).follow(this.hv.guest(vmId));
+  /** Point the VM's console at its new boot's guest (a new one after each start). */
+  private follow(vmId: string, guest: GuestHandle): void {
+    this.feed(vmId).follow(guest);
   }
 
   private bootLabel(vmId: string): string | undefined {
@@ -300,7 +302,7 @@ export class Dashboard {
   // --- frames ---
 
   private frame(): void {
-    this.nowMs = performance.now();
+    this.nowMs = this.hv.now();
     this.refreshMemory();
     if (typeof document !== 'undefined' && document.hidden) return; // nothing on screen to draw
     const periodMs = this.settings?.periodMs ?? 100;

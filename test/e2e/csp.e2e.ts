@@ -53,8 +53,8 @@ describe('the site under its Content-Security-Policy (header form)', () => {
     const response = await page.goto(server.url);
     expect(response?.headers()['content-security-policy']).toContain("frame-ancestors 'self'");
     const answer = await page.evaluate(async () => {
-      const { hv } = (window as unknown as { __hvDashboard: { dash: { hv: { createVm(s: object): { id: string }; start(id: string): Promise<void>; exec(id: string, c: string): Promise<{ output: string }> } } } }).__hvDashboard.dash;
-      const { id } = hv.createVm({ name: 'csp1', memoryMiB: 96, boot: 'clone' });
+      const { hv } = (window as unknown as { __hvDashboard: { dash: { hv: { createVm(s: object): Promise<{ id: string }>; start(id: string): Promise<void>; exec(id: string, c: string): Promise<{ output: string }> } } } }).__hvDashboard.dash;
+      const { id } = await hv.createVm({ name: 'csp1', memoryMiB: 96, boot: 'clone' });
       await hv.start(id);
       // A loop long enough for v86's JIT to compile guest code to wasm.
       return (await hv.exec(id, 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo answer-$i')).output.trim();

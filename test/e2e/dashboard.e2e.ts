@@ -316,8 +316,8 @@ describe('dashboard', () => {
     expect(await terminalText(page, 'clone1')).toContain('clone1:~# hostname');
 
     await page.waitForTimeout(REFILL_DELAY_MS + 500); // any standby refill of the starts before has happened
-    // The page's own worker counts: Playwright's worker 'close' event was missed now and then.
-    const counts = () => page.evaluate(() => ({ ...window.__hvDashboard!.workers }));
+    // The hypervisor's own worker counts: Playwright's worker 'close' event was missed now and then.
+    const counts = () => page.evaluate(async () => (await window.__hvDashboard!.workers())!);
     const before = await counts();
     const startsSeen = lab.workersStarted.length;
     const dialog = await fillCreate(page, { count: 1, name: 'gone', memoryMiB: 100, boot: 'cold' });

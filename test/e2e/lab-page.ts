@@ -15,8 +15,8 @@ export interface DashboardHook {
     live: { vms: Record<string, { share: (number | null)[] } | undefined> };
   };
   chartStats: { frames: number; draws: number };
-  /** Guest workers the page started and terminated (its own count: Playwright's worker 'close' event was missed now and then). */
-  workers: { started: number; terminated: number };
+  /** Guest workers the hypervisor's worker started and terminated (its own count: Playwright's worker 'close' event was missed now and then). */
+  workers: () => Promise<{ started: number; terminated: number } | null>;
 }
 
 declare global {

@@ -16,9 +16,10 @@ describe('the guests as a list', () => {
 
   it('shows eight guests at 1280 x 720 without scrolling, sorts them, and selects one', async () => {
     const { page } = lab;
-    await page.evaluate(() => {
-      const { hv } = (window as unknown as { __hvDashboard: { dash: { hv: { createVm(s: object): { id: string }; start(id: string): Promise<void> } } } }).__hvDashboard.dash;
-      const ids = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => hv.createVm({ name: `vm${i}`, memoryMiB: 80, boot: 'clone' }).id);
+    await page.evaluate(async () => {
+      const { hv } = (window as unknown as { __hvDashboard: { dash: { hv: { createVm(s: object): Promise<{ id: string }>; start(id: string): Promise<void> } } } }).__hvDashboard.dash;
+      const ids: string[] = [];
+      for (let i = 1; i <= 8; i++) ids.push((await hv.createVm({ name: `vm${i}`, memoryMiB: 80, boot: 'clone' })).id);
       void hv.start(ids[0]!);
     });
     await page.getByTestId('view-list').click();

@@ -9,11 +9,12 @@ import { openLabPage, vmCard, type LabPage } from './page.ts';
 
 /** The hypervisor as the page's test hook exposes it (a structural subset). */
 interface PageHv {
-  setHost(change: object): unknown;
-  createVm(spec: object): { id: string };
+  setHost(change: object): Promise<unknown>;
+  createVm(spec: object): Promise<{ id: string }>;
+  now(): number;
   start(id: string): Promise<void>;
   exec(id: string, cmd: string): Promise<{ status: number }>;
-  setResources(id: string, change: object): unknown;
+  setResources(id: string, change: object): Promise<unknown>;
   history: { summary(id: string, from: number, to: number): { sharePct: number } };
 }
 type Hooked = { __hvDashboard: { dash: { hv: PageHv } } };
@@ -24,9 +25,9 @@ function shares(lab: LabPage, names: string[], ms: number): Promise<number[]> {
     async ([vmNames, windowMs]) => {
       const { dash } = (window as unknown as Hooked & { __hvDashboard: { dash: { vms: { id: string; name: string }[] } } }).__hvDashboard;
       const ids = vmNames.map((n) => dash.vms.find((v) => v.name === n)!.id);
-      const from = performance.now();
+      const from = dash.hv.now();
       await new Promise((r) => setTimeout(r, windowMs));
-      const to = performance.now();
+      const to = dash.hv.now();
       return ids.map((id) => dash.hv.history.summary(id, from, to).sharePct);
     },
     [names, ms] as const,
@@ -50,9 +51,9 @@ describe('scheduling whatever the page does', () => {
     lab = await openLabPage();
     await lab.page.evaluate(async () => {
       const { hv } = (window as unknown as Hooked).__hvDashboard.dash;
-      hv.setHost({ pcpus: 1 });
-      const a = hv.createVm({ name: 'sa', memoryMiB: 96, weight: 1000, boot: 'clone' }).id;
-      const b = hv.createVm({ name: 'sb', memoryMiB: 96, weight: 3000, boot: 'clone' }).id;
+      await hv.setHost({ pcpus: 1 });
+      const a = (await hv.createVm({ name: 'sa', memoryMiB: 96, weight: 1000, boot: 'clone' })).id;
+      const b = (await hv.createVm({ name: 'sb', memoryMiB: 96, weight: 3000, boot: 'clone' })).id;
       await hv.start(a);
       await hv.start(b);
     });
@@ -94,9 +95,9 @@ describe('scheduling whatever the page does', () => {
   });
 
   it('a guest flooding its console leaves its neighbour its share, and the page has no long task over 100 ms', async () => {
-    await lab.page.evaluate(() => {
+    await lab.page.evaluate(async () => {
       const { dash } = (window as unknown as Hooked & { __hvDashboard: { dash: { vms: { id: string; name: string }[] } } }).__hvDashboard;
-      for (const v of dash.vms) dash.hv.setResources(v.id, { weight: 1000 });
+      for (const v of dash.vms) await dash.hv.setResources(v.id, { weight: 1000 });
     });
     // The flooding guest's console is the one on screen.
     await vmCard(lab.page, 'sb').locator('button.name').click();

@@ -3,7 +3,8 @@
 // itself and always destroys again. Plain async code over the public
 // Hypervisor API, so the tests, the view and a headless runner run the same.
 import { HvError, isHvError } from '../../core/errors.ts';
-import type { Hypervisor, VmSpec } from '../hypervisor.ts';
+import type { HostApi } from '../host-api.ts';
+import type { VmSpec } from '../hypervisor.ts';
 import type { ExecResult } from '../guest.ts';
 import { isWarm, mipsSamples } from './window-stats.ts';
 
@@ -108,7 +109,7 @@ export class ExperimentGuests {
   private readonly ids: string[] = [];
 
   constructor(
-    private readonly hv: Hypervisor,
+    private readonly hv: HostApi,
     private readonly signal?: AbortSignal,
   ) {}
 
@@ -123,11 +124,12 @@ export class ExperimentGuests {
         { name: clash.name },
       );
     }
-    const refs = specs.map((spec) => {
-      const info = this.hv.createVm(spec);
+    const refs: GuestRef[] = [];
+    for (const spec of specs) {
+      const info = await this.hv.createVm(spec);
       this.ids.push(info.id);
-      return { vmId: info.id, name: info.name };
-    });
+      refs.push({ vmId: info.id, name: info.name });
+    }
     await abortable(Promise.all(refs.map((r) => this.hv.start(r.vmId))), this.signal);
     return refs;
   }
@@ -190,7 +192,7 @@ export function messageOf(err: unknown): string {
  * Returns how long it waited and whether the speed levelled off.
  */
 export async function waitWarm(
-  hv: Hypervisor,
+  hv: HostApi,
   ids: string[],
   { minMs = 15_000, maxMs = 60_000 }: { minMs?: number; maxMs?: number },
   signal?: AbortSignal,

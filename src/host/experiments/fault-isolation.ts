@@ -5,7 +5,7 @@
 // guest is restarted and must answer again.
 import { HvError } from '../../core/errors.ts';
 import type { VmState } from '../../core/lifecycle.ts';
-import type { Hypervisor } from '../hypervisor.ts';
+import type { HostApi } from '../host-api.ts';
 import {
   DEFAULT_GUEST_MIB,
   ExperimentGuests,
@@ -94,7 +94,7 @@ const TRIGGER = 'echo c > /proc/sysrq-trigger';
 const JUDGE_MIN_SHARE_PCT = 5;
 
 /** Run the fault isolation experiment on hv (it creates and destroys iso-crash, iso-f1, iso-f2). */
-export async function runFaultIsolation(hv: Hypervisor, options: FaultIsolationOptions = {}): Promise<FaultIsolationResult> {
+export async function runFaultIsolation(hv: HostApi, options: FaultIsolationOptions = {}): Promise<FaultIsolationResult> {
   const t0 = now();
   const steps = new Steps(STEPS, options);
   const { signal } = options;
@@ -211,7 +211,7 @@ export async function runFaultIsolation(hv: Hypervisor, options: FaultIsolationO
   }
 }
 
-function windowNumbers(hv: Hypervisor, vmId: string, from: number, to: number, records: ReturnType<Hypervisor['history']['between']>): WindowNumbers {
+function windowNumbers(hv: HostApi, vmId: string, from: number, to: number, records: ReturnType<HostApi['history']['between']>): WindowNumbers {
   const s = hv.history.summary(vmId, from, to);
   return { mips: s.mips, sharePct: s.sharePct, mipsWhileRunning: s.mipsWhileRunning, mipsPerSecond: mipsSamples(records, vmId) };
 }
@@ -257,7 +257,7 @@ class Pinger {
   private readonly stats = new Map<string, { execOk: number; execTotal: number; maxExecMs: number; execErrors: string[] }>();
 
   constructor(
-    private readonly hv: Hypervisor,
+    private readonly hv: HostApi,
     vms: GuestRef[],
     private readonly intervalMs: number,
   ) {

@@ -5,7 +5,7 @@
 // find it either, while it does find a control marker B itself holds (so a
 // "not found" cannot come from a broken tool).
 import { HvError } from '../../core/errors.ts';
-import type { Hypervisor } from '../hypervisor.ts';
+import type { HostApi } from '../host-api.ts';
 import {
   DEFAULT_GUEST_MIB,
   ExperimentGuests,
@@ -75,7 +75,7 @@ const STEPS = 6;
 const MAX_ADDRESSES = 8;
 
 /** Run the memory isolation experiment on hv (it creates and destroys iso-a and iso-b). */
-export async function runMemoryIsolation(hv: Hypervisor, options: MemoryIsolationOptions = {}): Promise<MemoryIsolationResult> {
+export async function runMemoryIsolation(hv: HostApi, options: MemoryIsolationOptions = {}): Promise<MemoryIsolationResult> {
   const t0 = now();
   const steps = new Steps(STEPS, options);
   const { signal } = options;
@@ -148,7 +148,7 @@ export async function runMemoryIsolation(hv: Hypervisor, options: MemoryIsolatio
 
 /** Search every guest that has RAM right now (running or paused), one after the other. */
 async function searchAll(
-  hv: Hypervisor,
+  hv: HostApi,
   secret: string,
   a: GuestRef,
   b: GuestRef,

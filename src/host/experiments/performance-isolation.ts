@@ -5,7 +5,7 @@
 // reservation). The victim's achieved share must meet its promise: what the
 // neighbours do inside their own guests cannot take it away.
 import type { VmState } from '../../core/lifecycle.ts';
-import type { Hypervisor } from '../hypervisor.ts';
+import type { HostApi } from '../host-api.ts';
 import {
   DEFAULT_GUEST_MIB,
   ExperimentGuests,
@@ -86,7 +86,7 @@ export interface PerformanceIsolationResult {
 const HOST_SHORT_PCT = 90;
 
 /** Run the noisy-neighbour experiment on hv: it sets 1 pCPU for the time of the run and creates iso-victim, iso-n1..n3. */
-export async function runPerformanceIsolation(hv: Hypervisor, options: PerformanceIsolationOptions = {}): Promise<PerformanceIsolationResult> {
+export async function runPerformanceIsolation(hv: HostApi, options: PerformanceIsolationOptions = {}): Promise<PerformanceIsolationResult> {
   const t0 = now();
   const { signal } = options;
   const baseline = options.baseline ?? true;
@@ -107,7 +107,7 @@ export async function runPerformanceIsolation(hv: Hypervisor, options: Performan
       ['victim', 'n1', 'n2', 'n3'].map((n) => ({ name: `${prefix}-${n}`, memoryMiB })),
     )) as [GuestRef, GuestRef, GuestRef, GuestRef];
     if (pcpusBefore !== 1) {
-      hv.setHost({ pcpus: 1 });
+      await hv.setHost({ pcpus: 1 });
       pcpusChanged = true;
     }
     // Warm up: a cold guest runs several times slower for a while (v86
@@ -144,7 +144,7 @@ export async function runPerformanceIsolation(hv: Hypervisor, options: Performan
     runs.push(await bench('equal weights', 'weight 1000 like everyone, no reservation'));
 
     steps.next(`Run 2: ${victim.name} gets a reservation of ${reservationPct} % of a pCPU`);
-    hv.setResources(victim.vmId, { reservationPct });
+    await hv.setResources(victim.vmId, { reservationPct });
     await sleep(2 * hv.settings.periodMs, signal);
     runs.push(await bench('reservation', `weight 1000, reservation ${reservationPct} % of a pCPU`));
 
@@ -178,7 +178,7 @@ export async function runPerformanceIsolation(hv: Hypervisor, options: Performan
     await guests.dispose();
     if (pcpusChanged) {
       try {
-        hv.setHost({ pcpus: pcpusBefore });
+        await hv.setHost({ pcpus: pcpusBefore });
       } catch (err) {
         console.warn(`experiment cleanup: could not restore ${pcpusBefore} pCPUs: ${(err as Error).message}`);
       }
@@ -187,7 +187,7 @@ export async function runPerformanceIsolation(hv: Hypervisor, options: Performan
 }
 
 function measure(
-  hv: Hypervisor,
+  hv: HostApi,
   label: PerfRun['label'],
   setting: string,
   victim: GuestRef,

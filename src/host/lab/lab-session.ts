@@ -1,4 +1,4 @@
-// One lab running on a Hypervisor: sets the host up as the lab says, creates
+// One lab running on a hypervisor (HostApi): sets the host up as the lab says, creates
 // and starts its guests (clones by default), places their files and runs their
 // set-up through each guest's agent, runs checks and solutions, and remembers
 // what happened to the guests (for lifecycle checks). The page, `npm run
@@ -9,7 +9,8 @@ import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
 import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
 import { initrdMemoryLimits } from '../../core/memory-size.ts';
 import type { GuestImage } from '../../protocol/guest-api.ts';
-import type { Hypervisor, VmInfo } from '../hypervisor.ts';
+import type { HostApi } from '../host-api.ts';
+import type { VmInfo } from '../hypervisor.ts';
 import { placeFileScript } from './place-file.ts';
 
 /** Limits of this playground for labs: pCPUs and pool a lab may ask for. */
@@ -51,7 +52,7 @@ export class LabSession {
   private disposed = false;
 
   constructor(
-    readonly hv: Hypervisor,
+    readonly hv: HostApi,
     readonly lab: Lab,
     private readonly options: LabSessionOptions = {},
   ) {
@@ -71,7 +72,7 @@ export class LabSession {
     const { host } = this.lab;
     // Guests of an earlier lab (or of the user) go first: the pool and the pCPUs are the lab's.
     await Promise.all(this.hv.vms().map((vm) => this.hv.destroy(vm.id).catch(() => {})));
-    this.hv.setHost({
+    await this.hv.setHost({
       pcpus: host.pcpus,
       memoryMiB: host.memoryMiB,
       overcommit: host.overcommit,
@@ -79,7 +80,7 @@ export class LabSession {
       ...(host.sliceMs !== undefined ? { sliceMs: host.sliceMs } : {}),
     });
     for (const g of this.lab.guests) {
-      this.hv.createVm({
+      await this.hv.createVm({
         name: g.name,
         memoryMiB: g.memoryMiB,
         image: g.image,
@@ -180,12 +181,12 @@ export class LabSession {
       }
       case 'set': {
         const { do: _, guest, ...change } = action;
-        this.hv.setResources(this.vmNamed(guest).id, change);
+        await this.hv.setResources(this.vmNamed(guest).id, change);
         return;
       }
       case 'host': {
         const { do: _, ...change } = action;
-        this.hv.setHost(change);
+        await this.hv.setHost(change);
         return;
       }
       case 'wait':

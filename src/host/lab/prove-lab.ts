@@ -3,7 +3,7 @@
 // (polled once a second until a deadline: metric checks need their window of
 // measurements). Steps build on each other, as a student's work does.
 import type { Lab } from '../../core/lab/parse.ts';
-import type { Hypervisor } from '../hypervisor.ts';
+import type { HostApi } from '../host-api.ts';
 import { LabSession, type StepCheck } from './lab-session.ts';
 
 export interface StepProof {
@@ -33,7 +33,7 @@ function deadlineMs(lab: Lab, index: number): number {
 }
 
 /** Prove every step of `lab` on `hv` (which it takes over); `onStep` hears each result as it comes. */
-export async function proveLab(hv: Hypervisor, lab: Lab, onStep?: (p: StepProof) => void): Promise<LabProof> {
+export async function proveLab(hv: HostApi, lab: Lab, onStep?: (p: StepProof) => void): Promise<LabProof> {
   const session = new LabSession(hv, lab);
   const steps: StepProof[] = [];
   const t0 = hv.now();

@@ -1,0 +1,72 @@
+// What the UI, labs and experiments need of a hypervisor. Two things provide
+// it: the Hypervisor itself (in the same thread: Node tests, benches, the
+// hypervisor's own worker) and HypervisorClient (the page, talking to the
+// Hypervisor in its worker). Reads are synchronous (the client answers from
+// its last snapshot); commands may answer later, so callers await them.
+import type { MemoryLimits } from '../core/memory-size.ts';
+import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
+import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
+import type { ExecResult } from './guest.ts';
+import type { HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from './hypervisor.ts';
+import type { PeriodHistory } from './period-history.ts';
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** One boot of one guest, as its console, labs and experiments use it. */
+export interface GuestHandle {
+  readonly name: string;
+  /** True once this boot's worker is released (stopped, crashed, restarted). */
+  readonly isDestroyed: boolean;
+  /** Console output bytes from now on; returns the unsubscribe function. */
+  onSerial(listener: (bytes: Uint8Array) => void): () => void;
+  /** Type into the guest's serial console. */
+  write(data: string | Uint8Array): void;
+  /** Run one line in the guest's shell (framed by markers); output and exit status. */
+  exec(command: string, timeoutMs?: number): Promise<ExecResult>;
+  /** Run a script through the guest's agent (second serial port), never on the console. */
+  agent(script: string, timeoutMs?: number): Promise<ExecResult>;
+  /** Search the guest's RAM (inside its worker) for a pattern. */
+  searchMemory(pattern: Uint8Array | string, maxHits?: number): Promise<MemorySearchResult>;
+}
+
+export interface FaultRecord {
+  at: number;
+  vmId: string | null;
+  message: string;
+}
+
+export interface HostApi {
+  /** Closed accounting periods (the charts, labs' metric checks and experiments read them). */
+  readonly history: PeriodHistory;
+  readonly images: GuestImage[];
+  readonly settings: HostSettings;
+  readonly memory: MemoryView;
+  /** The host clock (ms) that events and period records are stamped with. */
+  now(): number;
+  on(listener: (e: HvEvent) => void): () => void;
+  /** Hear of each VM's new boot as soon as it has a guest (its console follows it from the first byte). */
+  onGuest(listener: (vmId: string, guest: GuestHandle) => void): () => void;
+  vms(): VmInfo[];
+  vm(id: string): VmInfo;
+  guest(id: string): GuestHandle | null;
+  faults(): FaultRecord[];
+  memoryLimits(imageId?: string): MemoryLimits;
+  createVm(spec: VmSpec): MaybePromise<VmInfo>;
+  start(id: string): Promise<void>;
+  restart(id: string): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  setResources(id: string, change: VmResourcesInput): MaybePromise<VmResources>;
+  setHost(change: Partial<HostSettings>): MaybePromise<HostSettings>;
+  exec(id: string, command: string, timeoutMs?: number): Promise<ExecResult>;
+  resizeConsole(id: string, cols: number, rows: number): void;
+  prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
+  standbyReady(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** The lifecycle commands every HostApi takes by VM id. */
+export const VM_COMMANDS = ['start', 'restart', 'pause', 'resume', 'stop', 'destroy'] as const;
+export type VmCommand = (typeof VM_COMMANDS)[number];
