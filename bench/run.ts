@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [--only boot,scheduler,...]
+// npm run bench [-- --json FILE] [--only boot,scheduler,clone,ui,lab,net]
 // Prints a table and writes JSON (default bench-results/latest.json).
 import os from 'node:os';
 import { benchBoot } from './boot.ts';
@@ -14,6 +14,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
     return async () => [...(await benchClone()), ...(await benchCloneBrowser())];
   },
   lab: async () => (await import('./lab.ts')).benchLab,
+  net: async () => (await import('./net.ts')).benchNet,
 };
 
 function arg(name: string): string | undefined {
