@@ -3,8 +3,10 @@
 // workers, guest images and v86.wasm emitted as plain assets, and no `process`
 // polyfill (v86 would take its Node code path if `process` existed).
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build as esbuild } from 'esbuild';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { cspMetaPolicy } from './src/csp.ts';
@@ -65,9 +67,49 @@ function cspMeta(): Plugin {
   };
 }
 
+/**
+ * The service worker (workers/service-worker.ts) as sw.js at the site's root,
+ * compiled with the list of this build's files (the public folder's too) and
+ * an id made of their contents: a new deploy is a new worker, which the
+ * browser installs beside the old one. The prebuilt templates are left to
+ * the worker's runtime cache (a lab fetches the ones it needs).
+ */
+function offlineSite(): Plugin {
+  const publicDir = new URL('./public/', import.meta.url);
+  return {
+    name: 'hv-offline-site',
+    apply: 'build',
+    enforce: 'post',
+    async generateBundle(_, bundle) {
+      const hash = createHash('sha256');
+      const files: string[] = [''];
+      const items = Object.values(bundle).sort((a, b) => a.fileName.localeCompare(b.fileName));
+      for (const item of items) {
+        if (item.fileName.startsWith('templates/') || item.fileName.endsWith('.map')) continue;
+        files.push(item.fileName);
+        hash.update(item.fileName).update(item.type === 'chunk' ? item.code : item.source);
+      }
+      for (const name of readdirSync(publicDir).sort()) {
+        files.push(name);
+        hash.update(name).update(readFileSync(new URL(name, publicDir)));
+      }
+      const out = await esbuild({
+        entryPoints: [new URL('./workers/service-worker.ts', import.meta.url).pathname],
+        bundle: true,
+        write: false,
+        format: 'iife',
+        target: 'es2022',
+        minify: true,
+        define: { HV_BUILD: JSON.stringify(hash.digest('hex').slice(0, 16)), HV_FILES: JSON.stringify(files) },
+      });
+      this.emitFile({ type: 'asset', fileName: 'sw.js', source: out.outputFiles[0]!.text });
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [svelte(), labFiles(), templateFiles(), cspMeta()],
+  plugins: [svelte(), labFiles(), templateFiles(), cspMeta(), offlineSite()],
   build: {
     target: 'es2022',
     // Images and wasm are fetched (and sha256-checked) by the guest worker:

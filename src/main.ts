@@ -16,6 +16,8 @@ import { PAGE_STANDBY_WORKERS } from './host/standby-workers.ts';
 import Gallery from './ui/lab/Gallery.svelte';
 import LabApp from './ui/lab/LabApp.svelte';
 import { LabModel } from './ui/lab/lab-model.svelte.ts';
+import { registerServiceWorker } from './ui/offline/offline.svelte.ts';
+import UpdateBanner from './ui/offline/UpdateBanner.svelte';
 import './ui/app.css';
 
 declare global {
@@ -27,6 +29,14 @@ declare global {
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
+
+// Offline after the first visit (workers/service-worker.ts, built as sw.js); not in the dev server.
+if (import.meta.env.PROD) {
+  const bar = document.createElement('div');
+  target.before(bar);
+  mount(UpdateBanner, { target: bar });
+  void registerServiceWorker(new URL('sw.js', document.baseURI).href);
+}
 
 const params = new URLSearchParams(location.search);
 const labParam = params.get('lab');

@@ -1,6 +1,7 @@
 // A plain static file server for the built site, as any web host would run it:
-// files under a sub-path, correct MIME types, and no special headers (no
-// COOP/COEP: the site must not need cross-origin isolation).
+// files under a sub-path, correct MIME types, ETags (a 304 for a file the
+// browser has), and no special headers (no COOP/COEP: the site must not need
+// cross-origin isolation).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -28,6 +29,8 @@ export interface StaticServer {
   url: string;
   /** Requests served so far, as "STATUS PATH", for debugging failed tests. */
   log: string[];
+  /** Bytes of files sent so far (GET). */
+  bytesServed(): number;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,7 @@ export interface StaticServer {
 export async function serveStatic(rootDir: string, prefix: string, headers: Record<string, string> = {}): Promise<StaticServer> {
   const root = resolve(rootDir); // no trailing separator: the containment check below relies on it
   const log: string[] = [];
+  let bytes = 0;
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const send = (status: number, body: string, headers: Record<string, string> = {}): void => {
@@ -50,14 +54,22 @@ export async function serveStatic(rootDir: string, prefix: string, headers: Reco
     void stat(file).then(
       (st) => {
         if (!st.isFile()) return send(404, 'not found');
+        // Validators, as any web host sends them: a browser that has the file asks again and gets a 304.
+        const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+        if (req.headers['if-none-match'] === etag) {
+          log.push(`304 ${path}`);
+          return void res.writeHead(304, { etag, 'cache-control': 'no-cache', ...headers }).end();
+        }
         log.push(`200 ${path}`);
         res.writeHead(200, {
           'content-type': MIME[extname(file)] ?? 'application/octet-stream',
           'content-length': String(st.size),
           'cache-control': 'no-cache',
+          etag,
           ...headers,
         });
         if (req.method === 'HEAD') return void res.end();
+        bytes += st.size;
         createReadStream(file).pipe(res);
       },
       () => send(404, 'not found'),
@@ -68,6 +80,7 @@ export async function serveStatic(rootDir: string, prefix: string, headers: Reco
   return {
     url: `http://127.0.0.1:${port}${prefix}`,
     log,
+    bytesServed: () => bytes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
