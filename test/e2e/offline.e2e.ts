@@ -1,7 +1,8 @@
 // Offline after the first visit (workers/service-worker.ts): the first visit
 // caches the site; with the network cut, a reload still boots a guest that
-// answers, and a bundled lab still opens; a new build deployed is announced
-// and taken on the user's reload, never mixed with the running one.
+// answers, and a bundled lab still opens; where no service worker is allowed
+// the site works without one; a new build deployed is announced and taken on
+// the user's reload, never mixed with the running one.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +73,27 @@ describe('offline after the first visit', () => {
     await page.goto(`${server.url}?lab=labs/cpu-slicing.yaml`);
     await expect.poll(() => page.getByTestId('lab').getAttribute('data-phase'), { timeout: 60_000 }).toBe('ready');
     await context.setOffline(false);
+  });
+
+  it('works where no service worker is allowed, and caches nothing', async () => {
+    const plain = await browser.newContext({ viewport: { width: 1280, height: 720 }, serviceWorkers: 'block' });
+    try {
+      const p = await plain.newPage();
+      const errors: string[] = [];
+      p.on('pageerror', (e) => errors.push(e.message));
+      await p.goto(server.url);
+      const answer = await p.evaluate(async () => {
+        const { hv } = (window as unknown as { __hvDashboard: { dash: { hv: { createVm(s: object): Promise<{ id: string }>; start(id: string): Promise<void>; exec(id: string, c: string): Promise<{ output: string }> } } } }).__hvDashboard.dash;
+        const { id } = await hv.createVm({ name: 'nosw', memoryMiB: 96 });
+        await hv.start(id);
+        return (await hv.exec(id, 'echo plain')).output.trim();
+      });
+      expect(answer).toBe('plain');
+      expect(await p.evaluate(() => navigator.serviceWorker?.controller ?? null)).toBeNull();
+      expect(errors).toEqual([]);
+    } finally {
+      await plain.close();
+    }
   });
 
   it('announces a new build deployed, and takes it on reload', async () => {

@@ -23,12 +23,17 @@ export async function registerServiceWorker(url: string): Promise<void> {
     return;
   }
   try {
-    registration = await sw.register(url);
+    registration = (await sw.register(url)) ?? null;
   } catch (err) {
     offline.unavailable = `the service worker was refused: ${(err as Error).message}`;
     return;
   }
   const reg = registration;
+  // A browser that blocks service workers may answer with nothing at all.
+  if (!reg) {
+    offline.unavailable = 'the browser did not register the service worker';
+    return;
+  }
   sw.addEventListener('controllerchange', () => {
     if (switching) location.reload();
   });
