@@ -24,8 +24,9 @@ import { loadImageFile } from './image-loader.ts';
 import { searchChunked } from './memory-search.ts';
 import { HandOffLink } from './hand-off.ts';
 import { SerialBatcher } from './serial-batch.ts';
+import { Nic } from './nic.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
-import { installFastMemoryOps, installFastYield, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
+import { installFastMemoryOps, installFastYield, nicHost, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
 
 const MiB = 1 << 20;
 /** BIOS, VGA BIOS and real-mode tables live below this address. */
@@ -76,6 +77,8 @@ export class GuestRuntime implements GuestApi {
   private jitOn = false;
   /** The CPU channel to the scheduler, when the host gave one (BootSpec.cpuPort). */
   private cpuPort: CpuPortLike | null = null;
+  /** The NIC on its channel to the virtual switch (BootSpec.nicPort). */
+  private nic: Nic | null = null;
   private uninstallYield: (() => void) | null = null;
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
   private readonly prepared = new Map<string, Promise<WebAssembly.Module | ArrayBuffer>>();
@@ -164,6 +167,7 @@ export class GuestRuntime implements GuestApi {
     primeTsc((emulator.v86.cpu as unknown as { wm: { exports: V86Tsc } }).wm.exports, now);
     const tRestore = hostClock();
     if (spec.cpuPort) this.connectCpu(spec.cpuPort);
+    if (spec.nicPort) this.nic = new Nic(nicHost(emulator), spec.nicPort);
     const link = new HandOffLink(spec.cpuInbox, spec.cpuCells, () => this.gate, hostClock);
     this.link = link;
     this.gate = new TickGate(
@@ -284,6 +288,8 @@ export class GuestRuntime implements GuestApi {
   async destroy(): Promise<void> {
     this.cpuPort?.close();
     this.cpuPort = null;
+    this.nic?.close();
+    this.nic = null;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.serial.dispose();
@@ -347,3 +353,4 @@ export class GuestRuntime implements GuestApi {
     else this.sink([event]);
   }
 }
+

@@ -35,6 +35,7 @@
 // take its identity; Node's clock is fine-grained, so it never showed there).
 // Two readings one clock step apart, before the guest runs, record a real step.
 
+import type { NicHost } from './nic.ts';
 /** The parts of v86's CPU object these tunings read or replace. */
 export interface V86MemoryOps {
   mem8: Uint8Array;
@@ -128,4 +129,23 @@ export function isZeroed(mem8: Uint8Array, address: number, length: number): boo
   for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
   for (let i = wordEnd; i < end; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+/** What nicHost needs of the emulator. */
+interface NicEmulator {
+  v86: { cpu: unknown };
+  add_listener(event: string, listener: (data: unknown) => void): void;
+  remove_listener(event: string, listener: (data: unknown) => void): void;
+}
+
+/** The emulator as the NIC sees it: v86's bus events, and its virtio NIC's receive queue (v86 internals). */
+export function nicHost(emulator: NicEmulator): NicHost {
+  const devices = (emulator.v86.cpu as unknown as { devices: { virtio_net?: { virtio: { queues: { has_request(): boolean }[] } } } }).devices;
+  const bus = (emulator as unknown as { bus: NicHost['bus'] }).bus;
+  return {
+    add_listener: (event, listener) => emulator.add_listener(event, listener as (data: unknown) => void),
+    remove_listener: (event, listener) => emulator.remove_listener(event, listener as (data: unknown) => void),
+    bus,
+    rxReady: () => devices.virtio_net?.virtio.queues[0]?.has_request() ?? false,
+  };
 }

@@ -22,6 +22,8 @@ export interface GuestOptions {
   cpuCells?: SharedArrayBuffer;
   /** The guest's end of its CPU channel (BootSpec.cpuPort; transferred to its worker). */
   cpuPort?: MessagePort;
+  /** The guest's end of its NIC channel to the virtual switch (BootSpec.nicPort; transferred to its worker). */
+  nicPort?: MessagePort;
   nic?: BootSpec['nic'];
   /** Restore this saved state instead of booting the kernel (its buffer is transferred). */
   state?: SavedState;
@@ -121,10 +123,15 @@ export class Guest {
         ...(options.cpuInbox ? { cpuInbox: options.cpuInbox } : {}),
         ...(options.cpuCells ? { cpuCells: options.cpuCells } : {}),
         ...(options.cpuPort ? { cpuPort: options.cpuPort } : {}),
+        ...(options.nicPort ? { nicPort: options.nicPort } : {}),
         // A clone prints HV-READY again only when it takes an identity.
         jitAfterReady: Boolean(options.image.bootInterpreted) && (!options.state || Boolean(options.identity)),
       };
-      const transfer: Transferable[] = [...(options.state ? [options.state.state] : []), ...(options.cpuPort ? [options.cpuPort] : [])];
+      const transfer: Transferable[] = [
+        ...(options.state ? [options.state.state] : []),
+        ...(options.cpuPort ? [options.cpuPort] : []),
+        ...(options.nicPort ? [options.nicPort] : []),
+      ];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
       const tBooted = performance.now();
       const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;

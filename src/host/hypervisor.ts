@@ -4,7 +4,7 @@
 // Runs unchanged in the browser and in Node: the worker factory is injected.
 import { checkConsoleSize, type ConsoleSize } from '../core/console-size.ts';
 import { HvError, type HvErrorJSON } from '../core/errors.ts';
-import { transition, type VmState } from '../core/lifecycle.ts';
+import { holdsMemory, transition, type VmState } from '../core/lifecycle.ts';
 import { MemoryPool } from '../core/memory-pool.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { checkReservations, normalizeConfig, normalizeResources } from '../core/resources.ts';
@@ -17,6 +17,7 @@ import { imageById } from './images.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import type { HostApi } from './host-api.ts';
 import { PeriodHistory } from './period-history.ts';
+import { Networks, type NetworkInfo, type NetworkSpec, type NicCounters } from './net/networks.ts';
 import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
 import type { TemplateSource } from './template-files.ts';
 import { realTimers, type HostTimers } from './timers.ts';
@@ -66,6 +67,8 @@ export interface VmSpec {
   readyTimeoutMs?: number;
   /** 'clone': restore a booted template of the same image and RAM (default 'cold'). */
   boot?: BootMode;
+  /** The network its NIC is attached to (Hypervisor.createNetwork); none: connected to nothing. */
+  network?: string | null;
 }
 
 export type BootMode = 'cold' | 'clone';
@@ -89,6 +92,8 @@ export interface VmInfo {
   bootNote: string | null;
   /** Where the last start's ms went (BootPhases), null before the first one is ready. */
   bootPhases: BootPhases | null;
+  /** The network its NIC is attached to, or null. */
+  network: string | null;
 }
 
 /**
@@ -182,6 +187,8 @@ export class Hypervisor implements HostApi {
   private readonly cpuCells = HandOffCells.create();
   private readonly watchdog: Watchdog;
   private readonly hostHeld = new Map<string, HostReservation>();
+  /** The virtual switch and the networks on it. */
+  private readonly nets: Networks;
   private readonly faultLog: { at: number; vmId: string | null; message: string }[] = [];
   private disposed = false;
 
@@ -191,6 +198,7 @@ export class Hypervisor implements HostApi {
   ) {
     if (env.images.length === 0) throw new HvError('image-missing', 'no guest image is available: images/manifest.json lists none', {});
     this.timers = env.timers ?? realTimers;
+    this.nets = new Networks(this.timers);
     const first = env.images[0]!; // checked above
     this.standby =
       (env.standbyWorkers ?? 0) > 0
@@ -306,6 +314,7 @@ export class Hypervisor implements HostApi {
         throw new HvError('duplicate-name', `a VM named ${name} already exists`, { name });
       }
       const image = this.image(spec.image);
+      const network = spec.network ? this.nets.get(spec.network).name : null;
       const memoryMiB = validateMemoryMiB(spec.memoryMiB, initrdMemoryLimits(image.initrd.bytes));
       const resources = normalizeResources({ weight: spec.weight, capPct: spec.capPct, reservationPct: spec.reservationPct }, name);
       const id = `vm${this.nextId++}`;
@@ -324,6 +333,7 @@ export class Hypervisor implements HostApi {
         bootedBy: null,
         bootNote: null,
         bootPhases: null,
+        network,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -433,6 +443,45 @@ export class Hypervisor implements HostApi {
     });
   }
 
+  // --- networks ---
+
+  /** Create a network: a VLAN of its own on the host's virtual switch. */
+  createNetwork(spec: NetworkSpec): NetworkInfo {
+    return this.refusing('create network', null, () => this.nets.create(spec));
+  }
+
+  /** Delete a network no VM is attached to. */
+  deleteNetwork(name: string): void {
+    this.refusing('delete network', null, () => {
+      const users = [...this.vmsById.values()].filter((v) => v.network === name).map((v) => v.name);
+      this.nets.remove(name, users);
+    });
+  }
+
+  networks(): NetworkInfo[] {
+    return this.nets.list();
+  }
+
+  /** Attach a VM's NIC to a network (or to none): only while it does not run, as v86 cannot plug a NIC into a running guest. */
+  setNetwork(id: string, network: string | null): void {
+    this.refusing('set network', id, () => {
+      const vm = this.record(id);
+      if (holdsMemory(vm.state)) throw new HvError('illegal-state', `${vm.name} is ${vm.state}: stop it first to move its NIC (v86 cannot plug a NIC into a running guest)`, { state: vm.state });
+      vm.network = network === null ? null : this.nets.get(network).name;
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}'s NIC is ${vm.network ? `on network ${vm.network}` : 'connected to nothing'}` });
+    });
+  }
+
+  /** A running VM's switch port counters (and what its worker could not take); null when its NIC is on no network. */
+  nicCounters(id: string): NicCounters | null {
+    return this.nets.counters(this.record(id).id);
+  }
+
+  /** The switch's learnt addresses (MAC, VLAN, port = VM id, age). */
+  macTable() {
+    return this.nets.macTable();
+  }
+
   /** Run a command in a running VM's shell. */
   exec(id: string, command: string, timeoutMs?: number): Promise<ExecResult> {
     const vm = this.record(id);
@@ -469,6 +518,7 @@ export class Hypervisor implements HostApi {
     await Promise.all(vms.map((vm) => vm.commands.idle()));
     this.vmsById.clear();
     this.cpu.dispose();
+    this.nets.dispose();
     await this.standby?.dispose();
     this.listeners.clear();
     this.guestListeners.clear();
@@ -605,6 +655,7 @@ export class Hypervisor implements HostApi {
       cpuInbox: inbox,
       ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
       cpuPort: this.cpuChannelFor(vm.id, vm.resources, inbox),
+      ...(vm.network ? { nicPort: this.nicChannelFor(vm.id, vm.network) } : {}),
       nic: NIC,
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
@@ -632,6 +683,13 @@ export class Hypervisor implements HostApi {
   private cpuChannelFor(cpuId: string, resources: VmResourcesInput, inbox: HandOffInbox): MessagePort {
     const channel = new MessageChannel();
     this.cpu.register(cpuId, channel.port2, resources, inbox);
+    return channel.port1;
+  }
+
+  /** A new NIC channel for a VM's boot: one end wired to its switch port, the other goes to its worker. */
+  private nicChannelFor(vmId: string, network: string): MessagePort {
+    const channel = new MessageChannel();
+    this.nets.connect(vmId, network, channel.port2);
     return channel.port1;
   }
 
@@ -695,6 +753,7 @@ export class Hypervisor implements HostApi {
     vm.generation++;
     this.watchdog.unwatch(vm.id);
     this.cpu.unregister(vm.id);
+    this.nets.disconnect(vm.id);
     if (vm.cpuCell !== null) this.cpuCells?.release(vm.cpuCell);
     vm.cpuCell = null;
     if (!options.keepMemory) this.pool.release(vm.id);
@@ -764,8 +823,8 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases } = vm;
-  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases };
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network } = vm;
+  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network };
 }
 
 /** A ready guest's start, by phase (see BootPhases). */

@@ -67,6 +67,8 @@ export interface BootSpec {
    * sink, and scheduler commands come down it. Transferred with the boot call.
    */
   cpuPort?: CpuPortLike;
+  /** The NIC channel to the virtual switch (nic-port.ts); none: the NIC is connected to nothing. Transferred with the boot call. */
+  nicPort?: CpuPortLike;
   /** Boot from this saved state instead of from the kernel (a clone). */
   state?: ArrayBuffer;
   /** The guest clock (ms) when the state was saved; the restored guest continues from it. */

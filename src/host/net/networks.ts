@@ -1,0 +1,137 @@
+// The host's networks: one virtual switch (src/core/net/switch.ts) on the
+// host clock, a network being a VLAN on it. A guest attached to a network
+// gets an access port of that VLAN, and its worker's NIC channel
+// (src/protocol/nic-port.ts) is wired to the port: frames go up from the
+// worker, through the switch, and down to the workers of the ports the
+// switch chose, batched per port, never through the page.
+import { HvError } from '../../core/errors.ts';
+import type { Clock } from '../../core/clock.ts';
+import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } from '../../core/net/switch.ts';
+import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
+import { VM_NAME_RE } from '../../core/vm-name.ts';
+
+export interface NetworkSpec {
+  name: string;
+  /** Its VLAN on the host's switch (default: the lowest free from 10 up). */
+  vlan?: number;
+}
+
+export interface NetworkInfo {
+  name: string;
+  vlan: number;
+}
+
+/** A port's switch counters, and what its guest's worker could not take. */
+export interface NicCounters extends PortCounters {
+  guestDrops: Record<NicDropReason, number>;
+}
+
+interface Wired {
+  port: MessagePort;
+  network: string;
+  guestDrops: Record<NicDropReason, number>;
+}
+
+export class Networks {
+  readonly switch: VirtualSwitch;
+  private readonly nets = new Map<string, NetworkInfo>();
+  private readonly wired = new Map<string, Wired>();
+
+  constructor(clock: Clock) {
+    this.switch = new VirtualSwitch(clock);
+  }
+
+  list(): NetworkInfo[] {
+    return [...this.nets.values()].map((n) => ({ ...n }));
+  }
+
+  get(name: string): NetworkInfo {
+    const n = this.nets.get(name);
+    if (!n) throw new HvError('not-found', `there is no network named ${name}${this.nets.size ? ` (there are ${[...this.nets.keys()].join(', ')})` : ''}`, { network: name });
+    return { ...n };
+  }
+
+  create(spec: NetworkSpec): NetworkInfo {
+    const name = String(spec.name ?? '').trim();
+    if (!VM_NAME_RE.test(name)) throw new HvError('invalid-argument', `network name "${name}" is not valid: use 1-32 letters, digits and dashes`, { name });
+    if (this.nets.has(name)) throw new HvError('duplicate-name', `a network named ${name} already exists`, { name });
+    const taken = new Set([...this.nets.values()].map((n) => n.vlan));
+    let vlan = spec.vlan;
+    if (vlan === undefined) {
+      vlan = 10;
+      while (taken.has(vlan)) vlan++;
+    }
+    if (!Number.isInteger(vlan) || vlan < VLAN_MIN || vlan > VLAN_MAX) {
+      throw new HvError('invalid-argument', `network ${name}: VLAN ${String(vlan)} is not valid (use ${VLAN_MIN}-${VLAN_MAX})`, { vlan });
+    }
+    const other = [...this.nets.values()].find((n) => n.vlan === vlan);
+    if (other) throw new HvError('invalid-argument', `network ${name}: VLAN ${vlan} is network ${other.name}'s already`, { vlan });
+    const info = { name, vlan };
+    this.nets.set(name, info);
+    return { ...info };
+  }
+
+  /** Delete a network no guest is attached to (`users`: the guests that are, by name). */
+  remove(name: string, users: string[]): void {
+    this.get(name);
+    if (users.length > 0) throw new HvError('illegal-state', `network ${name} is in use by ${users.join(', ')}: attach them elsewhere first`, { network: name });
+    this.nets.delete(name);
+  }
+
+  /** Wire a guest worker's NIC channel (`port`, the host's end) to a new access port of the network's VLAN. */
+  connect(portId: string, network: string, port: MessagePort): void {
+    const { vlan } = this.get(network);
+    this.disconnect(portId);
+    this.switch.addPort(portId, { vlan: { mode: 'access', vlan }, rateLimit: null });
+    const wired: Wired = { port, network, guestDrops: { 'guest-rx-full': 0 } };
+    this.wired.set(portId, wired);
+    port.addEventListener('message', (e: MessageEvent) => {
+      const m = e.data as NicUp;
+      if (m.type === 'frames') this.forward(portId, m.frames);
+      else wired.guestDrops[m.reason] += m.frames;
+    });
+    port.start();
+  }
+
+  /** Unplug a port: the switch forgets it and its addresses. */
+  disconnect(portId: string): void {
+    const wired = this.wired.get(portId);
+    if (!wired) return;
+    this.wired.delete(portId);
+    wired.port.close();
+    this.switch.removePort(portId);
+  }
+
+  counters(portId: string): NicCounters | null {
+    const wired = this.wired.get(portId);
+    return wired ? { ...this.switch.counters(portId), guestDrops: { ...wired.guestDrops } } : null;
+  }
+
+  macTable(): MacEntry[] {
+    return this.switch.macTable();
+  }
+
+  dispose(): void {
+    for (const id of [...this.wired.keys()]) this.disconnect(id);
+  }
+
+  /** Frames from one port, through the switch, to the others: one message per port, each buffer sent once. */
+  private forward(from: string, frames: Uint8Array[]): void {
+    const out = new Map<string, Uint8Array[]>();
+    const sent = new Set<ArrayBufferLike>();
+    for (const frame of frames) {
+      for (const d of this.switch.receive(from, frame).deliveries) {
+        // A flooded frame goes to several ports: each gets a buffer of its own.
+        const f = sent.has(d.frame.buffer) ? d.frame.slice() : d.frame;
+        sent.add(f.buffer);
+        const list = out.get(d.port) ?? [];
+        list.push(f);
+        out.set(d.port, list);
+      }
+    }
+    for (const [portId, list] of out) {
+      const message: NicDown = { type: 'frames', frames: list };
+      this.wired.get(portId)?.port.postMessage(message, list.map((f) => f.buffer as ArrayBuffer));
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Guests on a network (issue: a virtual switch): NIC frames go from a guest's
+// worker through the hypervisor's switch to the workers of the ports it
+// chose. Two clones on one network ping each other; a third on another VLAN
+// reaches neither and no frame of theirs arrives on its port; the switch
+// learnt each guest's MAC (unique per clone) on its own VLAN; a destroyed
+// guest's port and addresses are gone.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HvError } from '../../src/core/errors.ts';
+import type { Hypervisor } from '../../src/host/hypervisor.ts';
+import { nodeHypervisor } from './hypervisor-helpers.ts';
+
+describe('guests on the virtual switch (real guests)', () => {
+  let hv: Hypervisor;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    hv = nodeHypervisor({ pcpus: 2, memoryMiB: 512 }, 2);
+    hv.createNetwork({ name: 'lan', vlan: 10 });
+    hv.createNetwork({ name: 'other', vlan: 20 });
+    for (const [name, network] of [['na', 'lan'], ['nb', 'lan'], ['nc', 'other']] as const) {
+      ids[name] = hv.createVm({ name, memoryMiB: 80, boot: 'clone', network }).id;
+    }
+    for (const name of ['na', 'nb', 'nc']) await hv.start(ids[name]!);
+    for (const [i, name] of ['na', 'nb', 'nc'].entries()) {
+      const r = await hv.exec(ids[name]!, `ip addr add 10.0.0.${i + 1}/24 dev eth0 && ip link set eth0 up`);
+      expect(r.status, r.output).toBe(0);
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await hv?.dispose();
+  });
+
+  it('gives every clone its own MAC', async () => {
+    const macs = await Promise.all(['na', 'nb', 'nc'].map(async (n) => (await hv.exec(ids[n]!, 'cat /sys/class/net/eth0/address')).output.trim()));
+    expect(new Set(macs).size).toBe(3);
+    for (const m of macs) expect(m).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  });
+
+  it('lets two guests on one network ping each other', async () => {
+    const r = await hv.exec(ids['na']!, 'ping -c 3 -W 2 10.0.0.2', 20_000);
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toMatch(/3 packets transmitted, 3 packets received/);
+    const back = await hv.exec(ids['nb']!, 'ping -c 2 -W 2 10.0.0.1', 20_000);
+    expect(back.status, back.output).toBe(0);
+  });
+
+  it('keeps a guest on another VLAN apart: it reaches neither, and none of their frames reach its port', async () => {
+    const r = await hv.exec(ids['nc']!, 'ping -c 2 -W 1 10.0.0.1', 20_000);
+    expect(r.status).not.toBe(0);
+    expect(r.output).toMatch(/0 packets received/);
+    const c = hv.nicCounters(ids['nc']!)!;
+    expect(c.rxFrames).toBeGreaterThan(0); // its own ARP requests went into the switch
+    expect(c.txFrames).toBe(0);
+    const a = hv.nicCounters(ids['na']!)!;
+    expect(a.txFrames).toBeGreaterThan(0);
+    expect(a.guestDrops['guest-rx-full']).toBe(0);
+    const table = hv.macTable();
+    expect(new Set(table.filter((e) => e.port === ids['na'] || e.port === ids['nb']).map((e) => e.vlan))).toEqual(new Set([10]));
+    expect(table.filter((e) => e.port === ids['nc']).map((e) => e.vlan)).toEqual([20]);
+  });
+
+  it('refuses what it cannot do with a clear error', () => {
+    expect(() => hv.createVm({ name: 'nx', memoryMiB: 80, network: 'nowhere' })).toThrow(/there is no network named nowhere/);
+    expect(() => hv.createNetwork({ name: 'dup', vlan: 10 })).toThrow(/VLAN 10 is network lan's already/);
+    expect(() => hv.createNetwork({ name: 'bad', vlan: 4095 })).toThrow(/VLAN 4095 is not valid/);
+    expect(() => hv.setNetwork(ids['na']!, 'other')).toThrow(/stop it first/);
+    expect(() => hv.deleteNetwork('lan')).toThrow(/in use by na, nb/);
+    try {
+      hv.deleteNetwork('lan');
+    } catch (err) {
+      expect(HvError.from(err).code).toBe('illegal-state');
+    }
+  });
+
+  it('frees a destroyed guest\'s port and addresses', async () => {
+    await hv.destroy(ids['nb']!);
+    expect(() => hv.nicCounters(ids['nb']!)).toThrow(/no VM with id/);
+    const stopped = ids['nc']!;
+    await hv.stop(stopped);
+    expect(hv.nicCounters(stopped)).toBeNull(); // unplugged while it does not run
+    expect(hv.macTable().some((e) => e.port === ids['nb'] || e.port === stopped)).toBe(false);
+    const r = await hv.exec(ids['na']!, 'ping -c 1 -W 1 10.0.0.2', 20_000);
+    expect(r.status).not.toBe(0);
+  });
+});
