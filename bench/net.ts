@@ -1,9 +1,12 @@
 // Net section: the virtual switch's decisions per second (src/core/net, pure):
 // known unicast between learnt guests, and broadcasts flooded in a VLAN, on
-// a switch of 16 access ports in two VLANs and a trunk.
+// a switch of 16 access ports in two VLANs and a trunk. Then two real guests
+// (Node, P=2) on one network: ping round trips, and TCP throughput (nc, 64 MiB
+// timed in the guest, checked by md5 on both sides).
 import { performance } from 'node:perf_hooks';
 import { pushTag } from '../src/core/net/ethernet.ts';
 import { VirtualSwitch } from '../src/core/net/switch.ts';
+import { nodeHypervisor } from '../src/host/node-hypervisor.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
 const S = 'net';
@@ -35,6 +38,53 @@ function rate(sw: VirtualSwitch, frames: { port: string; frame: Uint8Array }[], 
   return n / ((t - t0) / 1000);
 }
 
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Two clones on one network (Node, P=2): ping RTT and TCP throughput between them. */
+async function guestRows(): Promise<BenchRow[]> {
+  const hv = nodeHypervisor({ pcpus: 2, memoryMiB: 512 }, 2);
+  try {
+    hv.createNetwork({ name: 'bench', vlan: 10 });
+    const ids: string[] = [];
+    for (const [i, name] of ['net1', 'net2'].entries()) {
+      const id = hv.createVm({ name, memoryMiB: 80, boot: 'clone', network: 'bench' }).id;
+      await hv.start(id);
+      await hv.exec(id, `ip addr add 10.0.0.${i + 1}/24 dev eth0 && ip link set eth0 up`);
+      ids.push(id);
+    }
+    const [a, b] = ids as [string, string];
+    await hv.exec(a, 'ping -c 5 -i 0.2 10.0.0.2', 30_000); // ARP, warm code
+    const ping = await hv.exec(a, 'ping -c 100 -i 0.1 10.0.0.2', 60_000);
+    const rtts = [...ping.output.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
+    const p50 = percentile(rtts, 50);
+    const p99 = percentile(rtts, 99);
+    await hv.exec(b, '(nc -l -p 5001 | md5sum > /tmp/got) > /dev/null 2>&1 &');
+    const send = await hv.exec(
+      a,
+      'u() { read t _ < /proc/uptime; echo $t; }; t0=$(u); dd if=/dev/zero bs=65536 count=1024 2>/dev/null | nc 10.0.0.2 5001; t1=$(u); echo $t0 $t1 $(dd if=/dev/zero bs=65536 count=1024 2>/dev/null | md5sum)',
+      300_000,
+    );
+    const [t0, t1, sentMd5] = send.output.trim().split(/\s+/);
+    let got = '';
+    for (let i = 0; i < 50 && !got; i++) {
+      got = (await hv.exec(b, 'cat /tmp/got 2>/dev/null')).output.trim().split(/\s+/)[0] ?? '';
+      if (!got) await new Promise((r) => setTimeout(r, 200));
+    }
+    const seconds = Number(t1) - Number(t0);
+    const mbit = (64 * 8 * 1.048576) / seconds;
+    const counters = hv.nicCounters(b)!;
+    return [
+      targetRow(S, 'ping RTT p50 between two guests (Node, P=2)', p50, 'ms', '<=', 1, `${rtts.length} of 100 answered; min ${rtts[0]} ms`),
+      { section: S, metric: 'ping RTT p99 between two guests (Node, P=2)', value: p99, unit: 'ms' },
+      targetRow(S, 'TCP throughput guest to guest, 64 MiB (nc, Node, P=2)', mbit, 'Mbit/s', '>=', 200, `${seconds.toFixed(2)} s in the guest; md5 ${sentMd5 === got ? 'equal on both sides' : `DIFFERS (${sentMd5} / ${got})`}; receiver's port: ${counters.txFrames} frames, ${counters.guestDrops['guest-rx-full']} dropped by its full receive queue`),
+    ];
+  } finally {
+    await hv.dispose();
+  }
+}
+
 export async function benchNet(): Promise<BenchRow[]> {
   const sw = new VirtualSwitch({ now: () => performance.now() });
   const macs: number[] = [];
@@ -53,6 +103,7 @@ export async function benchNet(): Promise<BenchRow[]> {
   const b = rate(sw, broadcast, 1000);
   const t = rate(sw, tagged, 1000);
   return [
+    ...(await guestRows()),
     targetRow(S, 'switch decisions per second, known unicast (access to access)', u, '/s', '>=', 1e6, `${PORTS} access ports in VLANs 10 and 20, a trunk; 64-byte frames`),
     { section: S, metric: 'switch decisions per second, broadcast flooded in a VLAN', value: b, unit: '/s', note: `each one ${PORTS / 2} copies (7 access ports and the trunk, tagged)` },
     { section: S, metric: 'switch decisions per second, tagged from the trunk to an access port', value: t, unit: '/s', note: 'the tag is taken off' },
