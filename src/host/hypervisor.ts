@@ -198,7 +198,7 @@ export class Hypervisor implements HostApi {
   ) {
     if (env.images.length === 0) throw new HvError('image-missing', 'no guest image is available: images/manifest.json lists none', {});
     this.timers = env.timers ?? realTimers;
-    this.nets = new Networks(this.timers);
+    this.nets = new Networks(this.timers, (id) => this.vmsById.get(id)?.name ?? id);
     const first = env.images[0]!; // checked above
     this.standby =
       (env.standbyWorkers ?? 0) > 0
@@ -475,6 +475,25 @@ export class Hypervisor implements HostApi {
   /** A running VM's switch port counters (and what its worker could not take); null when its NIC is on no network. */
   nicCounters(id: string): NicCounters | null {
     return this.nets.counters(this.record(id).id);
+  }
+
+  /** Capture a network's frames from now on (a ring of the last 10 000, 16 MiB at most). */
+  startCapture(network: string): void {
+    this.refusing('start capture', null, () => this.nets.startCapture(network));
+  }
+
+  stopCapture(network: string): void {
+    this.refusing('stop capture', null, () => this.nets.stopCapture(network));
+  }
+
+  /** A network's capture: running or not, frames kept and let go, the last `n` as tcpdump-like lines; null before the first. */
+  capture(network: string, n?: number) {
+    return this.nets.capture(network, n);
+  }
+
+  /** A network's capture as a pcapng file that Wireshark and tshark open. */
+  capturePcapng(network: string): Uint8Array {
+    return this.nets.capturePcapng(network);
   }
 
   /** The switch's learnt addresses (MAC, VLAN, port = VM id, age). */

@@ -6,6 +6,7 @@
 // guest's port and addresses are gone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HvError } from '../../src/core/errors.ts';
+import { readPcapng } from '../../src/core/net/pcapng.ts';
 import type { Hypervisor } from '../../src/host/hypervisor.ts';
 import { nodeHypervisor } from './hypervisor-helpers.ts';
 
@@ -36,12 +37,24 @@ describe('guests on the virtual switch (real guests)', () => {
     for (const m of macs) expect(m).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
   });
 
-  it('lets two guests on one network ping each other', async () => {
+  it('lets two guests on one network ping each other; the capture shows it and parses back from pcapng', async () => {
+    hv.startCapture('lan');
+    hv.startCapture('other');
     const r = await hv.exec(ids['na']!, 'ping -c 3 -W 2 10.0.0.2', 20_000);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toMatch(/3 packets transmitted, 3 packets received/);
     const back = await hv.exec(ids['nb']!, 'ping -c 2 -W 2 10.0.0.1', 20_000);
     expect(back.status, back.output).toBe(0);
+    hv.stopCapture('lan');
+    const cap = hv.capture('lan', 1000)!;
+    expect(cap.running).toBe(false);
+    const lines = cap.list.map((f) => `${f.port} ${f.summary}`);
+    expect(lines.filter((l) => /^na .*10\.0\.0\.1 > 10\.0\.0\.2: ICMP echo request/.test(l)).length).toBe(3);
+    expect(lines.filter((l) => /^nb .*10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo reply/.test(l)).length).toBe(3);
+    const file = readPcapng(hv.capturePcapng('lan'));
+    expect(file.packets.length).toBe(cap.frames);
+    expect(file.interfaces.map((i) => i.name).sort()).toEqual(['na', 'nb']);
+    expect(file.packets.every((p) => p.data.length >= 42)).toBe(true);
   });
 
   it('keeps a guest on another VLAN apart: it reaches neither, and none of their frames reach its port', async () => {
@@ -54,6 +67,8 @@ describe('guests on the virtual switch (real guests)', () => {
     const a = hv.nicCounters(ids['na']!)!;
     expect(a.txFrames).toBeGreaterThan(0);
     expect(a.guestDrops['guest-rx-full']).toBe(0);
+    // The other network's capture has none of their frames.
+    expect(hv.capture('other', 1000)!.list.every((f) => f.port === 'nc')).toBe(true);
     const table = hv.macTable();
     expect(new Set(table.filter((e) => e.port === ids['na'] || e.port === ids['nb']).map((e) => e.vlan))).toEqual(new Set([10]));
     expect(table.filter((e) => e.port === ids['nc']).map((e) => e.vlan)).toEqual([20]);

@@ -8,6 +8,7 @@ import { HvError } from '../../core/errors.ts';
 import type { Clock } from '../../core/clock.ts';
 import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } from '../../core/net/switch.ts';
 import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
+import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { VM_NAME_RE } from '../../core/vm-name.ts';
 
 export interface NetworkSpec {
@@ -36,8 +37,14 @@ export class Networks {
   readonly switch: VirtualSwitch;
   private readonly nets = new Map<string, NetworkInfo>();
   private readonly wired = new Map<string, Wired>();
+  /** Captures by network name (kept after they stop, for the download), and whether each runs. */
+  private readonly captures = new Map<string, { ring: CaptureRing; running: boolean }>();
 
-  constructor(clock: Clock) {
+  constructor(
+    private readonly clock: Clock,
+    /** What people call a port (a VM's name for its id). */
+    private readonly portName: (portId: string) => string = (id) => id,
+  ) {
     this.switch = new VirtualSwitch(clock);
   }
 
@@ -75,7 +82,40 @@ export class Networks {
   remove(name: string, users: string[]): void {
     this.get(name);
     if (users.length > 0) throw new HvError('illegal-state', `network ${name} is in use by ${users.join(', ')}: attach them elsewhere first`, { network: name });
+    this.stopCapture(name);
+    this.captures.delete(name);
     this.nets.delete(name);
+  }
+
+  /** Capture every frame of a network (its VLAN, as each entered the switch) from now on, in a new ring. */
+  startCapture(network: string, limits: CaptureLimits = {}): void {
+    const { vlan } = this.get(network);
+    this.stopCapture(network);
+    this.captures.set(network, { ring: new CaptureRing(this.clock.now(), Date.now(), limits), running: true });
+    this.switch.addMirror({ id: captureMirror(network), source: { vlan }, output: { capture: network } });
+  }
+
+  stopCapture(network: string): void {
+    const c = this.captures.get(network);
+    if (!c?.running) return;
+    c.running = false;
+    this.switch.removeMirror(captureMirror(network));
+  }
+
+  /** A network's capture: whether it runs, what it let go, and its last `n` frames summed up. */
+  capture(network: string, n = 200) {
+    this.get(network);
+    const c = this.captures.get(network);
+    if (!c) return null;
+    return { running: c.running, frames: c.ring.size, dropped: c.ring.dropped, list: c.ring.list(n, this.portName) };
+  }
+
+  /** A network's capture as a pcapng file (one interface per port, named after its VM). */
+  capturePcapng(network: string): Uint8Array {
+    this.get(network);
+    const c = this.captures.get(network);
+    if (!c) throw new HvError('illegal-state', `network ${network} has no capture: start one first`, { network });
+    return c.ring.pcapng(this.portName);
   }
 
   /** Wire a guest worker's NIC channel (`port`, the host's end) to a new access port of the network's VLAN. */
@@ -120,7 +160,12 @@ export class Networks {
     const out = new Map<string, Uint8Array[]>();
     const sent = new Set<ArrayBufferLike>();
     for (const frame of frames) {
-      for (const d of this.switch.receive(from, frame).deliveries) {
+      const result = this.switch.receive(from, frame);
+      for (const m of result.captured) {
+        const network = m.mirror.slice(CAPTURE_PREFIX.length);
+        this.captures.get(network)?.ring.add({ at: this.clock.now(), port: m.at, direction: m.direction, vlan: m.vlan, frame: m.frame });
+      }
+      for (const d of result.deliveries) {
         // A flooded frame goes to several ports: each gets a buffer of its own.
         const f = sent.has(d.frame.buffer) ? d.frame.slice() : d.frame;
         sent.add(f.buffer);
@@ -135,3 +180,6 @@ export class Networks {
     }
   }
 }
+
+const CAPTURE_PREFIX = 'capture:';
+const captureMirror = (network: string): string => `${CAPTURE_PREFIX}${network}`;
