@@ -4,6 +4,10 @@
 // reaches neither and no frame of theirs arrives on its port; the switch
 // learnt each guest's MAC (unique per clone) on its own VLAN; a destroyed
 // guest's port and addresses are gone.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HvError } from '../../src/core/errors.ts';
 import { readPcapng } from '../../src/core/net/pcapng.ts';
@@ -51,10 +55,21 @@ describe('guests on the virtual switch (real guests)', () => {
     const lines = cap.list.map((f) => `${f.port} ${f.summary}`);
     expect(lines.filter((l) => /^na .*10\.0\.0\.1 > 10\.0\.0\.2: ICMP echo request/.test(l)).length).toBe(3);
     expect(lines.filter((l) => /^nb .*10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo reply/.test(l)).length).toBe(3);
-    const file = readPcapng(hv.capturePcapng('lan'));
+    const pcapng = hv.capturePcapng('lan');
+    const file = readPcapng(pcapng);
     expect(file.packets.length).toBe(cap.frames);
     expect(file.interfaces.map((i) => i.name).sort()).toEqual(['na', 'nb']);
     expect(file.packets.every((p) => p.data.length >= 42)).toBe(true);
+    // Wireshark's reader agrees, frame for frame (.ci/run installs Debian's tshark).
+    const path = join(mkdtempSync(join(tmpdir(), 'hv-pcap-')), 'lan.pcapng');
+    writeFileSync(path, pcapng);
+    const tshark = spawnSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.interface_name', '-e', 'icmp.type', '-e', 'ip.src', '-e', 'ip.dst'], { encoding: 'utf8' });
+    expect(tshark.error, 'tshark is not installed: apt-get install tshark').toBeUndefined();
+    expect(tshark.status, tshark.stderr).toBe(0);
+    const rows = tshark.stdout.trim().split('\n');
+    expect(rows.length).toBe(cap.frames);
+    expect(rows.filter((r) => r === 'na\t8\t10.0.0.1\t10.0.0.2').length).toBe(3);
+    expect(rows.filter((r) => r === 'nb\t0\t10.0.0.2\t10.0.0.1').length).toBe(3);
   });
 
   it('keeps a guest on another VLAN apart: it reaches neither, and none of their frames reach its port', async () => {
