@@ -66,7 +66,7 @@ for c in "$here"/tools/*.c; do
   gcc -m32 -march=i686 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector -fno-pie -no-pie \
     -fno-asynchronous-unwind-tables -Os -Wall -Wextra -Werror -s -o "$root/usr/local/bin/$(basename "$c" .c)" "$c"
 done
-chmod 0755 "$root/init" "$root"/usr/local/bin/*
+chmod 0755 "$root/init" "$root"/usr/local/bin/* "$root"/etc/udhcpc/default.script
 # The kernel opens /dev/console before /init runs: it must exist in the archive.
 mknod -m 600 "$root/dev/console" c 5 1
 # Uncompressed: decompressing inside the emulated CPU costs more than the bytes.

@@ -496,6 +496,16 @@ export class Hypervisor implements HostApi {
     return this.nets.capturePcapng(network);
   }
 
+  /** A network's DHCP leases (address, MAC, VM, seconds left). */
+  leases(network: string) {
+    return this.nets.leases(network);
+  }
+
+  /** What the host's gateway, DHCP and DNS answered on a network, and the DHCP pool's exhaustion. */
+  serviceCounters(network: string) {
+    return this.nets.serviceCounters(network);
+  }
+
   /** The switch's learnt addresses (MAC, VLAN, port = VM id, age). */
   macTable() {
     return this.nets.macTable();

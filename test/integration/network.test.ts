@@ -113,3 +113,52 @@ describe('guests on the virtual switch (real guests)', () => {
     expect(r.status).not.toBe(0);
   });
 });
+
+describe('DHCP and DNS from the host (real guests)', () => {
+  let hv: Hypervisor;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    hv = nodeHypervisor({ pcpus: 2, memoryMiB: 512 }, 2);
+    const net = hv.createNetwork({ name: 'campus', vlan: 30 });
+    expect(net).toMatchObject({ subnet: '10.0.30.0/24', gateway: '10.0.30.1', dhcp: true, dns: true });
+    for (const name of ['web1', 'web2']) {
+      ids[name] = hv.createVm({ name, memoryMiB: 80, boot: 'clone', network: 'campus' }).id;
+      await hv.start(ids[name]!);
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await hv?.dispose();
+  });
+
+  it('leases each guest an address from the pool, with the host as router and DNS server', async () => {
+    for (const name of ['web1', 'web2']) {
+      const r = await hv.exec(ids[name]!, 'udhcpc -i eth0 -n -q -t 5 -T 1 2>&1; ip -4 addr show eth0; ip route; cat /etc/resolv.conf', 30_000);
+      expect(r.status, r.output).toBe(0);
+      expect(r.output).toMatch(/inet 10\.0\.30\.1\d\d\/24/);
+      expect(r.output).toMatch(/default via 10\.0\.30\.1/);
+      expect(r.output).toMatch(/nameserver 10\.0\.30\.1/);
+    }
+    const leases = hv.leases('campus');
+    expect(leases.map((l) => l.vm).sort()).toEqual(['web1', 'web2']);
+    expect(new Set(leases.map((l) => l.ip)).size).toBe(2);
+    expect(hv.serviceCounters('campus')).toMatchObject({ offers: 2, acks: 2, poolExhausted: 0 });
+  });
+
+  it('answers a ping to the gateway, and resolves a guest by its name', async () => {
+    expect((await hv.exec(ids['web1']!, 'ping -c 1 -W 2 10.0.30.1', 20_000)).status).toBe(0);
+    const web2 = hv.leases('campus').find((l) => l.vm === 'web2')!.ip;
+    const r = await hv.exec(ids['web1']!, 'nslookup web2 2>&1; ping -c 2 -W 2 web2', 30_000);
+    expect(r.output).toContain(web2);
+    expect(r.status, r.output).toBe(0);
+    const miss = await hv.exec(ids['web1']!, 'nslookup nosuchguest 2>&1', 20_000);
+    expect(miss.output).toMatch(/NXDOMAIN|can't find|can't resolve/i);
+  });
+
+  it('frees a destroyed guest\'s lease: its name no longer resolves', async () => {
+    await hv.destroy(ids['web2']!);
+    expect(hv.leases('campus').map((l) => l.vm)).toEqual(['web1']);
+    const r = await hv.exec(ids['web1']!, 'nslookup web2 2>&1', 20_000);
+    expect(r.output).toMatch(/NXDOMAIN|can't find|can't resolve/i);
+  });
+});

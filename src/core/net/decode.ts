@@ -3,15 +3,14 @@
 // window). A frame too short for what its headers claim says so; nothing here
 // throws on a bad frame.
 import { ETHERTYPE_VLAN, macText, readMac } from './ethernet.ts';
+import { ipText, u16, u32 } from './ipv4.ts';
 import { utf8Decode } from './utf8.ts';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
 const ETHERTYPE_IPV6 = 0x86dd;
 
-const u16 = (b: Uint8Array, at: number): number => (b[at]! << 8) | b[at + 1]!;
-const u32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-const ip = (b: Uint8Array, at: number): string => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+const ip = (b: Uint8Array, at: number): string => ipText(u32(b, at));
 
 export function summarize(frame: Uint8Array): string {
   if (frame.length < 14) return `[truncated Ethernet header, ${frame.length} bytes]`;

@@ -4,6 +4,7 @@
 // per capture point (Ethernet, microsecond timestamps: the default
 // resolution), one Enhanced Packet Block per frame. Little-endian.
 
+import { concatBytes } from '../bytes.ts';
 import { utf8Decode, utf8Encode } from './utf8.ts';
 
 const SHB = 0x0a0d0d0a;
@@ -64,16 +65,6 @@ function block(type: number, body: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A whole pcapng file. */
 export function writePcapng(interfaces: PcapInterface[], packets: PcapPacket[], application = 'hypervisor playground'): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -111,7 +102,7 @@ export function writePcapng(interfaces: PcapInterface[], packets: PcapPacket[], 
     epb.set(opts, 20 + pad4(p.data.length));
     parts.push(block(EPB, epb));
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 export interface PcapFile {

@@ -10,16 +10,38 @@ import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } f
 import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
 import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { VM_NAME_RE } from '../../core/vm-name.ts';
+import { macText } from '../../core/net/ethernet.ts';
+import { ipText, parseSubnet } from '../../core/net/ipv4.ts';
+import { HostServices } from '../../core/net/services.ts';
 
 export interface NetworkSpec {
   name: string;
   /** Its VLAN on the host's switch (default: the lowest free from 10 up). */
   vlan?: number;
+  /** Its IPv4 subnet (default 10.0.VLAN.0/24; VLANs above 255 use the second byte too). */
+  subnet?: string;
+  /** The host answers DHCP on it (default true): leases from .100-.199 of a /24. */
+  dhcp?: boolean;
+  /** The host answers DNS on it for the guests' names (default true). */
+  dns?: boolean;
 }
 
 export interface NetworkInfo {
   name: string;
   vlan: number;
+  subnet: string;
+  /** The host's address on it (gateway, DHCP and DNS server). */
+  gateway: string;
+  dhcp: boolean;
+  dns: boolean;
+}
+
+export interface LeaseInfo {
+  ip: string;
+  mac: string;
+  /** The VM that took it (its name). */
+  vm: string;
+  expiresInS: number;
 }
 
 /** A port's switch counters, and what its guest's worker could not take. */
@@ -35,7 +57,7 @@ interface Wired {
 
 export class Networks {
   readonly switch: VirtualSwitch;
-  private readonly nets = new Map<string, NetworkInfo>();
+  private readonly nets = new Map<string, { info: NetworkInfo; services: HostServices }>();
   private readonly wired = new Map<string, Wired>();
   /** Captures by network name (kept after they stop, for the download), and whether each runs. */
   private readonly captures = new Map<string, { ring: CaptureRing; running: boolean }>();
@@ -49,20 +71,37 @@ export class Networks {
   }
 
   list(): NetworkInfo[] {
-    return [...this.nets.values()].map((n) => ({ ...n }));
+    return [...this.nets.values()].map((n) => ({ ...n.info }));
   }
 
   get(name: string): NetworkInfo {
+    return { ...this.entry(name).info };
+  }
+
+  /** A network's DHCP leases that have not expired. */
+  leases(network: string): LeaseInfo[] {
+    const now = this.clock.now();
+    return this.entry(network)
+      .services.leases()
+      .map((l) => ({ ip: ipText(l.ip), mac: macText(l.mac), vm: this.portName(l.port), expiresInS: Math.round((l.expiresAt - now) / 1000) }));
+  }
+
+  /** What the host's services on a network answered (and could not). */
+  serviceCounters(network: string) {
+    return { ...this.entry(network).services.counters };
+  }
+
+  private entry(name: string): { info: NetworkInfo; services: HostServices } {
     const n = this.nets.get(name);
     if (!n) throw new HvError('not-found', `there is no network named ${name}${this.nets.size ? ` (there are ${[...this.nets.keys()].join(', ')})` : ''}`, { network: name });
-    return { ...n };
+    return n;
   }
 
   create(spec: NetworkSpec): NetworkInfo {
     const name = String(spec.name ?? '').trim();
     if (!VM_NAME_RE.test(name)) throw new HvError('invalid-argument', `network name "${name}" is not valid: use 1-32 letters, digits and dashes`, { name });
     if (this.nets.has(name)) throw new HvError('duplicate-name', `a network named ${name} already exists`, { name });
-    const taken = new Set([...this.nets.values()].map((n) => n.vlan));
+    const taken = new Set([...this.nets.values()].map((n) => n.info.vlan));
     let vlan = spec.vlan;
     if (vlan === undefined) {
       vlan = 10;
@@ -71,10 +110,33 @@ export class Networks {
     if (!Number.isInteger(vlan) || vlan < VLAN_MIN || vlan > VLAN_MAX) {
       throw new HvError('invalid-argument', `network ${name}: VLAN ${String(vlan)} is not valid (use ${VLAN_MIN}-${VLAN_MAX})`, { vlan });
     }
-    const other = [...this.nets.values()].find((n) => n.vlan === vlan);
-    if (other) throw new HvError('invalid-argument', `network ${name}: VLAN ${vlan} is network ${other.name}'s already`, { vlan });
-    const info = { name, vlan };
-    this.nets.set(name, info);
+    const other = [...this.nets.values()].find((n) => n.info.vlan === vlan);
+    if (other) throw new HvError('invalid-argument', `network ${name}: VLAN ${vlan} is network ${other.info.name}'s already`, { vlan });
+    let subnet;
+    try {
+      subnet = parseSubnet(spec.subnet ?? `10.${vlan >> 8}.${vlan & 255}.0/24`);
+    } catch (err) {
+      throw new HvError('invalid-argument', `network ${name}: ${(err as Error).message}`, { subnet: spec.subnet });
+    }
+    const size = 2 ** (32 - subnet.prefix);
+    const gateway = subnet.network + 1;
+    const services = new HostServices(
+      {
+        subnet,
+        gateway,
+        mac: 0x02_00_00_fe_00_00 + vlan, // locally administered, one per VLAN
+        dhcp: spec.dhcp ?? true,
+        dns: spec.dns ?? true,
+        poolFrom: subnet.network + (size >= 256 ? 100 : 2),
+        poolTo: subnet.network + (size >= 256 ? 199 : size - 2),
+        leaseSeconds: 3600,
+      },
+      this.clock,
+      (port) => (this.wired.has(port) ? this.portName(port) : null),
+    );
+    const info: NetworkInfo = { name, vlan, subnet: `${ipText(subnet.network)}/${subnet.prefix}`, gateway: ipText(gateway), dhcp: spec.dhcp ?? true, dns: spec.dns ?? true };
+    this.nets.set(name, { info, services });
+    this.switch.addPort(servicePort(name), { vlan: { mode: 'access', vlan }, rateLimit: null });
     return { ...info };
   }
 
@@ -84,6 +146,7 @@ export class Networks {
     if (users.length > 0) throw new HvError('illegal-state', `network ${name} is in use by ${users.join(', ')}: attach them elsewhere first`, { network: name });
     this.stopCapture(name);
     this.captures.delete(name);
+    this.switch.removePort(servicePort(name));
     this.nets.delete(name);
   }
 
@@ -140,6 +203,8 @@ export class Networks {
     this.wired.delete(portId);
     wired.port.close();
     this.switch.removePort(portId);
+    // A VM that does not run has no address: its name no longer resolves, its lease is free.
+    this.nets.get(wired.network)?.services.forgetPort(portId);
   }
 
   counters(portId: string): NicCounters | null {
@@ -155,17 +220,26 @@ export class Networks {
     for (const id of [...this.wired.keys()]) this.disconnect(id);
   }
 
-  /** Frames from one port, through the switch, to the others: one message per port, each buffer sent once. */
+  /**
+   * Frames from one port, through the switch, to the others: one message per
+   * port, each buffer sent once. A frame for a network's services port is
+   * answered at once, and the answers go through the switch as that port's.
+   */
   private forward(from: string, frames: Uint8Array[]): void {
     const out = new Map<string, Uint8Array[]>();
     const sent = new Set<ArrayBufferLike>();
-    for (const frame of frames) {
-      const result = this.switch.receive(from, frame);
+    const through = (port: string, frame: Uint8Array): void => {
+      const result = this.switch.receive(port, frame);
       for (const m of result.captured) {
         const network = m.mirror.slice(CAPTURE_PREFIX.length);
         this.captures.get(network)?.ring.add({ at: this.clock.now(), port: m.at, direction: m.direction, vlan: m.vlan, frame: m.frame });
       }
       for (const d of result.deliveries) {
+        if (d.port.startsWith(SERVICE_PREFIX)) {
+          const network = d.port.slice(SERVICE_PREFIX.length);
+          for (const reply of this.nets.get(network)?.services.handle(d.frame, port) ?? []) through(d.port, reply);
+          continue;
+        }
         // A flooded frame goes to several ports: each gets a buffer of its own.
         const f = sent.has(d.frame.buffer) ? d.frame.slice() : d.frame;
         sent.add(f.buffer);
@@ -173,7 +247,8 @@ export class Networks {
         list.push(f);
         out.set(d.port, list);
       }
-    }
+    };
+    for (const frame of frames) through(from, frame);
     for (const [portId, list] of out) {
       const message: NicDown = { type: 'frames', frames: list };
       this.wired.get(portId)?.port.postMessage(message, list.map((f) => f.buffer as ArrayBuffer));
@@ -183,3 +258,5 @@ export class Networks {
 
 const CAPTURE_PREFIX = 'capture:';
 const captureMirror = (network: string): string => `${CAPTURE_PREFIX}${network}`;
+const SERVICE_PREFIX = 'services:';
+const servicePort = (network: string): string => `${SERVICE_PREFIX}${network}`;

@@ -4,6 +4,7 @@
 // are passed on as they came (the exec markers are found here, in Guest).
 // Runs in the browser's hypervisor worker; tests run it in Node over a
 // MessageChannel.
+import { concatBytes } from '../../core/bytes.ts';
 import { HvError } from '../../core/errors.ts';
 import type { Guest } from '../guest.ts';
 import type { Hypervisor, HvEvent } from '../hypervisor.ts';
@@ -188,7 +189,7 @@ export class HypervisorServer {
       }
     }
     const console: Batch['console'] = [];
-    for (const { guest, chunks } of this.output.values()) console.push({ guest, bytes: concat(chunks) });
+    for (const { guest, chunks } of this.output.values()) console.push({ guest, bytes: concatBytes(chunks) });
     this.output.clear();
     if (this.events.length === 0 && guests.length === 0 && console.length === 0 && !this.vmsChanged) return;
     const batch: Batch = { kind: 'batch', events: this.events, console };
@@ -219,15 +220,4 @@ export class HypervisorServer {
 
 function isVmCommand(op: string): op is VmCommand {
   return (VM_COMMANDS as readonly string[]).includes(op);
-}
-
-/** One chunk from many (a fresh buffer, so it can be transferred). */
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
