@@ -8,6 +8,7 @@ import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
 import type { ExecResult } from './guest.ts';
 import type { HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from './hypervisor.ts';
+import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
@@ -61,6 +62,14 @@ export interface HostApi {
   setResources(id: string, change: VmResourcesInput): MaybePromise<VmResources>;
   setHost(change: Partial<HostSettings>): MaybePromise<HostSettings>;
   exec(id: string, command: string, timeoutMs?: number): Promise<ExecResult>;
+  createNetwork(spec: NetworkSpec): MaybePromise<NetworkInfo>;
+  deleteNetwork(name: string): MaybePromise<void>;
+  /** Attach a VM's NIC to a network (or none) while it does not run. */
+  setNetwork(id: string, network: string | null): MaybePromise<void>;
+  networkView(frames?: number): MaybePromise<NetworkView>;
+  startCapture(network: string): MaybePromise<void>;
+  stopCapture(network: string): MaybePromise<void>;
+  capturePcapng(network: string): MaybePromise<Uint8Array>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;

@@ -17,7 +17,7 @@ import { imageById } from './images.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import type { HostApi } from './host-api.ts';
 import { PeriodHistory } from './period-history.ts';
-import { Networks, type NetworkInfo, type NetworkSpec, type NicCounters } from './net/networks.ts';
+import { Networks, type NetworkInfo, type NetworkSpec, type NetworkView, type NicCounters } from './net/networks.ts';
 import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
 import type { TemplateSource } from './template-files.ts';
 import { realTimers, type HostTimers } from './timers.ts';
@@ -504,6 +504,11 @@ export class Hypervisor implements HostApi {
   /** What the host's gateway, DHCP and DNS answered on a network, and the DHCP pool's exhaustion. */
   serviceCounters(network: string) {
     return this.nets.serviceCounters(network);
+  }
+
+  /** Networks, ports, leases, the MAC table and captures in one snapshot (the network view polls it). */
+  networkView(frames?: number): NetworkView {
+    return this.nets.view(frames);
   }
 
   /** The switch's learnt addresses (MAC, VLAN, port = VM id, age). */

@@ -20,6 +20,7 @@ const form = (change: Partial<CreateForm> = {}): CreateForm => ({
   reservation: '',
   boot: 'cold',
   startNow: true,
+  network: '',
   ...change,
 });
 

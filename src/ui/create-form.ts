@@ -21,6 +21,8 @@ export interface CreateForm {
   reservation: string;
   boot: BootMode;
   startNow: boolean;
+  /** The network its NIC is attached to; '' for none. */
+  network: string;
 }
 
 export type CreateField = 'count' | 'name' | 'image' | 'memory' | 'weight' | 'cap' | 'reservation';

@@ -9,6 +9,7 @@ import { holdsMemory } from '../core/lifecycle.ts';
 import type { WindowSummary } from '../core/metrics.ts';
 import type { VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestHandle, HostApi } from '../host/host-api.ts';
+import type { NetworkInfo } from '../host/net/networks.ts';
 import type { BootMode, HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from '../host/hypervisor.ts';
 import { nextFrame } from './chart-frames.ts';
 import { ConsoleFeed } from './console-feed.ts';
@@ -66,6 +67,8 @@ export class Dashboard {
   /** The last refusal or failure of a command on each VM, shown on its card. */
   errors = $state.raw<Record<string, string>>({});
   selectedId = $state<string | null>(null);
+  /** The host's networks (refreshed by the network view and when the create dialog opens). */
+  networks = $state.raw<NetworkInfo[]>([]);
   /** The host clock (hv.now()) at the last frame, for ticking clocks (boot time). */
   nowMs = $state(0);
 
@@ -150,6 +153,7 @@ export class Dashboard {
         reservationPct: plan.resources.reservationPct,
         readyTimeoutMs: READY_TIMEOUT_MS,
         boot: form.boot,
+        network: form.network || null,
       };
       try {
         ids.push((await this.hv.createVm(spec)).id);
@@ -161,6 +165,15 @@ export class Dashboard {
     this.selectedId = ids[0] ?? this.selectedId;
     if (form.startNow) for (const id of ids) void this.command(id, 'start');
     return null;
+  }
+
+  /** Read the host's networks again. */
+  async refreshNetworks(): Promise<void> {
+    try {
+      this.networks = (await this.hv.networkView(0)).networks.map(({ name, vlan, subnet, gateway, dhcp, dns }) => ({ name, vlan, subnet, gateway, dhcp, dns }));
+    } catch (err) {
+      console.warn(`networks not read: ${HvError.from(err).message}`);
+    }
   }
 
   /** Run a lifecycle command; a refusal is kept as the VM's error (and logged from the event). */

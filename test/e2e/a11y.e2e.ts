@@ -1,6 +1,6 @@
 // An automated accessibility audit (axe-core) of every view: the dashboard
 // (cards and list, a running guest), the create and destroy dialogs, the
-// isolation view, the lab page and the gallery. No serious or critical
+// isolation view, the network view, the lab page and the gallery. No serious or critical
 // violation may be found. Then a keyboard-only script: create a guest, change
 // its weight with Enter, open its console and type into it.
 import { readFileSync } from 'node:fs';
@@ -132,6 +132,16 @@ describe('accessibility', () => {
   it('finds none in the isolation view', async () => {
     await page.getByTestId('tab-isolation').click();
     await page.getByTestId('isolation-view').waitFor();
+    expect(await audit(page)).toEqual([]);
+  });
+
+  it('finds none in the network view, with a network and a capture', async () => {
+    await page.getByTestId('tab-network').click();
+    const view = page.getByTestId('network-view');
+    await view.getByTestId('net-name').fill('a11y');
+    await view.getByTestId('net-create').click();
+    await view.getByTestId('net-capture-start').click();
+    await view.getByTestId('net-packets').waitFor();
     expect(await audit(page)).toEqual([]);
   });
 

@@ -12,7 +12,7 @@ import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { VM_NAME_RE } from '../../core/vm-name.ts';
 import { macText } from '../../core/net/ethernet.ts';
 import { ipText, parseSubnet } from '../../core/net/ipv4.ts';
-import { HostServices } from '../../core/net/services.ts';
+import { HostServices, type ServiceCounters } from '../../core/net/services.ts';
 
 export interface NetworkSpec {
   name: string;
@@ -53,6 +53,21 @@ interface Wired {
   port: MessagePort;
   network: string;
   guestDrops: Record<NicDropReason, number>;
+}
+
+/** Everything the network view shows, in one snapshot. */
+export interface NetworkView {
+  networks: (NetworkInfo & {
+    leases: LeaseInfo[];
+    services: ServiceCounters;
+    capture: { running: boolean; frames: number; dropped: number; list: { at: number; port: string; direction: 'rx' | 'tx'; length: number; summary: string }[] } | null;
+  })[];
+  /** Ports of running guests: the VM, its network and VLAN, its address, its counters. */
+  ports: { vmId: string; vm: string; network: string; vlan: number; ip: string | null; counters: NicCounters }[];
+  /** Learnt addresses, the port named by its VM. */
+  macTable: (MacEntry & { vm: string })[];
+  /** Aging time of the MAC table, s. */
+  agingS: number;
 }
 
 export class Networks {
@@ -194,6 +209,23 @@ export class Networks {
       else wired.guestDrops[m.reason] += m.frames;
     });
     port.start();
+  }
+
+  /** One snapshot for the network view (`frames`: how many capture lines per network). */
+  view(frames = 100): NetworkView {
+    const networks = [...this.nets.values()].map(({ info, services }) => ({
+      ...info,
+      leases: this.leases(info.name),
+      services: { ...services.counters },
+      capture: this.capture(info.name, frames),
+    }));
+    const ports = [...this.wired].map(([vmId, w]) => {
+      const { vlan } = this.get(w.network);
+      const ip = this.entry(w.network).services.addressOf(vmId);
+      return { vmId, vm: this.portName(vmId), network: w.network, vlan, ip: ip === null ? null : ipText(ip), counters: this.counters(vmId)! };
+    });
+    const macTable = this.switch.macTable().map((e) => ({ ...e, vm: e.port.startsWith(SERVICE_PREFIX) ? 'host' : this.portName(e.port) }));
+    return { networks, ports, macTable, agingS: this.switch.agingMs / 1000 };
   }
 
   /** Unplug a port: the switch forgets it and its addresses. */

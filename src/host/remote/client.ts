@@ -11,6 +11,7 @@ import type { ExecResult } from '../guest.ts';
 import type { FaultRecord, GuestHandle, HostApi } from '../host-api.ts';
 import { initialHost, type HostSettings, type HvEvent, type MemoryView, type VmInfo, type VmSpec } from '../hypervisor.ts';
 import { imageById } from '../images.ts';
+import type { NetworkInfo, NetworkSpec, NetworkView } from '../net/networks.ts';
 import { PeriodHistory } from '../period-history.ts';
 import type { Endpoint } from './server.ts';
 import type { Batch, GuestRef, HvCall, HvMessage, PageMessage, RemoteInit, WorkerCounts } from './protocol.ts';
@@ -140,6 +141,34 @@ export class HypervisorClient implements HostApi {
 
   exec(id: string, command: string, timeoutMs?: number): Promise<ExecResult> {
     return this.call({ op: 'exec', id, command, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  }
+
+  createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
+    return this.call({ op: 'createNetwork', spec });
+  }
+
+  deleteNetwork(name: string): Promise<void> {
+    return this.call({ op: 'deleteNetwork', name });
+  }
+
+  setNetwork(id: string, network: string | null): Promise<void> {
+    return this.call({ op: 'setNetwork', id, network });
+  }
+
+  networkView(frames?: number): Promise<NetworkView> {
+    return this.call({ op: 'networkView', ...(frames === undefined ? {} : { frames }) });
+  }
+
+  startCapture(network: string): Promise<void> {
+    return this.call({ op: 'startCapture', network });
+  }
+
+  stopCapture(network: string): Promise<void> {
+    return this.call({ op: 'stopCapture', network });
+  }
+
+  capturePcapng(network: string): Promise<Uint8Array> {
+    return this.call({ op: 'capturePcapng', network });
   }
 
   resizeConsole(id: string, cols: number, rows: number): void {

@@ -9,6 +9,7 @@ import type { VmResourcesInput } from '../../core/scheduler-types.ts';
 import type { GuestImage } from '../../protocol/guest-api.ts';
 import type { HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from '../hypervisor.ts';
 import type { VmCommand } from '../host-api.ts';
+import type { NetworkSpec } from '../net/networks.ts';
 
 /** What the hypervisor's worker needs to build a Hypervisor (URLs absolute: a worker resolves relative ones against its script). */
 export interface RemoteEnv {
@@ -41,6 +42,11 @@ export type HvCall =
   | { op: 'guestExec'; guest: GuestRef; command: string; timeoutMs?: number }
   | { op: 'guestAgent'; guest: GuestRef; script: string; timeoutMs?: number }
   | { op: 'guestSearch'; guest: GuestRef; pattern: Uint8Array | string; maxHits?: number }
+  | { op: 'createNetwork'; spec: NetworkSpec }
+  | { op: 'deleteNetwork'; name: string }
+  | { op: 'setNetwork'; id: string; network: string | null }
+  | { op: 'networkView'; frames?: number }
+  | { op: 'startCapture' | 'stopCapture' | 'capturePcapng'; network: string }
   | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }
   | { op: 'standbyReady' }
   | { op: 'workerCounts' }

@@ -117,6 +117,20 @@ export class HypervisorServer {
         return this.guestOf(call.guest).agent(call.script, call.timeoutMs);
       case 'guestSearch':
         return this.guestOf(call.guest).searchMemory(call.pattern, call.maxHits);
+      case 'createNetwork':
+        return hv.createNetwork(call.spec);
+      case 'deleteNetwork':
+        return hv.deleteNetwork(call.name);
+      case 'setNetwork':
+        return hv.setNetwork(call.id, call.network);
+      case 'networkView':
+        return hv.networkView(call.frames);
+      case 'startCapture':
+        return hv.startCapture(call.network);
+      case 'stopCapture':
+        return hv.stopCapture(call.network);
+      case 'capturePcapng':
+        return hv.capturePcapng(call.network);
       case 'prepareTemplates':
         return hv.prepareTemplates(call.guests);
       case 'standbyReady':

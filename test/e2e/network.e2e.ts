@@ -1,0 +1,65 @@
+// The network view in Chromium: a network created from the Network tab, two
+// guests attached to it from the create dialog take DHCP leases and ping each
+// other by name from their consoles; the capture started there lists the
+// pings, and the pcapng it downloads parses frame for frame.
+import { mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPcapng } from '../../src/core/net/pcapng.ts';
+import { fillCreate, typeInto, waitForStates, waitForTerminal } from './lab-page.ts';
+import { openLabPage, type LabPage } from './page.ts';
+
+describe('guests on a network, in the browser', () => {
+  let lab: LabPage;
+
+  beforeAll(async () => {
+    lab = await openLabPage();
+  });
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  it('two guests take leases and ping each other by name; the capture shows it and downloads as pcapng', async () => {
+    const { page } = lab;
+    await page.getByTestId('tab-network').click();
+    const view = page.getByTestId('network-view');
+    await view.getByTestId('net-name').fill('lan');
+    await view.getByTestId('net-create').click();
+    const net = view.locator('[data-testid="network"][data-network="lan"]');
+    await expect.poll(() => net.count()).toBe(1);
+    expect(await net.locator('h3').textContent()).toMatch(/VLAN 10 · 10\.0\.10\.0\/24 · host 10\.0\.10\.1/);
+    await net.getByTestId('net-capture-start').click();
+    await net.getByTestId('net-capture-stop').waitFor();
+
+    await page.getByTestId('tab-dashboard').click();
+    const dialog = await fillCreate(page, { count: 2, name: 'w', memoryMiB: 96, boot: 'clone' });
+    await dialog.getByTestId('create-network').selectOption('lan');
+    await dialog.getByTestId('create-submit').click();
+    await waitForStates(page, ['w1', 'w2'], 'running', 120_000);
+    for (const name of ['w1', 'w2']) {
+      await typeInto(page, name, 'udhcpc -i eth0 -q -t 5 -T 1');
+      await waitForTerminal(page, name, /lease of 10\.0\.10\.1\d\d obtained/, 30_000);
+    }
+    await typeInto(page, 'w1', 'ping -c 2 w2');
+    await waitForTerminal(page, 'w1', /2 packets transmitted, 2 packets received/, 30_000);
+
+    await page.getByTestId('tab-network').click();
+    const packets = net.getByTestId('net-packets');
+    await expect.poll(async () => (await packets.textContent()) ?? '', { timeout: 10_000 }).toMatch(/w1 in .*ICMP echo request/);
+    expect(await packets.textContent()).toMatch(/w2 in .*ICMP echo reply/);
+    expect(await view.getByTestId('net-leases').textContent()).toMatch(/w1.*10\.0\.10\.1\d\d/s);
+    expect(await view.getByTestId('net-ports').locator('tr[data-vm="w2"]').textContent()).toMatch(/lan \(VLAN 10\)/);
+
+    await net.getByTestId('net-capture-stop').click();
+    const [download] = await Promise.all([page.waitForEvent('download'), net.getByTestId('net-capture-download').click()]);
+    expect(download.suggestedFilename()).toBe('lan.pcapng');
+    const saved = join(mkdtempSync(join(tmpdir(), 'hv-net-')), 'lan.pcapng');
+    await download.saveAs(saved);
+    const file = readPcapng(new Uint8Array(await readFile(saved)));
+    expect(file.interfaces.map((i) => i.name)).toEqual(expect.arrayContaining(['w1', 'w2']));
+    expect(file.packets.length).toBeGreaterThan(4);
+    expect(lab.pageErrors).toEqual([]);
+  });
+});
