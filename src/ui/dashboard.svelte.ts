@@ -9,7 +9,7 @@ import { holdsMemory } from '../core/lifecycle.ts';
 import type { WindowSummary } from '../core/metrics.ts';
 import type { VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestHandle, HostApi } from '../host/host-api.ts';
-import type { NetworkInfo } from '../host/net/networks.ts';
+import type { NetworkInfo, NetworkView } from '../host/net/networks.ts';
 import type { BootMode, HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from '../host/hypervisor.ts';
 import { nextFrame } from './chart-frames.ts';
 import { ConsoleFeed } from './console-feed.ts';
@@ -170,10 +170,15 @@ export class Dashboard {
   /** Read the host's networks again. */
   async refreshNetworks(): Promise<void> {
     try {
-      this.networks = (await this.hv.networkView(0)).networks.map(({ name, vlan, subnet, gateway, dhcp, dns }) => ({ name, vlan, subnet, gateway, dhcp, dns }));
+      this.networksFrom(await this.hv.networkView(0));
     } catch (err) {
       console.warn(`networks not read: ${HvError.from(err).message}`);
     }
+  }
+
+  /** Keep the networks of a snapshot the network view read. */
+  networksFrom(view: NetworkView): void {
+    this.networks = view.networks.map(({ name, vlan, subnet, gateway, dhcp, dns }) => ({ name, vlan, subnet, gateway, dhcp, dns }));
   }
 
   /** Run a lifecycle command; a refusal is kept as the VM's error (and logged from the event). */
