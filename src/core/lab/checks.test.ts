@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../metrics.ts';
-import { judgeCommand, judgeFact, judgeMemory, type LabEvent, type LabFacts } from './checks.ts';
+import { judgeCapture, judgeCommand, judgeFact, judgeMemory, type LabEvent, type LabFacts } from './checks.ts';
 
 function facts(over: Partial<LabFacts> = {}): LabFacts {
   return {
@@ -35,6 +35,18 @@ describe('lab check judging', () => {
     expect(judgeMemory(check, { hits: 0 })).toMatchObject({ passed: true, found: 'not found' });
     expect(judgeMemory(check, { hits: 2 })).toMatchObject({ passed: false, found: 'found 2 time(s)' });
     expect(judgeMemory({ ...check, expect: true }, { hits: 1 }).passed).toBe(true);
+  });
+
+  it('capture: a frame from the guest matching the pattern, or none', () => {
+    const frames = [
+      { port: 'spy', summary: '10.0.20.100 > 10.0.10.100: ICMP echo request, id 1, seq 1, length 64' },
+      { port: 'web1', summary: '10.0.10.100 > 10.0.10.101: ICMP echo request, id 2, seq 1, length 64' },
+    ];
+    const tried = { type: 'capture' as const, network: 'lab', guest: 'spy', contains: 'echo request', expect: true };
+    expect(judgeCapture(tried, frames)).toMatchObject({ passed: true, found: '1 frame(s), e.g. spy: 10.0.20.100 > 10.0.10.100: ICMP echo request, id 1, seq 1, length 64' });
+    expect(judgeCapture({ ...tried, guest: 'web2' }, frames)).toMatchObject({ passed: false, found: 'none among 2 captured frame(s)' });
+    expect(judgeCapture({ ...tried, guest: undefined, contains: 'echo reply', expect: false }, frames).passed).toBe(true);
+    expect(judgeCapture(tried, { error: 'network lab has no capture' })).toMatchObject({ passed: false, found: 'network lab has no capture' });
   });
 
   it('metric: target and tolerance over a covered window, with the value found', () => {

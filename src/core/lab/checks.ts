@@ -34,7 +34,8 @@ export interface LabFacts {
 
 type CommandCheck = Extract<LabCheck, { type: 'command' }>;
 type MemoryCheck = Extract<LabCheck, { type: 'memory' }>;
-type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck>;
+type CaptureCheck = Extract<LabCheck, { type: 'capture' }>;
+type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck>;
 
 /** Default time a check command may run, ms. */
 export const CHECK_TIMEOUT_MS = 5000;
@@ -63,6 +64,21 @@ export function judgeMemory(check: MemoryCheck, found: { hits: number } | { erro
   const expected = check.expect ? 'found at least once' : 'not found';
   if ('error' in found) return { label, passed: false, expected, found: found.error };
   return { label, passed: found.hits > 0 === check.expect, expected, found: found.hits > 0 ? `found ${found.hits} time(s)` : 'not found' };
+}
+
+/**
+ * The verdict on a capture check, from the network's captured frames (each
+ * with the guest whose port it entered by, and its one-line summary).
+ */
+export function judgeCapture(check: CaptureCheck, frames: readonly { port: string; summary: string }[] | { error: string }): CheckResult {
+  const from = check.guest ? ` from ${check.guest}` : '';
+  const label = check.label ?? `network ${check.network}: ${check.expect ? 'a' : 'no'} frame${from} matching /${check.contains}/`;
+  const expected = check.expect ? 'at least one such frame' : 'no such frame';
+  if ('error' in frames) return { label, passed: false, expected, found: frames.error };
+  const re = new RegExp(check.contains);
+  const hits = frames.filter((f) => (check.guest === undefined || f.port === check.guest) && re.test(f.summary));
+  const found = hits.length ? `${hits.length} frame(s), e.g. ${hits[0]!.port}: ${hits[0]!.summary}` : `none among ${frames.length} captured frame(s)`;
+  return { label, passed: hits.length > 0 === check.expect, expected, found };
 }
 
 /** The verdict on a check the host's facts answer (metric, setting, host, lifecycle). */

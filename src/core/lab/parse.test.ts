@@ -80,6 +80,11 @@ describe('lab files', () => {
     ['a metric check without a target', BASE.replace('      - type: command\n        guest: a\n        command: "true"\n', '      - type: metric\n        guest: a\n        metric: share\n'), 15, 9, 'steps[0].checks[0]', /needs a target/],
     ['a solution naming a missing guest', BASE.replace('    checks:', '    solution:\n      - { do: pause, guest: q }\n    checks:'), 15, 29, 'steps[0].solution[0].guest', /no guest "q"/],
     ['a wrong version', BASE.replace('version: 1', 'version: 2'), 1, 10, 'version', /expected 1, got 2/],
+    ['a guest on an undeclared network', BASE.replace('    memoryMiB: 80\n', '    memoryMiB: 80\n    network: lan\n'), 9, 14, 'guests[0].network', /no network "lan": declare it under networks:/],
+    ['two networks on one VLAN', BASE.replace('guests:\n', 'networks:\n  - { name: lan, vlan: 10 }\n  - { name: dmz, vlan: 10 }\nguests:\n'), 8, 24, 'networks[1].vlan', /VLAN 10 is networks\[0\]'s already/],
+    ['a VLAN out of range', BASE.replace('guests:\n', 'networks:\n  - { name: lan, vlan: 5000 }\nguests:\n'), 7, 24, 'networks[0].vlan', /4094/],
+    ['a capture check on an unknown network', BASE.replace('      - type: command\n        guest: a\n        command: "true"\n', '      - { type: capture, network: wan, contains: "ARP", expect: true }\n'), 15, 35, 'steps[0].checks[0].network', /no network "wan"/],
+    ['a bad capture pattern', BASE.replace('guests:\n', 'networks:\n  - { name: lan }\nguests:\n').replace('      - type: command\n        guest: a\n        command: "true"\n', '      - { type: capture, network: lan, contains: "([", expect: true }\n'), 17, 50, 'steps[0].checks[0].contains', /not a regular expression/],
   ];
 
   it.each(broken)('refuses %s, naming line, column and field', (_, text, line, col, path, message) => {

@@ -32,13 +32,18 @@ export interface LabGuest {
   start: boolean;
   files: { path: string; content: string; mode?: string }[];
   setup: string[];
+  network?: string;
 }
+
+/** A lab network (LabFile's networks entry). */
+export type LabNetwork = NonNullable<LabFile['networks']>[number];
 
 /** A checked lab, ready to run. */
 export interface Lab {
   title: string;
   description: string;
   host: Required<Pick<LabHost, 'pcpus' | 'memoryMiB' | 'overcommit'>> & Pick<LabHost, 'periodMs' | 'sliceMs'>;
+  networks: LabNetwork[];
   guests: LabGuest[];
   consoles: string[];
   allowedOrigins: string[];
@@ -101,7 +106,24 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
   if (host.periodMs !== undefined && host.sliceMs !== undefined && host.sliceMs > host.periodMs) {
     report(['host', 'sliceMs'], `a ${host.sliceMs} ms slice is longer than the ${host.periodMs} ms period`);
   }
+  const networks = file.networks ?? [];
+  const netNames = new Map<string, number>();
+  const vlans = new Map<number, number>();
+  networks.forEach((n, i) => {
+    if (netNames.has(n.name)) report(['networks', i, 'name'], `network name "${n.name}" is used twice (also by networks[${netNames.get(n.name)}])`);
+    netNames.set(n.name, i);
+    if (n.vlan !== undefined) {
+      if (vlans.has(n.vlan)) report(['networks', i, 'vlan'], `VLAN ${n.vlan} is networks[${vlans.get(n.vlan)}]'s already: each network is a VLAN of its own`);
+      vlans.set(n.vlan, i);
+    }
+  });
+  const knownNetwork = (path: LabPath, network: string): void => {
+    if (!netNames.has(network)) report(path, netNames.size ? `there is no network "${network}" (networks: ${[...netNames.keys()].join(', ')})` : `there is no network "${network}": declare it under networks:`);
+  };
   const guests = expandGuests(file, ctx, report);
+  file.guests.forEach((g, i) => {
+    if (g.network !== undefined) knownNetwork(['guests', i, 'network'], g.network);
+  });
   const names = new Set(guests.map((g) => g.name));
   const known = (path: LabPath, guest: string): void => {
     if (!names.has(guest)) report(path, `there is no guest "${guest}" (guests: ${[...names].join(', ')})`);
@@ -119,7 +141,10 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
   file.steps.forEach((step, s) => {
     if (stepIds.has(step.id)) report(['steps', s, 'id'], `step id "${step.id}" is used twice`);
     stepIds.add(step.id);
-    step.checks.forEach((check, c) => checkCheck(check, ['steps', s, 'checks', c], known, report));
+    step.checks.forEach((check, c) => {
+      checkCheck(check, ['steps', s, 'checks', c], known, report);
+      if (check.type === 'capture') knownNetwork(['steps', s, 'checks', c, 'network'], check.network);
+    });
     (step.solution ?? []).forEach((action, a) => checkAction(action, ['steps', s, 'solution', a], known));
   });
   const consoles = file.consoles ?? guests.slice(0, 2).map((g) => g.name);
@@ -127,6 +152,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     title: file.title,
     description: file.description ?? '',
     host,
+    networks,
     guests,
     consoles,
     allowedOrigins: file.embed?.allowedOrigins ?? [],
@@ -169,6 +195,7 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
         start: e.start ?? true,
         files: e.files ?? [],
         setup: e.setup ?? [],
+        ...(e.network !== undefined ? { network: e.network } : {}),
       });
     }
   });
@@ -176,7 +203,7 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
 }
 
 function checkCheck(check: LabCheck, at: LabPath, known: (path: LabPath, guest: string) => void, report: Report): void {
-  if ('guest' in check) known([...at, 'guest'], check.guest);
+  if ('guest' in check && check.guest !== undefined) known([...at, 'guest'], check.guest);
   const compares = (c: { equals?: unknown; min?: unknown; max?: unknown }): boolean => c.equals !== undefined || c.min !== undefined || c.max !== undefined;
   switch (check.type) {
     case 'command':
@@ -200,6 +227,13 @@ function checkCheck(check: LabCheck, at: LabPath, known: (path: LabPath, guest: 
       return;
     case 'lifecycle':
       if ((check.is === undefined) === (check.happened === undefined)) report(at, 'a lifecycle check needs either "is" or "happened"');
+      return;
+    case 'capture':
+      try {
+        new RegExp(check.contains);
+      } catch (err) {
+        report([...at, 'contains'], `not a regular expression: ${(err as Error).message}`);
+      }
       return;
     case 'memory':
       return;

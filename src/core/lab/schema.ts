@@ -32,8 +32,20 @@ const FILE = v.strictObject({
   mode: v.optional(v.pipe(v.string(), v.regex(/^0?[0-7]{3}$/, 'a mode is octal, like "0644" or "755"'))),
 });
 
+/** A network of the lab's: a VLAN of its own on the host's switch, with the host's DHCP and DNS. */
+const NETWORK = v.strictObject({
+  name,
+  vlan: v.optional(int(1, 4094)),
+  /** IPv4 subnet, e.g. 10.0.10.0/24 (default 10.0.VLAN.0/24). */
+  subnet: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'a subnet is written like 10.0.10.0/24'))),
+  dhcp: v.optional(v.boolean()),
+  dns: v.optional(v.boolean()),
+});
+
 const GUEST_FIELDS = {
   image: v.optional(v.string()),
+  /** The lab network its NIC is attached to (none: connected to nothing). */
+  network: v.optional(name),
   memoryMiB: v.optional(v.pipe(v.number(), v.integer())),
   weight: v.optional(int(1, 100_000)),
   capPct: v.optional(v.nullable(pct)),
@@ -105,6 +117,18 @@ const CHECK = v.variant('type', [
     label,
   }),
   v.strictObject({
+    type: v.literal('capture'),
+    /** The lab network whose frames are looked at (every lab network is captured from the lab's start). */
+    network: name,
+    /** Only frames that entered the switch from this guest's port. */
+    guest: v.optional(name),
+    /** A regular expression a frame's one-line summary must match (tcpdump -n -e style, e.g. "ICMP echo request"). */
+    contains: text('the pattern'),
+    /** true: some frame matches; false: none does. */
+    expect: v.boolean(),
+    label,
+  }),
+  v.strictObject({
     type: v.literal('memory'),
     guest: name,
     /** Text the hypervisor searches for in the guest's physical RAM. */
@@ -149,6 +173,7 @@ export const LAB_SCHEMA = v.strictObject({
   title: text('the title'),
   description: v.optional(v.string()),
   host: v.optional(HOST),
+  networks: v.optional(v.array(NETWORK)),
   guests: v.pipe(v.array(GUEST), v.minLength(1, 'a lab needs at least one guest')),
   /** Guests whose consoles the compact lab layout shows (default: the first two). */
   consoles: v.optional(v.pipe(v.array(name), v.maxLength(2, 'the lab layout shows at most two consoles'))),

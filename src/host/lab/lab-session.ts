@@ -4,7 +4,7 @@
 // what happened to the guests (for lifecycle checks). The page, `npm run
 // lab:test` and the tests drive it the same way.
 import { HvError } from '../../core/errors.ts';
-import { CHECK_TIMEOUT_MS, judgeCommand, judgeFact, judgeMemory, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
+import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
 import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
 import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
 import { initrdMemoryLimits } from '../../core/memory-size.ts';
@@ -12,6 +12,9 @@ import type { GuestImage } from '../../protocol/guest-api.ts';
 import type { HostApi } from '../host-api.ts';
 import type { VmInfo } from '../hypervisor.ts';
 import { placeFileScript } from './place-file.ts';
+
+/** Captured frames a capture check looks at (the newest). */
+const CAPTURE_FRAMES = 5000;
 
 /** Limits of this playground for labs: pCPUs and pool a lab may ask for. */
 export const LAB_MAX_PCPUS = 8;
@@ -70,8 +73,20 @@ export class LabSession {
   /** Set the host up, create every guest and start the ones that start with the lab; resolves when they are ready. */
   async start(): Promise<void> {
     const { host } = this.lab;
-    // Guests of an earlier lab (or of the user) go first: the pool and the pCPUs are the lab's.
+    // Guests and networks of an earlier lab (or of the user) go first: the pool, the pCPUs and the switch are the lab's.
     await Promise.all(this.hv.vms().map((vm) => this.hv.destroy(vm.id).catch(() => {})));
+    for (const n of (await this.hv.networkView(0)).networks) await this.hv.deleteNetwork(n.name);
+    for (const n of this.lab.networks) {
+      await this.hv.createNetwork({
+        name: n.name,
+        ...(n.vlan !== undefined ? { vlan: n.vlan } : {}),
+        ...(n.subnet !== undefined ? { subnet: n.subnet } : {}),
+        ...(n.dhcp !== undefined ? { dhcp: n.dhcp } : {}),
+        ...(n.dns !== undefined ? { dns: n.dns } : {}),
+      });
+      // Capture checks look at every frame since the lab began.
+      await this.hv.startCapture(n.name);
+    }
     await this.hv.setHost({
       pcpus: host.pcpus,
       memoryMiB: host.memoryMiB,
@@ -85,6 +100,7 @@ export class LabSession {
         memoryMiB: g.memoryMiB,
         image: g.image,
         boot: g.boot,
+        ...(g.network !== undefined ? { network: g.network } : {}),
         ...(g.weight !== undefined ? { weight: g.weight } : {}),
         ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
         ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
@@ -161,6 +177,13 @@ export class LabSession {
         (err: unknown) => ({ error: HvError.from(err).message }),
       );
       return judgeMemory(check, r);
+    }
+    if (check.type === 'capture') {
+      const frames = await Promise.resolve(this.hv.networkView(CAPTURE_FRAMES)).then(
+        (view) => view.networks.find((n) => n.name === check.network)?.capture?.list ?? { error: `network ${check.network} has no capture` },
+        (err: unknown) => ({ error: HvError.from(err).message }),
+      );
+      return judgeCapture(check, frames);
     }
     return judgeFact(check, this.facts());
   }
