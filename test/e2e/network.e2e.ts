@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readPcapng } from '../../src/core/net/pcapng.ts';
 import { fillCreate, typeInto, waitForStates, waitForTerminal } from './lab-page.ts';
 import { openLabPage, type LabPage } from './page.ts';
@@ -60,6 +60,27 @@ describe('guests on a network, in the browser', () => {
     const file = readPcapng(new Uint8Array(await readFile(saved)));
     expect(file.interfaces.map((i) => i.name)).toEqual(expect.arrayContaining(['w1', 'w2']));
     expect(file.packets.length).toBeGreaterThan(4);
+    expect(lab.pageErrors).toEqual([]);
+  });
+
+  it('runs the switch lab in the page: a lease taken in the console passes the first step', async () => {
+    const { page } = lab;
+    await page.goto(`${inject('siteUrl')}?lab=labs/switch-vlans.yaml`);
+    const root = page.getByTestId('lab');
+    await expect.poll(() => root.getAttribute('data-phase'), { timeout: 60_000 }).toBe('ready');
+    expect(await page.getByTestId('lab-step').getAttribute('data-step')).toBe('lease');
+    await page.locator('[data-testid="guest-console"][data-guest="web1"] .xterm').click();
+    await page.keyboard.type('udhcpc -i eth0 -q -t 5 -T 1');
+    await page.keyboard.press('Enter');
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await page.getByTestId('lab-check').click();
+      await expect.poll(() => page.getByTestId('lab-check').textContent(), { timeout: 20_000 }).toBe('Check');
+      if ((await page.getByTestId('lab-verdict').getAttribute('data-passed')) === 'true') break;
+      if (Date.now() > deadline) throw new Error(`the step did not pass: ${await page.getByTestId('lab-results').textContent()}`);
+      await page.waitForTimeout(1000);
+    }
+    expect(await page.getByTestId('lab-results').textContent()).toMatch(/web1 asked the DHCP server/);
     expect(lab.pageErrors).toEqual([]);
   });
 });
