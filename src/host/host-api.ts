@@ -8,6 +8,7 @@ import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
 import type { ExecResult } from './guest.ts';
 import type { HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from './hypervisor.ts';
+import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
 
@@ -66,6 +67,8 @@ export interface HostApi {
   deleteNetwork(name: string): MaybePromise<void>;
   /** Attach a VM's NIC to a network (or none) while it does not run. */
   setNetwork(id: string, network: string | null): MaybePromise<void>;
+  /** Police a VM's NIC at the switch (null: no limit), now and on later boots. */
+  setNicLimit(id: string, limit: RateLimit | null): MaybePromise<void>;
   networkView(frames?: number): MaybePromise<NetworkView>;
   startCapture(network: string): MaybePromise<void>;
   stopCapture(network: string): MaybePromise<void>;

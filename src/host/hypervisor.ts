@@ -17,6 +17,7 @@ import { imageById } from './images.ts';
 import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import type { HostApi } from './host-api.ts';
 import { PeriodHistory } from './period-history.ts';
+import type { RateLimit } from '../core/net/token-bucket.ts';
 import { Networks, type NetworkInfo, type NetworkSpec, type NetworkView, type NicCounters } from './net/networks.ts';
 import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
 import type { TemplateSource } from './template-files.ts';
@@ -69,6 +70,8 @@ export interface VmSpec {
   boot?: BootMode;
   /** The network its NIC is attached to (Hypervisor.createNetwork); none: connected to nothing. */
   network?: string | null;
+  /** Its NIC's ingress limit on the switch (kbit/s and burst, kbit), or none. */
+  nicLimit?: RateLimit | null;
 }
 
 export type BootMode = 'cold' | 'clone';
@@ -94,6 +97,8 @@ export interface VmInfo {
   bootPhases: BootPhases | null;
   /** The network its NIC is attached to, or null. */
   network: string | null;
+  /** Its NIC's ingress limit on the switch, or null. */
+  nicLimit: RateLimit | null;
 }
 
 /**
@@ -315,6 +320,7 @@ export class Hypervisor implements HostApi {
       }
       const image = this.image(spec.image);
       const network = spec.network ? this.nets.get(spec.network).name : null;
+      const nicLimit = spec.nicLimit ? checkRateLimit(spec.nicLimit, name) : null;
       const memoryMiB = validateMemoryMiB(spec.memoryMiB, initrdMemoryLimits(image.initrd.bytes));
       const resources = normalizeResources({ weight: spec.weight, capPct: spec.capPct, reservationPct: spec.reservationPct }, name);
       const id = `vm${this.nextId++}`;
@@ -334,6 +340,7 @@ export class Hypervisor implements HostApi {
         bootNote: null,
         bootPhases: null,
         network,
+        nicLimit,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -469,6 +476,16 @@ export class Hypervisor implements HostApi {
       if (holdsMemory(vm.state)) throw new HvError('illegal-state', `${vm.name} is ${vm.state}: stop it first to move its NIC (v86 cannot plug a NIC into a running guest)`, { state: vm.state });
       vm.network = network === null ? null : this.nets.get(network).name;
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}'s NIC is ${vm.network ? `on network ${vm.network}` : 'connected to nothing'}` });
+    });
+  }
+
+  /** Police a VM's NIC at the switch (its frames beyond the rate are dropped and counted), now and on later boots; null lifts the limit. */
+  setNicLimit(id: string, limit: RateLimit | null): void {
+    this.refusing('set NIC limit', id, () => {
+      const vm = this.record(id);
+      vm.nicLimit = limit === null ? null : checkRateLimit(limit, vm.name);
+      this.nets.setLimit(vm.id, vm.nicLimit);
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: vm.nicLimit ? `${vm.name}'s NIC is limited to ${vm.nicLimit.rateKbps} kbit/s (burst ${vm.nicLimit.burstKb} kbit)` : `${vm.name}'s NIC has no limit` });
     });
   }
 
@@ -723,7 +740,7 @@ export class Hypervisor implements HostApi {
   /** A new NIC channel for a VM's boot: one end wired to its switch port, the other goes to its worker. */
   private nicChannelFor(vmId: string, network: string): MessagePort {
     const channel = new MessageChannel();
-    this.nets.connect(vmId, network, channel.port2);
+    this.nets.connect(vmId, network, channel.port2, this.vmsById.get(vmId)?.nicLimit ?? null);
     return channel.port1;
   }
 
@@ -857,8 +874,8 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network } = vm;
-  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network };
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit } = vm;
+  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit: nicLimit ? { ...nicLimit } : null };
 }
 
 /** A ready guest's start, by phase (see BootPhases). */
@@ -919,4 +936,16 @@ export function initialHost(settings: Partial<HostSettings> & Pick<HostSettings,
   const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
   const pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
   return { settings: hostSettings(config, pool), memory: memoryView(pool, []) };
+}
+
+/** A NIC limit as the switch takes it: a positive rate and a burst of at least one full frame. */
+function checkRateLimit(limit: RateLimit, vm: string): RateLimit {
+  const { rateKbps, burstKb } = limit;
+  if (!(typeof rateKbps === 'number' && rateKbps > 0 && Number.isFinite(rateKbps))) {
+    throw new HvError('invalid-argument', `${vm}'s NIC limit: a rate of ${String(rateKbps)} kbit/s is not valid (a positive number)`, { rateKbps });
+  }
+  if (!(typeof burstKb === 'number' && burstKb >= 12.2 && Number.isFinite(burstKb))) {
+    throw new HvError('invalid-argument', `${vm}'s NIC limit: a burst of ${String(burstKb)} kbit is not valid: at least 12.2 kbit (one full frame)`, { burstKb });
+  }
+  return { rateKbps, burstKb };
 }

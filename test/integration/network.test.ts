@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HvError } from '../../src/core/errors.ts';
 import { readPcapng } from '../../src/core/net/pcapng.ts';
 import type { Hypervisor } from '../../src/host/hypervisor.ts';
-import { nodeHypervisor } from './hypervisor-helpers.ts';
+import { nodeHypervisor, sleep } from './hypervisor-helpers.ts';
 
 describe('guests on the virtual switch (real guests)', () => {
   let hv: Hypervisor;
@@ -87,6 +87,28 @@ describe('guests on the virtual switch (real guests)', () => {
     const table = hv.macTable();
     expect(new Set(table.filter((e) => e.port === ids['na'] || e.port === ids['nb']).map((e) => e.vlan))).toEqual(new Set([10]));
     expect(table.filter((e) => e.port === ids['nc']).map((e) => e.vlan)).toEqual([20]);
+  });
+
+  it('polices a NIC: 10 Mbit/s holds within 10 % while the guest offers more, and the rest is counted as dropped', async () => {
+    const [a, b] = [ids['na']!, ids['nb']!];
+    expect(hv.vm(a).nicLimit).toBeNull();
+    hv.setNicLimit(a, { rateKbps: 10_000, burstKb: 1000 });
+    expect(hv.vm(a).nicLimit).toEqual({ rateKbps: 10_000, burstKb: 1000 });
+    // Two pings of 8000 bytes (six frames each) every 0.5 ms offer about 20 Mbit/s here.
+    await hv.exec(a, 'for i in 1 2; do (ping -q -i 0.0005 -s 8000 -c 100000 10.0.0.2 > /dev/null 2>&1 &); done');
+    await sleep(1500); // the burst is spent
+    const t1 = performance.now();
+    const c1 = hv.nicCounters(b)!.txBytes;
+    await sleep(4000);
+    const kbps = ((hv.nicCounters(b)!.txBytes - c1) * 8) / (performance.now() - t1);
+    const offered = hv.nicCounters(a)!;
+    await hv.exec(a, 'killall ping 2>/dev/null; true');
+    hv.setNicLimit(a, null);
+    console.info(`NIC limited to 10000 kbit/s: ${kbps.toFixed(0)} kbit/s passed; ${offered.drops['rate-limit']} of ${offered.rxFrames} frames dropped by the policer`);
+    expect(Math.abs(kbps - 10_000) / 10_000).toBeLessThan(0.1);
+    expect(offered.drops['rate-limit']).toBeGreaterThan(0);
+    expect(() => hv.setNicLimit(a, { rateKbps: 0, burstKb: 100 })).toThrow(/rate of 0 kbit\/s is not valid/);
+    expect(() => hv.setNicLimit(a, { rateKbps: 1000, burstKb: 1 })).toThrow(/at least 12.2 kbit/);
   });
 
   it('refuses what it cannot do with a clear error', () => {

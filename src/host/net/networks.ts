@@ -13,6 +13,7 @@ import { VM_NAME_RE } from '../../core/vm-name.ts';
 import { macText } from '../../core/net/ethernet.ts';
 import { ipText, parseSubnet } from '../../core/net/ipv4.ts';
 import { HostServices, type ServiceCounters } from '../../core/net/services.ts';
+import type { RateLimit } from '../../core/net/token-bucket.ts';
 
 export interface NetworkSpec {
   name: string;
@@ -196,11 +197,11 @@ export class Networks {
     return c.ring.pcapng(this.portName);
   }
 
-  /** Wire a guest worker's NIC channel (`port`, the host's end) to a new access port of the network's VLAN. */
-  connect(portId: string, network: string, port: MessagePort): void {
+  /** Wire a guest worker's NIC channel (`port`, the host's end) to a new access port of the network's VLAN, policed at `limit`. */
+  connect(portId: string, network: string, port: MessagePort, limit: RateLimit | null = null): void {
     const { vlan } = this.get(network);
     this.disconnect(portId);
-    this.switch.addPort(portId, { vlan: { mode: 'access', vlan }, rateLimit: null });
+    this.switch.addPort(portId, { vlan: { mode: 'access', vlan }, rateLimit: limit });
     const wired: Wired = { port, network, guestDrops: { 'guest-rx-full': 0 } };
     this.wired.set(portId, wired);
     port.addEventListener('message', (e: MessageEvent) => {
@@ -226,6 +227,12 @@ export class Networks {
     });
     const macTable = this.switch.macTable().map((e) => ({ ...e, vm: e.port.startsWith(SERVICE_PREFIX) ? 'host' : this.portName(e.port) }));
     return { networks, ports, macTable, agingS: this.switch.agingMs / 1000 };
+  }
+
+  /** Police a connected port's ingress (null: no limit); a port not connected has nothing to change. */
+  setLimit(portId: string, limit: RateLimit | null): void {
+    if (!this.wired.has(portId)) return;
+    this.switch.setPort(portId, { ...this.switch.portConfig(portId), rateLimit: limit });
   }
 
   /** Unplug a port: the switch forgets it and its addresses. */

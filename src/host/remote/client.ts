@@ -12,6 +12,7 @@ import type { FaultRecord, GuestHandle, HostApi } from '../host-api.ts';
 import { initialHost, type HostSettings, type HvEvent, type MemoryView, type VmInfo, type VmSpec } from '../hypervisor.ts';
 import { imageById } from '../images.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from '../net/networks.ts';
+import type { RateLimit } from '../../core/net/token-bucket.ts';
 import { PeriodHistory } from '../period-history.ts';
 import type { Endpoint } from './server.ts';
 import type { Batch, GuestRef, HvCall, HvMessage, PageMessage, RemoteInit, WorkerCounts } from './protocol.ts';
@@ -153,6 +154,10 @@ export class HypervisorClient implements HostApi {
 
   setNetwork(id: string, network: string | null): Promise<void> {
     return this.call({ op: 'setNetwork', id, network });
+  }
+
+  setNicLimit(id: string, limit: RateLimit | null): Promise<void> {
+    return this.call({ op: 'setNicLimit', id, limit });
   }
 
   networkView(frames?: number): Promise<NetworkView> {

@@ -10,6 +10,7 @@ import type { GuestImage } from '../../protocol/guest-api.ts';
 import type { HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from '../hypervisor.ts';
 import type { VmCommand } from '../host-api.ts';
 import type { NetworkSpec } from '../net/networks.ts';
+import type { RateLimit } from '../../core/net/token-bucket.ts';
 
 /** What the hypervisor's worker needs to build a Hypervisor (URLs absolute: a worker resolves relative ones against its script). */
 export interface RemoteEnv {
@@ -45,6 +46,7 @@ export type HvCall =
   | { op: 'createNetwork'; spec: NetworkSpec }
   | { op: 'deleteNetwork'; name: string }
   | { op: 'setNetwork'; id: string; network: string | null }
+  | { op: 'setNicLimit'; id: string; limit: RateLimit | null }
   | { op: 'networkView'; frames?: number }
   | { op: 'startCapture' | 'stopCapture' | 'capturePcapng'; network: string }
   | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }

@@ -123,6 +123,8 @@ export class HypervisorServer {
         return hv.deleteNetwork(call.name);
       case 'setNetwork':
         return hv.setNetwork(call.id, call.network);
+      case 'setNicLimit':
+        return hv.setNicLimit(call.id, call.limit);
       case 'networkView':
         return hv.networkView(call.frames);
       case 'startCapture':
