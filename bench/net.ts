@@ -1,12 +1,17 @@
 // Net section: the virtual switch's decisions per second (src/core/net, pure):
 // known unicast between learnt guests, and broadcasts flooded in a VLAN, on
 // a switch of 16 access ports in two VLANs and a trunk. Then two real guests
-// (Node, P=2) on one network: ping round trips, and TCP throughput (nc, 64 MiB
-// timed in the guest, checked by md5 on both sides).
+// (P=2) on one network: ping round trips in Node and in Chromium, and TCP
+// throughput in Node (nc, 64 MiB timed in the guest, checked by md5 on both
+// sides).
 import { performance } from 'node:perf_hooks';
 import { pushTag } from '../src/core/net/ethernet.ts';
 import { VirtualSwitch } from '../src/core/net/switch.ts';
 import { nodeHypervisor } from '../src/host/node-hypervisor.ts';
+import { launchChromium } from '../test/e2e/browser.ts';
+import { openLabPageIn } from '../test/e2e/lab-page.ts';
+import { serveStatic } from '../test/e2e/static-server.ts';
+import { buildTestSite, TEST_SITE_DIR } from '../test/e2e/test-site.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
 const S = 'net';
@@ -42,6 +47,61 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
+/** Ping round trips from the first guest to 10.0.0.2 (after a warm-up), sorted, ms. */
+async function pingRtts(exec: (cmd: string, timeoutMs: number) => Promise<{ output: string }>): Promise<number[]> {
+  await exec('ping -c 5 -i 0.2 10.0.0.2', 30_000); // ARP, warm code
+  const ping = await exec('ping -c 100 -i 0.1 10.0.0.2', 60_000);
+  return [...ping.output.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
+}
+
+function rttRows(where: string, target: number, rtts: number[]): BenchRow[] {
+  return [
+    targetRow(S, `ping RTT p50 between two guests (${where}, P=2)`, percentile(rtts, 50), 'ms', '<=', target, `${rtts.length} of 100 answered; min ${rtts[0]} ms`),
+    { section: S, metric: `ping RTT p99 between two guests (${where}, P=2)`, value: percentile(rtts, 99), unit: 'ms' },
+  ];
+}
+
+/** The same two guests in Chromium, through the page's hypervisor (the test site): ping RTT. */
+async function browserRows(): Promise<BenchRow[]> {
+  buildTestSite();
+  const server = await serveStatic(TEST_SITE_DIR, '/lab/');
+  const lab = await openLabPageIn(await launchChromium(), server.url);
+  try {
+    await lab.page.evaluate(async () => {
+      const { hv } = (window.__hvDashboard! as unknown as { dash: { hv: PageHv } }).dash;
+      await hv.setHost({ pcpus: 2 });
+      await hv.createNetwork({ name: 'bench', vlan: 10 });
+      for (const [i, name] of ['net1', 'net2'].entries()) {
+        const { id } = await hv.createVm({ name, memoryMiB: 80, boot: 'clone', network: 'bench' });
+        await hv.start(id);
+        await hv.exec(id, `ip addr add 10.0.0.${i + 1}/24 dev eth0 && ip link set eth0 up`);
+      }
+    });
+    const rtts = await pingRtts((cmd, ms) =>
+      lab.page.evaluate(
+        async ([c, t]) => {
+          const { dash } = window.__hvDashboard! as unknown as { dash: { vms: { id: string; name: string }[]; hv: PageHv } };
+          return dash.hv.exec(dash.vms.find((v) => v.name === 'net1')!.id, c, t);
+        },
+        [cmd, ms] as const,
+      ),
+    );
+    return rttRows('Chromium', 2, rtts);
+  } finally {
+    await lab.close();
+    await server.close();
+  }
+}
+
+/** What the bench calls on the page's hypervisor (a structural subset of HostApi). */
+interface PageHv {
+  setHost(c: object): Promise<unknown>;
+  createNetwork(s: object): Promise<unknown>;
+  createVm(s: object): Promise<{ id: string }>;
+  start(id: string): Promise<void>;
+  exec(id: string, cmd: string, timeoutMs?: number): Promise<{ output: string; status: number }>;
+}
+
 /** Two clones on one network (Node, P=2): ping RTT and TCP throughput between them. */
 async function guestRows(): Promise<BenchRow[]> {
   const hv = nodeHypervisor({ pcpus: 2, memoryMiB: 512 }, 2);
@@ -55,11 +115,7 @@ async function guestRows(): Promise<BenchRow[]> {
       ids.push(id);
     }
     const [a, b] = ids as [string, string];
-    await hv.exec(a, 'ping -c 5 -i 0.2 10.0.0.2', 30_000); // ARP, warm code
-    const ping = await hv.exec(a, 'ping -c 100 -i 0.1 10.0.0.2', 60_000);
-    const rtts = [...ping.output.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
-    const p50 = percentile(rtts, 50);
-    const p99 = percentile(rtts, 99);
+    const rtt = await pingRtts((cmd, ms) => hv.exec(a, cmd, ms));
     await hv.exec(b, '(nc -l -p 5001 | md5sum > /tmp/got) > /dev/null 2>&1 &');
     const send = await hv.exec(
       a,
@@ -76,8 +132,7 @@ async function guestRows(): Promise<BenchRow[]> {
     const mbit = (64 * 8 * 1.048576) / seconds;
     const counters = hv.nicCounters(b)!;
     return [
-      targetRow(S, 'ping RTT p50 between two guests (Node, P=2)', p50, 'ms', '<=', 1, `${rtts.length} of 100 answered; min ${rtts[0]} ms`),
-      { section: S, metric: 'ping RTT p99 between two guests (Node, P=2)', value: p99, unit: 'ms' },
+      ...rttRows('Node', 1, rtt),
       targetRow(S, 'TCP throughput guest to guest, 64 MiB (nc, Node, P=2)', mbit, 'Mbit/s', '>=', 200, `${seconds.toFixed(2)} s in the guest; md5 ${sentMd5 === got ? 'equal on both sides' : `DIFFERS (${sentMd5} / ${got})`}; receiver's port: ${counters.txFrames} frames, ${counters.guestDrops['guest-rx-full']} dropped by its full receive queue`),
     ];
   } finally {
@@ -104,6 +159,7 @@ export async function benchNet(): Promise<BenchRow[]> {
   const t = rate(sw, tagged, 1000);
   return [
     ...(await guestRows()),
+    ...(await browserRows()),
     targetRow(S, 'switch decisions per second, known unicast (access to access)', u, '/s', '>=', 1e6, `${PORTS} access ports in VLANs 10 and 20, a trunk; 64-byte frames`),
     { section: S, metric: 'switch decisions per second, broadcast flooded in a VLAN', value: b, unit: '/s', note: `each one ${PORTS / 2} copies (7 access ports and the trunk, tagged)` },
     { section: S, metric: 'switch decisions per second, tagged from the trunk to an access port', value: t, unit: '/s', note: 'the tag is taken off' },

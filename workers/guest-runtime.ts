@@ -167,7 +167,7 @@ export class GuestRuntime implements GuestApi {
     primeTsc((emulator.v86.cpu as unknown as { wm: { exports: V86Tsc } }).wm.exports, now);
     const tRestore = hostClock();
     if (spec.cpuPort) this.connectCpu(spec.cpuPort);
-    if (spec.nicPort) this.nic = new Nic(nicHost(emulator), spec.nicPort);
+    if (spec.nicPort) this.nic = new Nic(nicHost(emulator, () => this.gate?.wake()), spec.nicPort);
     const link = new HandOffLink(spec.cpuInbox, spec.cpuCells, () => this.gate, hostClock);
     this.link = link;
     this.gate = new TickGate(

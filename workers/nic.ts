@@ -19,6 +19,8 @@ export interface NicHost {
   bus: { send(event: 'net0-receive', frame: Uint8Array): void };
   /** True when the guest has given the NIC a receive buffer. */
   rxReady(): boolean;
+  /** Let a halted guest run now: a frame has arrived. */
+  wake(): void;
 }
 
 export class Nic {
@@ -74,7 +76,12 @@ export class Nic {
   private deliver(): void {
     this.retry = null;
     if (this.closed) return;
-    while (this.rx.length > 0 && this.host.rxReady()) this.host.bus.send('net0-receive', this.rx.shift()!);
+    let delivered = false;
+    while (this.rx.length > 0 && this.host.rxReady()) {
+      this.host.bus.send('net0-receive', this.rx.shift()!);
+      delivered = true;
+    }
+    if (delivered) this.host.wake();
     if (this.dropped > 0) {
       const message: NicUp = { type: 'dropped', reason: 'guest-rx-full', frames: this.dropped };
       this.port.postMessage(message);

@@ -36,6 +36,8 @@ export interface V86Internals {
     next_tick(ms: number): void;
     running: boolean;
     stopping: boolean;
+    /** True between ticks (a tick is scheduled). */
+    idle: boolean;
     cpu: { in_hlt: Uint8Array; wasm_memory: WebAssembly.Memory };
   };
   get_instruction_counter(): number;
@@ -96,6 +98,16 @@ export class TickGate {
     // A halted guest asks to be woken in under 1 ms before each timer; waiting
     // a whole ms instead cuts an idle guest's host CPU from ~27 % to ~7 %.
     v86.next_tick = (ms: number) => this.origNextTick(ms < 1 && v86.cpu.in_hlt[0] ? 1 : ms);
+  }
+
+  /**
+   * A device outside the tick (the NIC) has work for a halted guest: tick now,
+   * not at the halted guest's next whole ms. The tick scheduled before goes
+   * stale (v86 runs only its newest).
+   */
+  wake(): void {
+    const v86 = this.emulator.v86;
+    if (v86.idle && v86.running && !v86.stopping) this.origNextTick(0);
   }
 
   get wasmBytes(): number {

@@ -139,7 +139,7 @@ interface NicEmulator {
 }
 
 /** The emulator as the NIC sees it: v86's bus events, and its virtio NIC's receive queue (v86 internals). */
-export function nicHost(emulator: NicEmulator): NicHost {
+export function nicHost(emulator: NicEmulator, wake: () => void): NicHost {
   const devices = (emulator.v86.cpu as unknown as { devices: { virtio_net?: { virtio: { queues: { has_request(): boolean }[] } } } }).devices;
   const bus = (emulator as unknown as { bus: NicHost['bus'] }).bus;
   return {
@@ -147,5 +147,6 @@ export function nicHost(emulator: NicEmulator): NicHost {
     remove_listener: (event, listener) => emulator.remove_listener(event, listener as (data: unknown) => void),
     bus,
     rxReady: () => devices.virtio_net?.virtio.queues[0]?.has_request() ?? false,
+    wake,
   };
 }
