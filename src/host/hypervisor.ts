@@ -99,6 +99,8 @@ export interface VmInfo {
   network: string | null;
   /** Its NIC's ingress limit on the switch, or null. */
   nicLimit: RateLimit | null;
+  /** The address it took by DHCP on its network (while it runs), or null. */
+  ip: string | null;
 }
 
 /**
@@ -125,6 +127,8 @@ export type HvEvent =
   | { type: 'host-settings'; at: number; settings: HostSettings }
   | { type: 'refusal'; at: number; action: string; vmId: string | null; error: HvErrorJSON }
   | { type: 'vm-note'; at: number; vmId: string; name: string; message: string }
+  /** A VM took an address by DHCP, or gave it back (ip null). */
+  | { type: 'vm-address'; at: number; vmId: string; name: string; ip: string | null }
   | { type: 'boot-progress'; at: number; vmId: string; phase: string; file: string; loaded: number; total: number }
   | { type: 'period'; at: number; period: ClosedPeriod }
   /** Something went wrong inside the hypervisor and was handled (a lost worker message, a throwing subscriber). */
@@ -203,7 +207,16 @@ export class Hypervisor implements HostApi {
   ) {
     if (env.images.length === 0) throw new HvError('image-missing', 'no guest image is available: images/manifest.json lists none', {});
     this.timers = env.timers ?? realTimers;
-    this.nets = new Networks(this.timers, (id) => this.vmsById.get(id)?.name ?? id);
+    this.nets = new Networks(
+      this.timers,
+      (id) => this.vmsById.get(id)?.name ?? id,
+      (id, ip) => {
+        const vm = this.vmsById.get(id);
+        if (!vm || vm.ip === ip) return;
+        vm.ip = ip;
+        this.emit({ type: 'vm-address', at: this.timers.now(), vmId: vm.id, name: vm.name, ip });
+      },
+    );
     const first = env.images[0]!; // checked above
     this.standby =
       (env.standbyWorkers ?? 0) > 0
@@ -341,6 +354,7 @@ export class Hypervisor implements HostApi {
         bootPhases: null,
         network,
         nicLimit,
+        ip: null,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -874,8 +888,8 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit } = vm;
-  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit: nicLimit ? { ...nicLimit } : null };
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip } = vm;
+  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit: nicLimit ? { ...nicLimit } : null, ip };
 }
 
 /** A ready guest's start, by phase (see BootPhases). */

@@ -235,6 +235,7 @@ export class Dashboard {
         this.onState(e);
         break;
       case 'vm-resources':
+      case 'vm-address':
         this.vms = this.hv.vms();
         break;
       case 'host-settings':

@@ -67,6 +67,8 @@ export function logEntryFor(
       const who = e.vmId ? ` ${nameOf(e.vmId)}` : '';
       return { kind: 'refusal', vmId: e.vmId, text: `refused ${e.action}${who}: ${e.error.message}` };
     }
+    case 'vm-address':
+      return { kind: 'note', vmId: e.vmId, text: e.ip ? `${e.name}: took the address ${e.ip} (DHCP)` : `${e.name}: gave its address back` };
     case 'vm-note':
       return { kind: 'note', vmId: e.vmId, text: `${e.name}: ${e.message}` };
     case 'fault':

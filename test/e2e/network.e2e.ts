@@ -42,6 +42,8 @@ describe('guests on a network, in the browser', () => {
       await typeInto(page, name, 'udhcpc -i eth0 -q -t 5 -T 1');
       await waitForTerminal(page, name, /lease of 10\.0\.10\.1\d\d obtained/, 30_000);
     }
+    // The cards say where each guest is plugged in, and the address it took.
+    await expect.poll(() => page.locator('[data-testid="vm-card"][data-vm="w2"] [data-testid="vm-net"]').textContent()).toMatch(/^lan 10\.0\.10\.1\d\d$/);
     await typeInto(page, 'w1', 'ping -c 2 w2');
     await waitForTerminal(page, 'w1', /2 packets transmitted, 2 packets received/, 30_000);
 

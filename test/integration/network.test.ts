@@ -163,6 +163,8 @@ describe('DHCP and DNS from the host (real guests)', () => {
     }
     const leases = hv.leases('campus');
     expect(leases.map((l) => l.vm).sort()).toEqual(['web1', 'web2']);
+    // Each VM says its address (the hypervisor heard the DHCP ACK).
+    for (const l of leases) expect(hv.vms().find((v) => v.name === l.vm)?.ip).toBe(l.ip);
     expect(new Set(leases.map((l) => l.ip)).size).toBe(2);
     expect(hv.serviceCounters('campus')).toMatchObject({ offers: 2, acks: 2, poolExhausted: 0 });
   });
@@ -177,7 +179,23 @@ describe('DHCP and DNS from the host (real guests)', () => {
     expect(miss.output).toMatch(/NXDOMAIN|can't find|can't resolve/i);
   });
 
+  it('moves 16 MiB over TCP between two guests, the same bytes on both sides', async () => {
+    const web2 = hv.vm(ids['web2']!).ip!;
+    await hv.exec(ids['web2']!, '(nc -l -p 5003 | md5sum > /tmp/got) > /dev/null 2>&1 &');
+    const sent = await hv.exec(ids['web1']!, `dd if=/dev/urandom of=/tmp/blob bs=65536 count=256 2>/dev/null; md5sum < /tmp/blob; nc ${web2} 5003 < /tmp/blob; rm /tmp/blob`, 120_000);
+    expect(sent.status, sent.output).toBe(0);
+    let got = '';
+    for (let i = 0; i < 50 && !got; i++) {
+      got = (await hv.exec(ids['web2']!, 'cat /tmp/got 2>/dev/null')).output.trim();
+      if (!got) await sleep(200);
+    }
+    expect(got.split(/\s+/)[0]).toBe(sent.output.trim().split(/\s+/)[0]);
+    expect(got).toMatch(/^[0-9a-f]{32}/);
+  });
+
   it('frees a destroyed guest\'s lease: its name no longer resolves', async () => {
+    await hv.stop(ids['web2']!);
+    expect(hv.vm(ids['web2']!).ip).toBeNull();
     await hv.destroy(ids['web2']!);
     expect(hv.leases('campus').map((l) => l.vm)).toEqual(['web1']);
     const r = await hv.exec(ids['web1']!, 'nslookup web2 2>&1', 20_000);

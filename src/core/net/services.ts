@@ -58,6 +58,8 @@ export class HostServices {
     private readonly clock: Clock,
     /** The name of the VM on a switch port (what DNS answers for), or null. */
     private readonly nameOf: (port: string) => string | null,
+    /** A port's guest took an address (a DHCP ACK) or gave it back (null). */
+    private readonly onAddress: (port: string, ip: Ip | null) => void = () => {},
   ) {}
 
   /** Leases that have not expired. */
@@ -79,7 +81,13 @@ export class HostServices {
 
   /** Forget a port's leases (its VM is gone). */
   forgetPort(port: string): void {
-    for (const [mac, l] of this.leasesByMac) if (l.port === port) this.leasesByMac.delete(mac);
+    let had = false;
+    for (const [mac, l] of this.leasesByMac) {
+      if (l.port !== port) continue;
+      this.leasesByMac.delete(mac);
+      had = true;
+    }
+    if (had) this.onAddress(port, null);
   }
 
   /** One frame that reached the services from `port`; the frames they answer with. */
@@ -164,11 +172,17 @@ export class HostServices {
         this.offered.delete(mac);
         this.leasesByMac.set(mac, { mac, ip: want, port, expiresAt: now + this.config.leaseSeconds * 1000 });
         this.counters.acks++;
+        this.onAddress(port, want);
         return [this.dhcpReply(DHCP.ACK, xid, mac, want)];
       }
-      case DHCP.RELEASE:
-        if (this.leasesByMac.get(mac)?.ip === u32(m, 12)) this.leasesByMac.delete(mac);
+      case DHCP.RELEASE: {
+        const released = this.leasesByMac.get(mac);
+        if (released?.ip === u32(m, 12)) {
+          this.leasesByMac.delete(mac);
+          this.onAddress(released.port, null);
+        }
         return [];
+      }
       default:
         return [];
     }

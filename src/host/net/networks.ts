@@ -82,6 +82,8 @@ export class Networks {
     private readonly clock: Clock,
     /** What people call a port (a VM's name for its id). */
     private readonly portName: (portId: string) => string = (id) => id,
+    /** A port's guest took an address by DHCP, or gave it back (null). */
+    private readonly onAddress: (portId: string, ip: string | null) => void = () => {},
   ) {
     this.switch = new VirtualSwitch(clock);
   }
@@ -149,6 +151,7 @@ export class Networks {
       },
       this.clock,
       (port) => (this.wired.has(port) ? this.portName(port) : null),
+      (port, ip) => this.onAddress(port, ip === null ? null : ipText(ip)),
     );
     const info: NetworkInfo = { name, vlan, subnet: `${ipText(subnet.network)}/${subnet.prefix}`, gateway: ipText(gateway), dhcp: spec.dhcp ?? true, dns: spec.dns ?? true };
     this.nets.set(name, { info, services });
