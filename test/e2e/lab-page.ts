@@ -1,7 +1,7 @@
 // Helpers for the dashboard in a real browser: a page with its errors
 // collected, the create dialog, the VM cards, and reading / typing into a
 // guest's xterm.js console. No vitest here: bench/ui.ts uses it too.
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, FrameLocator, Locator, Page } from 'playwright-core';
 import { REFILL_DELAY_MS } from '../../src/host/standby-workers.ts';
 
 /**
@@ -156,4 +156,16 @@ export async function waitForStates(page: Page, names: string[], state: string, 
 /** A VM's live CPU share (% of one pCPU over the last 5 s) as its card shows it. */
 export async function shareOf(page: Page, name: string): Promise<number> {
   return Number(await vmCard(page, name).getAttribute('data-share'));
+}
+
+/** Press a lab's Check until its step passes (measurements need their window); fails naming the results. */
+export async function checkUntilPassed(lab: Page | FrameLocator, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await lab.getByTestId('lab-check').click();
+    await lab.getByTestId('lab-check').filter({ hasText: /^Check$/ }).waitFor({ timeout: 20_000 });
+    if ((await lab.getByTestId('lab-verdict').getAttribute('data-passed')) === 'true') return;
+    if (Date.now() > deadline) throw new Error(`the step did not pass: ${await lab.getByTestId('lab-results').textContent()}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 }

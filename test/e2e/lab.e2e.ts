@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
+import { checkUntilPassed } from './lab-page.ts';
 import { serveStatic, type StaticServer } from './static-server.ts';
 
 const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -31,18 +32,6 @@ function courseUrl(server: StaticServer, host: string, query: Record<string, str
 
 async function messages(page: Page): Promise<CourseMessage[]> {
   return page.evaluate(() => (window as unknown as { courseMessages: CourseMessage[] }).courseMessages);
-}
-
-/** Press Check until the step passes (measurements need their window); returns the last verdict's rows. */
-async function checkUntilPassed(lab: FrameLocator, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    await lab.getByTestId('lab-check').click();
-    await expect.poll(() => lab.getByTestId('lab-check').textContent(), { timeout: 20_000 }).toBe('Check');
-    if ((await lab.getByTestId('lab-verdict').getAttribute('data-passed')) === 'true') return;
-    if (Date.now() > deadline) throw new Error(`the step did not pass: ${await lab.getByTestId('lab-results').textContent()}`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
 }
 
 async function typeInto(page: Page, lab: FrameLocator, guest: string, line: string): Promise<void> {

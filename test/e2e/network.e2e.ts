@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readPcapng } from '../../src/core/net/pcapng.ts';
-import { fillCreate, typeInto, waitForStates, waitForTerminal } from './lab-page.ts';
+import { checkUntilPassed, fillCreate, typeInto, waitForStates, waitForTerminal } from './lab-page.ts';
 import { openLabPage, type LabPage } from './page.ts';
 
 describe('guests on a network, in the browser', () => {
@@ -74,14 +74,7 @@ describe('guests on a network, in the browser', () => {
     await page.locator('[data-testid="guest-console"][data-guest="web1"] .xterm').click();
     await page.keyboard.type('udhcpc -i eth0 -q -t 5 -T 1');
     await page.keyboard.press('Enter');
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      await page.getByTestId('lab-check').click();
-      await expect.poll(() => page.getByTestId('lab-check').textContent(), { timeout: 20_000 }).toBe('Check');
-      if ((await page.getByTestId('lab-verdict').getAttribute('data-passed')) === 'true') break;
-      if (Date.now() > deadline) throw new Error(`the step did not pass: ${await page.getByTestId('lab-results').textContent()}`);
-      await page.waitForTimeout(1000);
-    }
+    await checkUntilPassed(page, 30_000);
     expect(await page.getByTestId('lab-results').textContent()).toMatch(/web1 asked the DHCP server/);
     expect(lab.pageErrors).toEqual([]);
   });
