@@ -117,6 +117,7 @@ async function guestRows(): Promise<BenchRow[]> {
     const [a, b] = ids as [string, string];
     const rtt = await pingRtts((cmd, ms) => hv.exec(a, cmd, ms));
     await hv.exec(b, '(nc -l -p 5001 | md5sum > /tmp/got) > /dev/null 2>&1 &');
+    const h0 = hv.now();
     const send = await hv.exec(
       a,
       'u() { read t _ < /proc/uptime; echo $t; }; t0=$(u); dd if=/dev/zero bs=65536 count=1024 2>/dev/null | nc 10.0.0.2 5001; t1=$(u); echo $t0 $t1 $(dd if=/dev/zero bs=65536 count=1024 2>/dev/null | md5sum)',
@@ -128,12 +129,14 @@ async function guestRows(): Promise<BenchRow[]> {
       got = (await hv.exec(b, 'cat /tmp/got 2>/dev/null')).output.trim().split(/\s+/)[0] ?? '';
       if (!got) await new Promise((r) => setTimeout(r, 200));
     }
+    const [ws, wr] = [hv.history.summary(a, h0), hv.history.summary(b, h0)];
+    const busy = `sender ${ws.sharePct.toFixed(0)} % of its pCPU at ${ws.mips.toFixed(0)} MIPS, receiver ${wr.sharePct.toFixed(0)} %`;
     const seconds = Number(t1) - Number(t0);
     const mbit = (64 * 8 * 1.048576) / seconds;
     const counters = hv.nicCounters(b)!;
     return [
       ...rttRows('Node', 1, rtt),
-      targetRow(S, 'TCP throughput guest to guest, 64 MiB (nc, Node, P=2)', mbit, 'Mbit/s', '>=', 200, `${seconds.toFixed(2)} s in the guest; md5 ${sentMd5 === got ? 'equal on both sides' : `DIFFERS (${sentMd5} / ${got})`}; receiver's port: ${counters.txFrames} frames, ${counters.guestDrops['guest-rx-full']} dropped by its full receive queue`),
+      targetRow(S, 'TCP throughput guest to guest, 64 MiB (nc, Node, P=2)', mbit, 'Mbit/s', '>=', 200, `${seconds.toFixed(2)} s in the guest; md5 ${sentMd5 === got ? 'equal on both sides' : `DIFFERS (${sentMd5} / ${got})`}; ${busy}; receiver's port: ${counters.txFrames} frames, ${counters.guestDrops['guest-rx-full']} dropped by its full receive queue`),
     ];
   } finally {
     await hv.dispose();
