@@ -53,6 +53,9 @@ describe('guests on a network, in the browser', () => {
     expect(await packets.textContent()).toMatch(/w2 in .*ICMP echo reply/);
     expect(await view.getByTestId('net-leases').textContent()).toMatch(/w1.*10\.0\.10\.1\d\d/s);
     expect(await view.getByTestId('net-ports').locator('tr[data-vm="w2"]').textContent()).toMatch(/lan \(VLAN 10\)/);
+    // Each port's traffic over the last polls, as a rate and a sparkline.
+    await expect.poll(() => view.getByTestId('net-ports').locator('tr[data-vm="w1"] polyline').count()).toBe(1);
+    expect(await view.getByTestId('net-ports').locator('tr[data-vm="w1"] [data-testid="net-rate"]').textContent()).toMatch(/^\d+(\.\d)? (kbit|Mbit)\/s$/);
 
     await net.getByTestId('net-capture-stop').click();
     const [download] = await Promise.all([page.waitForEvent('download'), net.getByTestId('net-capture-download').click()]);
