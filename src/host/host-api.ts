@@ -72,7 +72,7 @@ export interface HostApi {
   networkView(frames?: number): MaybePromise<NetworkView>;
   startCapture(network: string): MaybePromise<void>;
   stopCapture(network: string): MaybePromise<void>;
-  capturePcapng(network: string): MaybePromise<Uint8Array>;
+  capturePcapng(network: string, vm?: string): MaybePromise<Uint8Array>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;

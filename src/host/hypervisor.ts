@@ -522,9 +522,9 @@ export class Hypervisor implements HostApi {
     return this.nets.capture(network, n);
   }
 
-  /** A network's capture as a pcapng file that Wireshark and tshark open. */
-  capturePcapng(network: string): Uint8Array {
-    return this.nets.capturePcapng(network);
+  /** A network's capture as a pcapng file that Wireshark and tshark open; `vm`: only the frames that entered or left by its port. */
+  capturePcapng(network: string, vm?: string): Uint8Array {
+    return this.nets.capturePcapng(network, vm);
   }
 
   /** A network's DHCP leases (address, MAC, VM, seconds left). */

@@ -96,7 +96,19 @@ describe('CaptureRing', () => {
       [1, 1_765_000_000_003_000, 3, 'rx vlan 10'],
       [0, 1_765_000_000_004_000, 4, 'rx vlan 10'],
     ]);
-    expect(ring.list(1)).toEqual([{ at: 4, port: 'vm1', direction: 'rx', length: 15, summary: '02:00:00:00:00:0a > ff:ff:ff:ff:ff:ff, ethertype 0x88b5, length 15' }]);
+    expect(ring.list(1)).toEqual([{ at: 4, port: 'vm1', to: [], direction: 'rx', length: 15, summary: '02:00:00:00:00:0a > ff:ff:ff:ff:ff:ff, ethertype 0x88b5, length 15' }]);
+  });
+
+  it('narrows a pcapng to the frames that entered or left by one port', () => {
+    const ring = new CaptureRing(0, 0);
+    const f = eth(BCAST, MAC_A, 0x88b5, [1]);
+    ring.add({ at: 0, port: 'p1', direction: 'rx', vlan: 1, frame: f, to: ['p2'] });
+    ring.add({ at: 1, port: 'p2', direction: 'rx', vlan: 1, frame: f, to: ['p3'] });
+    ring.add({ at: 2, port: 'p3', direction: 'rx', vlan: 1, frame: f, to: ['p1'] });
+    const name = (p: string) => `vm-${p}`;
+    expect(readPcapng(ring.pcapng(name, 'vm-p1')).packets.map((p) => p.timeUs)).toEqual([0, 2000]);
+    expect(readPcapng(ring.pcapng(name, 'vm-p2')).interfaces.map((i) => i.name)).toEqual(['vm-p1', 'vm-p2']);
+    expect(readPcapng(ring.pcapng(name)).packets).toHaveLength(3);
   });
 
   it('keeps a copy: the switch may hand the same bytes on', () => {

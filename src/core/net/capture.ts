@@ -12,6 +12,8 @@ export interface CapturedFrame {
   direction: 'rx' | 'tx';
   vlan: number;
   frame: Uint8Array;
+  /** The ports the switch sent it out of (filled in for frames seen as they entered). */
+  to?: string[];
 }
 
 export interface CaptureLimits {
@@ -53,16 +55,26 @@ export class CaptureRing {
     return this.frames.length;
   }
 
-  /** The last `n` frames with a tcpdump-like summary each (`name` turns a port id into what people call it). */
-  list(n = Infinity, name: (port: string) => string = (p) => p): { at: number; port: string; direction: 'rx' | 'tx'; length: number; summary: string }[] {
-    return this.frames.slice(Number.isFinite(n) ? -n : 0).map((f) => ({ at: f.at, port: name(f.port), direction: f.direction, length: f.frame.length, summary: summarize(f.frame) }));
+  /**
+   * The last `n` frames with a tcpdump-like summary each (`name` turns a port
+   * id into what people call it; `to`: the ports it went out of, so named).
+   */
+  list(n = Infinity, name: (port: string) => string = (p) => p): { at: number; port: string; to: string[]; direction: 'rx' | 'tx'; length: number; summary: string }[] {
+    return this.frames
+      .slice(Number.isFinite(n) ? -n : 0)
+      .map((f) => ({ at: f.at, port: name(f.port), to: (f.to ?? []).map(name), direction: f.direction, length: f.frame.length, summary: summarize(f.frame) }));
   }
 
-  /** Everything kept, as a pcapng file: one interface per port (named by `name`), microsecond timestamps. */
-  pcapng(name: (port: string) => string = (p) => p): Uint8Array {
+  /**
+   * What is kept, as a pcapng file: one interface per port (named by `name`),
+   * microsecond timestamps; `only`: just the frames that entered or left by
+   * the port of that name.
+   */
+  pcapng(name: (port: string) => string = (p) => p, only?: string): Uint8Array {
     const ifaces: PcapInterface[] = [];
     const index = new Map<string, number>();
-    const packets: PcapPacket[] = this.frames.map((f) => {
+    const kept = only === undefined ? this.frames : this.frames.filter((f) => name(f.port) === only || (f.to ?? []).some((p) => name(p) === only));
+    const packets: PcapPacket[] = kept.map((f) => {
       let i = index.get(f.port);
       if (i === undefined) {
         i = ifaces.length;

@@ -61,7 +61,7 @@ export interface NetworkView {
   networks: (NetworkInfo & {
     leases: LeaseInfo[];
     services: ServiceCounters;
-    capture: { running: boolean; frames: number; dropped: number; list: { at: number; port: string; direction: 'rx' | 'tx'; length: number; summary: string }[] } | null;
+    capture: { running: boolean; frames: number; dropped: number; list: ReturnType<CaptureRing['list']> } | null;
   })[];
   /** Ports of running guests: the VM, its network and VLAN, its address, its counters. */
   ports: { vmId: string; vm: string; network: string; vlan: number; ip: string | null; counters: NicCounters }[];
@@ -192,13 +192,17 @@ export class Networks {
     return { running: c.running, frames: c.ring.size, dropped: c.ring.dropped, list: c.ring.list(n, this.portName) };
   }
 
-  /** A network's capture as a pcapng file (one interface per port, named after its VM). */
-  capturePcapng(network: string): Uint8Array {
+  /** A network's capture as a pcapng file (one interface per port, named after its VM); `vm`: only the frames that entered or left by its port. */
+  capturePcapng(network: string, vm?: string): Uint8Array {
     this.get(network);
     const c = this.captures.get(network);
     if (!c) throw new HvError('illegal-state', `network ${network} has no capture: start one first`, { network });
-    return c.ring.pcapng(this.portName);
+    if (vm !== undefined && !c.ring.list(Infinity, this.portName).some((f) => f.port === vm || f.to.includes(vm))) {
+      throw new HvError('not-found', `network ${network}'s capture has no frame of ${vm}`, { network, vm });
+    }
+    return c.ring.pcapng(this.portName, vm);
   }
+
 
   /** Wire a guest worker's NIC channel (`port`, the host's end) to a new access port of the network's VLAN, policed at `limit`. */
   connect(portId: string, network: string, port: MessagePort, limit: RateLimit | null = null): void {
@@ -274,7 +278,7 @@ export class Networks {
       const result = this.switch.receive(port, frame);
       for (const m of result.captured) {
         const network = m.mirror.slice(CAPTURE_PREFIX.length);
-        this.captures.get(network)?.ring.add({ at: this.clock.now(), port: m.at, direction: m.direction, vlan: m.vlan, frame: m.frame });
+        this.captures.get(network)?.ring.add({ at: this.clock.now(), port: m.at, direction: m.direction, vlan: m.vlan, frame: m.frame, to: result.deliveries.map((d) => d.port) });
       }
       for (const d of result.deliveries) {
         if (d.port.startsWith(SERVICE_PREFIX)) {

@@ -172,8 +172,8 @@ export class HypervisorClient implements HostApi {
     return this.call({ op: 'stopCapture', network });
   }
 
-  capturePcapng(network: string): Promise<Uint8Array> {
-    return this.call({ op: 'capturePcapng', network });
+  capturePcapng(network: string, vm?: string): Promise<Uint8Array> {
+    return this.call({ op: 'capturePcapng', network, ...(vm === undefined ? {} : { vm }) });
   }
 
   resizeConsole(id: string, cols: number, rows: number): void {

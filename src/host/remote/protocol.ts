@@ -48,7 +48,8 @@ export type HvCall =
   | { op: 'setNetwork'; id: string; network: string | null }
   | { op: 'setNicLimit'; id: string; limit: RateLimit | null }
   | { op: 'networkView'; frames?: number }
-  | { op: 'startCapture' | 'stopCapture' | 'capturePcapng'; network: string }
+  | { op: 'startCapture' | 'stopCapture'; network: string }
+  | { op: 'capturePcapng'; network: string; vm?: string }
   | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }
   | { op: 'standbyReady' }
   | { op: 'workerCounts' }

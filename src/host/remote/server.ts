@@ -132,7 +132,7 @@ export class HypervisorServer {
       case 'stopCapture':
         return hv.stopCapture(call.network);
       case 'capturePcapng':
-        return hv.capturePcapng(call.network);
+        return hv.capturePcapng(call.network, call.vm);
       case 'prepareTemplates':
         return hv.prepareTemplates(call.guests);
       case 'standbyReady':
