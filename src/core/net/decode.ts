@@ -4,7 +4,7 @@
 // throws on a bad frame.
 import { ETHERTYPE_VLAN, macText, readMac } from './ethernet.ts';
 import { ipText, u16, u32 } from './ipv4.ts';
-import { utf8Decode } from './utf8.ts';
+import { DHCP_MAGIC, dhcpOptions, dnsQuestion } from './dhcp-dns.ts';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
@@ -94,23 +94,12 @@ function udp(src: string, dst: string, b: Uint8Array): string {
 }
 
 function dhcp(b: Uint8Array): string {
-  if (b.length < 240 || u32(b, 236) !== 0x63825363) return '[truncated or no magic cookie]';
-  let at = 240;
-  while (at < b.length && b[at] !== 255) {
-    if (b[at] === 0) {
-      at++;
-      continue;
-    }
-    const code = b[at]!;
-    const len = b[at + 1] ?? 0;
-    if (code === 53 && len >= 1) {
-      const t = b[at + 2]!;
-      const yours = t === 2 || t === 5 ? `, your ${ip(b, 16)}` : '';
-      return `${DHCP_TYPES[t] ?? `type ${t}`}, xid 0x${u32(b, 4).toString(16)}${yours}`;
-    }
-    at += 2 + len;
-  }
-  return 'BOOTP (no message type)';
+  if (b.length < 240 || u32(b, 236) !== DHCP_MAGIC) return '[truncated or no magic cookie]';
+  const type = dhcpOptions(b.subarray(240)).get(53);
+  if (!type?.length) return 'BOOTP (no message type)';
+  const t = type[0]!;
+  const yours = t === 2 || t === 5 ? `, your ${ip(b, 16)}` : '';
+  return `${DHCP_TYPES[t] ?? `type ${t}`}, xid 0x${u32(b, 4).toString(16)}${yours}`;
 }
 
 const DNS_TYPES: Record<number, string> = { 1: 'A', 28: 'AAAA', 12: 'PTR', 5: 'CNAME' };
@@ -123,17 +112,9 @@ function dns(b: Uint8Array): string {
   const questions = u16(b, 4);
   const answers = u16(b, 6);
   let name = '';
-  let at = 12;
   if (questions > 0) {
-    const labels: string[] = [];
-    while (at < b.length && b[at] !== 0 && labels.length < 64) {
-      const len = b[at]!;
-      if (len >= 0xc0) break; // compression does not occur in a question we read first
-      labels.push(utf8Decode(b.subarray(at + 1, at + 1 + len)));
-      at += 1 + len;
-    }
-    const qtype = at + 2 < b.length ? u16(b, at + 1) : 0;
-    name = ` ${DNS_TYPES[qtype] ?? `type${qtype}`}? ${labels.join('.')}.`;
+    const q = dnsQuestion(b);
+    name = q ? ` ${DNS_TYPES[q.qtype] ?? `type${q.qtype}`}? ${q.name}.` : ' [malformed question]';
   }
   if (!response) return `query ${id}${name}`;
   return `response ${id}${rcode === 3 ? ' NXDomain' : rcode ? ` rcode ${rcode}` : ''}${name} ${answers} answer(s)`;

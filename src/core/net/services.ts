@@ -6,7 +6,7 @@
 import type { Clock } from '../clock.ts';
 import { macText, readMac, type Mac } from './ethernet.ts';
 import { checksum, inSubnet, ipText, ipv4Frame, maskOf, put16, put32, putMac, readIpv4, u16, u32, udpBody, type Ip, type Subnet } from './ipv4.ts';
-import { utf8Decode } from './utf8.ts';
+import { DHCP_MAGIC, dhcpOptions, dnsQuestion } from './dhcp-dns.ts';
 
 export interface ServicesConfig {
   subnet: Subnet;
@@ -44,7 +44,6 @@ export interface ServiceCounters {
   dnsNotFound: number;
 }
 
-const DHCP_MAGIC = 0x63825363;
 const DHCP = { DISCOVER: 1, OFFER: 2, REQUEST: 3, ACK: 5, NAK: 6, RELEASE: 7 } as const;
 
 export class HostServices {
@@ -245,19 +244,11 @@ export class HostServices {
 
   private dns(mac: Mac, src: Ip, srcPort: number, q: Uint8Array): Uint8Array[] {
     if (q.length < 12 || (q[2]! & 0x80) !== 0 || u16(q, 4) !== 1) return [];
-    // The question: labels, then type and class.
-    const labels: string[] = [];
-    let at = 12;
-    while (at < q.length && q[at] !== 0) {
-      const len = q[at]!;
-      if (len > 63 || at + 1 + len > q.length) return [];
-      labels.push(utf8Decode(q.subarray(at + 1, at + 1 + len)));
-      at += 1 + len;
-    }
-    if (at + 5 > q.length) return [];
-    const qtype = u16(q, at + 1);
-    const question = q.subarray(12, at + 5);
-    const address = this.resolve(labels.join('.'));
+    const asked = dnsQuestion(q);
+    if (!asked) return [];
+    const { qtype } = asked;
+    const question = q.subarray(12, asked.end);
+    const address = this.resolve(asked.name);
     const answers: Uint8Array[] = [];
     if (address !== null && qtype === 1) {
       const a = new Uint8Array(16);
@@ -285,21 +276,6 @@ export class HostServices {
     }
     return [ipv4Frame(this.config.mac, mac, this.config.gateway, src, 17, udpBody(53, srcPort, r))];
   }
-}
-
-function dhcpOptions(b: Uint8Array): Map<number, Uint8Array> {
-  const out = new Map<number, Uint8Array>();
-  let at = 0;
-  while (at < b.length && b[at] !== 255) {
-    if (b[at] === 0) {
-      at++;
-      continue;
-    }
-    const len = b[at + 1] ?? 0;
-    out.set(b[at]!, b.subarray(at + 2, at + 2 + len));
-    at += 2 + len;
-  }
-  return out;
 }
 
 const ip4 = (ip: Ip): Uint8Array => u32b(ip);
