@@ -5,13 +5,14 @@
 // some sandboxed frames) the site works as before, without the cache.
 
 export const offline = $state({
-  /** The site is cached: a reload works without the network. */
-  cached: false,
   /** A new build is installed and waits for a reload. */
   updateReady: false,
-  /** Why there is no offline copy, when there is none. */
-  unavailable: null as string | null,
 });
+
+/** No offline copy: said in the console (the site works on without one). */
+function unavailable(why: string): void {
+  console.info(`the playground will not work offline: ${why}`);
+}
 
 let registration: ServiceWorkerRegistration | null = null;
 let switching = false;
@@ -19,19 +20,19 @@ let switching = false;
 export async function registerServiceWorker(url: string): Promise<void> {
   const sw = typeof navigator === 'undefined' ? undefined : navigator.serviceWorker;
   if (!sw) {
-    offline.unavailable = 'this browser gives the page no service worker here (e.g. plain http from another host)';
+    unavailable('this browser gives the page no service worker here (e.g. plain http from another host)');
     return;
   }
   try {
     registration = (await sw.register(url)) ?? null;
   } catch (err) {
-    offline.unavailable = `the service worker was refused: ${(err as Error).message}`;
+    unavailable(`the service worker was refused: ${(err as Error).message}`);
     return;
   }
   const reg = registration;
   // A browser that blocks service workers may answer with nothing at all.
   if (!reg) {
-    offline.unavailable = 'the browser did not register the service worker';
+    unavailable('the browser did not register the service worker');
     return;
   }
   sw.addEventListener('controllerchange', () => {
@@ -53,7 +54,6 @@ export async function registerServiceWorker(url: string): Promise<void> {
   };
   watch(reg.installing);
   reg.addEventListener('updatefound', () => watch(reg.installing));
-  void sw.ready.then(() => (offline.cached = true));
 }
 
 /** Let the waiting build take over, then reload into it. */
