@@ -51,6 +51,11 @@ export class CaptureRing {
     }
   }
 
+  /** True when some frame kept entered or left by the port named `only`. */
+  has(only: string, name: (port: string) => string = (p) => p): boolean {
+    return this.frames.some((f) => involves(f, name, only));
+  }
+
   get size(): number {
     return this.frames.length;
   }
@@ -73,7 +78,7 @@ export class CaptureRing {
   pcapng(name: (port: string) => string = (p) => p, only?: string): Uint8Array {
     const ifaces: PcapInterface[] = [];
     const index = new Map<string, number>();
-    const kept = only === undefined ? this.frames : this.frames.filter((f) => name(f.port) === only || (f.to ?? []).some((p) => name(p) === only));
+    const kept = only === undefined ? this.frames : this.frames.filter((f) => involves(f, name, only));
     const packets: PcapPacket[] = kept.map((f) => {
       let i = index.get(f.port);
       if (i === undefined) {
@@ -85,4 +90,9 @@ export class CaptureRing {
     });
     return writePcapng(ifaces, packets);
   }
+}
+
+/** The frame entered or left by the port named `only`. */
+function involves(f: CapturedFrame, name: (port: string) => string, only: string): boolean {
+  return name(f.port) === only || (f.to ?? []).some((p) => name(p) === only);
 }

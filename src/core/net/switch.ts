@@ -251,7 +251,11 @@ export class VirtualSwitch {
     return { deliveries, captured, dropped: null };
   }
 
-  /** Forget addresses idle for the aging time (the host calls it now and then; lookups ignore aged entries anyway). */
+  /**
+   * Forget addresses idle for the aging time, to free their memory. Not
+   * needed for correctness: lookups and macTable() ignore aged entries, and a
+   * full table drops its idlest entry first.
+   */
   expire(): number {
     const now = this.clock.now();
     let n = 0;

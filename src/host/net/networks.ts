@@ -197,7 +197,7 @@ export class Networks {
     this.get(network);
     const c = this.captures.get(network);
     if (!c) throw new HvError('illegal-state', `network ${network} has no capture: start one first`, { network });
-    if (vm !== undefined && !c.ring.list(Infinity, this.portName).some((f) => f.port === vm || f.to.includes(vm))) {
+    if (vm !== undefined && !c.ring.has(vm, this.portName)) {
       throw new HvError('not-found', `network ${network}'s capture has no frame of ${vm}`, { network, vm });
     }
     return c.ring.pcapng(this.portName, vm);
