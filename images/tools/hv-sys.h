@@ -40,14 +40,14 @@ void *memcpy(void *d, const void *s, unsigned long n) {
   return d;
 }
 
-static int hexval(char c) {
+static __attribute__((unused)) int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 /* Decode hex into dst (at most max bytes); returns the length or -1. */
-static int unhex(const char *s, u8 *dst, int max) {
+static __attribute__((unused)) int unhex(const char *s, u8 *dst, int max) {
   int n = 0;
   while (s[0] && s[1]) {
     int hi = hexval(s[0]), lo = hexval(s[1]);
@@ -58,7 +58,7 @@ static int unhex(const char *s, u8 *dst, int max) {
   return s[0] ? -1 : n;
 }
 /* A decimal number up to max; 0 or -1 (not a number, or above max). */
-static int parseu(const char *s, u32 *v, u32 max) {
+static __attribute__((unused)) int parseu(const char *s, u32 *v, u32 max) {
   u32 r = 0;
   if (!*s) return -1;
   for (; *s; s++) {

@@ -7,7 +7,7 @@ import type { MemoryLimits } from '../core/memory-size.ts';
 import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
 import type { ExecResult } from './guest.ts';
-import type { HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from './hypervisor.ts';
+import type { HostSettings, HvEvent, MemoryView, MirrorSpec, VmInfo, VmSpec } from './hypervisor.ts';
 import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
@@ -66,7 +66,10 @@ export interface HostApi {
   createNetwork(spec: NetworkSpec): MaybePromise<NetworkInfo>;
   deleteNetwork(name: string): MaybePromise<void>;
   /** Attach a VM's NIC to a network (or none) while it does not run. */
-  setNetwork(id: string, network: string | null): MaybePromise<void>;
+  setNetwork(id: string, network: string | null, trunk?: string[]): MaybePromise<void>;
+  /** Copy a VM's port or a network to another VM's port (Hypervisor.addMirror). */
+  addMirror(spec: MirrorSpec): MaybePromise<void>;
+  removeMirror(name: string): MaybePromise<void>;
   /** Police a VM's NIC at the switch (null: no limit), now and on later boots. */
   setNicLimit(id: string, limit: RateLimit | null): MaybePromise<void>;
   networkView(frames?: number): MaybePromise<NetworkView>;

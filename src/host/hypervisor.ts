@@ -18,7 +18,7 @@ import { Guest, type ExecResult, type ReadyInfo } from './guest.ts';
 import type { HostApi } from './host-api.ts';
 import { PeriodHistory } from './period-history.ts';
 import type { RateLimit } from '../core/net/token-bucket.ts';
-import { Networks, type NetworkInfo, type NetworkSpec, type NetworkView, type NicCounters } from './net/networks.ts';
+import { Networks, type NetworkInfo, type NetworkSpec, type NetworkView, type NicCounters, type PortMirror } from './net/networks.ts';
 import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
 import type { TemplateSource } from './template-files.ts';
 import { realTimers, type HostTimers } from './timers.ts';
@@ -72,9 +72,23 @@ export interface VmSpec {
   network?: string | null;
   /** Its NIC's ingress limit on the switch (kbit/s and burst, kbit), or none. */
   nicLimit?: RateLimit | null;
+  /**
+   * More networks its port carries, tagged with their VLANs (a trunk port;
+   * `network` stays untagged): the guest reaches them through VLAN
+   * interfaces (`ip link add link eth0 name eth0.20 type vlan id 20`).
+   * v86 gives a guest one NIC; a trunk is how it sits on several networks.
+   */
+  trunk?: string[];
 }
 
 export type BootMode = 'cold' | 'clone';
+
+/** A mirror to a VM's port (Hypervisor.addMirror): from a VM's port or a whole network, VMs by name or id. */
+export interface MirrorSpec {
+  name: string;
+  from: { vm: string; direction?: 'rx' | 'tx' | 'both' } | { network: string };
+  to: string;
+}
 
 export interface VmInfo {
   id: string;
@@ -101,6 +115,8 @@ export interface VmInfo {
   nicLimit: RateLimit | null;
   /** The address it took by DHCP on its network (while it runs), or null. */
   ip: string | null;
+  /** Networks its port carries tagged besides `network` (empty: an access port). */
+  trunk: string[];
 }
 
 /**
@@ -210,9 +226,9 @@ export class Hypervisor implements HostApi {
     this.nets = new Networks(
       this.timers,
       (id) => this.vmsById.get(id)?.name ?? id,
-      (id, ip) => {
+      (id, ip, network) => {
         const vm = this.vmsById.get(id);
-        if (!vm || vm.ip === ip) return;
+        if (!vm || vm.network !== network || vm.ip === ip) return;
         vm.ip = ip;
         this.emit({ type: 'vm-address', at: this.timers.now(), vmId: vm.id, name: vm.name, ip });
       },
@@ -334,6 +350,7 @@ export class Hypervisor implements HostApi {
       const image = this.image(spec.image);
       const network = spec.network ? this.nets.get(spec.network).name : null;
       const nicLimit = spec.nicLimit ? checkRateLimit(spec.nicLimit, name) : null;
+      const trunk = this.checkTrunk(name, network, spec.trunk);
       const memoryMiB = validateMemoryMiB(spec.memoryMiB, initrdMemoryLimits(image.initrd.bytes));
       const resources = normalizeResources({ weight: spec.weight, capPct: spec.capPct, reservationPct: spec.reservationPct }, name);
       const id = `vm${this.nextId++}`;
@@ -355,6 +372,7 @@ export class Hypervisor implements HostApi {
         network,
         nicLimit,
         ip: null,
+        trunk,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -427,6 +445,7 @@ export class Hypervisor implements HostApi {
     return this.lifecycle(id, 'destroy', { supersedes: true }, async (vm) => {
       const next = transition(vm.state, 'destroy', vm.name);
       await this.teardown(vm);
+      this.nets.forgetPort(vm.id);
       this.vmsById.delete(vm.id);
       this.setState(vm, next);
     });
@@ -474,7 +493,7 @@ export class Hypervisor implements HostApi {
   /** Delete a network no VM is attached to. */
   deleteNetwork(name: string): void {
     this.refusing('delete network', null, () => {
-      const users = [...this.vmsById.values()].filter((v) => v.network === name).map((v) => v.name);
+      const users = [...this.vmsById.values()].filter((v) => v.network === name || v.trunk.includes(name)).map((v) => v.name);
       this.nets.remove(name, users);
     });
   }
@@ -483,14 +502,58 @@ export class Hypervisor implements HostApi {
     return this.nets.list();
   }
 
-  /** Attach a VM's NIC to a network (or to none): only while it does not run, as v86 cannot plug a NIC into a running guest. */
-  setNetwork(id: string, network: string | null): void {
+  /**
+   * Attach a VM's NIC to a network (or to none), its port carrying the
+   * `trunk` networks tagged as well: only while it does not run, as v86
+   * cannot plug a NIC into a running guest.
+   */
+  setNetwork(id: string, network: string | null, trunk: string[] = []): void {
     this.refusing('set network', id, () => {
       const vm = this.record(id);
       if (holdsMemory(vm.state)) throw new HvError('illegal-state', `${vm.name} is ${vm.state}: stop it first to move its NIC (v86 cannot plug a NIC into a running guest)`, { state: vm.state });
-      vm.network = network === null ? null : this.nets.get(network).name;
-      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}'s NIC is ${vm.network ? `on network ${vm.network}` : 'connected to nothing'}` });
+      const name = network === null ? null : this.nets.get(network).name;
+      vm.trunk = this.checkTrunk(vm.name, name, trunk);
+      vm.network = name;
+      const tagged = vm.trunk.length ? `, carrying ${vm.trunk.join(', ')} tagged` : '';
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}'s NIC is ${vm.network ? `on network ${vm.network}${tagged}` : 'connected to nothing'}` });
     });
+  }
+
+  private checkTrunk(vmName: string, network: string | null, trunk: unknown): string[] {
+    if (trunk === undefined || trunk === null) return [];
+    if (!Array.isArray(trunk) || trunk.some((n) => typeof n !== 'string')) throw new HvError('invalid-argument', `${vmName}'s trunk must be a list of network names`, { trunk });
+    if (trunk.length === 0) return [];
+    if (network === null) throw new HvError('invalid-argument', `${vmName}'s NIC is on no network: a trunk needs its own network first`, { trunk });
+    this.nets.trunkVlans(network, trunk as string[]);
+    return [...(trunk as string[])];
+  }
+
+  /**
+   * Copy one VM's port (what it sent, received or both) or a whole network
+   * to another VM's port, as a switch's SPAN port does: the target guest
+   * sees the frames on its eth0 (in promiscuous mode: `hv-sniff`). Kept
+   * while the VMs stop and start; gone with either VM.
+   */
+  addMirror(spec: MirrorSpec): void {
+    this.refusing('add mirror', null, () => {
+      const to = this.recordNamed(spec.to).id;
+      let source: PortMirror['source'];
+      if ('network' in spec.from) source = { network: this.nets.get(spec.from.network).name };
+      else {
+        const direction = spec.from.direction ?? 'both';
+        if (!['rx', 'tx', 'both'].includes(direction)) throw new HvError('invalid-argument', `mirror direction "${String(direction)}" is not valid: use rx, tx or both`, { direction });
+        source = { port: this.recordNamed(spec.from.vm).id, direction };
+      }
+      this.nets.addMirror({ name: String(spec.name ?? ''), source, to });
+    });
+  }
+
+  removeMirror(name: string): void {
+    this.refusing('remove mirror', null, () => this.nets.removeMirror(name));
+  }
+
+  mirrors() {
+    return this.nets.mirrors();
   }
 
   /** Police a VM's NIC at the switch (its frames beyond the rate are dropped and counted), now and on later boots; null lifts the limit. */
@@ -501,6 +564,11 @@ export class Hypervisor implements HostApi {
       this.nets.setLimit(vm.id, vm.nicLimit);
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: vm.nicLimit ? `${vm.name}'s NIC is limited to ${vm.nicLimit.rateKbps} kbit/s (burst ${vm.nicLimit.burstKb} kbit)` : `${vm.name}'s NIC has no limit` });
     });
+  }
+
+  /** Offer a running VM UDP load from the host at `mbps` for `ms` (Networks.offerLoad): a benchmark's and an experiment's traffic source. */
+  offerLoad(id: string, options: { mbps: number; ms: number; frameBytes?: number }) {
+    return this.nets.offerLoad(this.record(id).id, options);
   }
 
   /** A running VM's switch port counters (and what its worker could not take); null when its NIC is on no network. */
@@ -754,7 +822,8 @@ export class Hypervisor implements HostApi {
   /** A new NIC channel for a VM's boot: one end wired to its switch port, the other goes to its worker. */
   private nicChannelFor(vmId: string, network: string): MessagePort {
     const channel = new MessageChannel();
-    this.nets.connect(vmId, network, channel.port2, this.vmsById.get(vmId)?.nicLimit ?? null);
+    const vm = this.vmsById.get(vmId);
+    this.nets.connect(vmId, network, channel.port2, vm?.nicLimit ?? null, vm?.trunk ?? []);
     return channel.port1;
   }
 
@@ -858,6 +927,13 @@ export class Hypervisor implements HostApi {
     this.emit({ type: 'fault', ...f });
   }
 
+  /** A VM by id, or by name (what people and lab files write). */
+  private recordNamed(ref: string): VmRecord {
+    const vm = this.vmsById.get(ref) ?? [...this.vmsById.values()].find((v) => v.name === ref);
+    if (!vm) throw new HvError('not-found', `there is no VM named ${ref}`, { vm: ref });
+    return vm;
+  }
+
   private record(id: string): VmRecord {
     const vm = this.vmsById.get(id);
     if (!vm) throw new HvError('not-found', `there is no VM with id ${id}`, { id });
@@ -888,8 +964,8 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip } = vm;
-  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit: nicLimit ? { ...nicLimit } : null, ip };
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk } = vm;
+  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit: nicLimit ? { ...nicLimit } : null, ip, trunk: [...trunk] };
 }
 
 /** A ready guest's start, by phase (see BootPhases). */

@@ -23,6 +23,8 @@ export interface CreateForm {
   startNow: boolean;
   /** The network its NIC is attached to; '' for none. */
   network: string;
+  /** More networks its port carries tagged (a trunk port); ignored without a network. */
+  trunk?: string[];
 }
 
 export type CreateField = 'count' | 'name' | 'image' | 'memory' | 'weight' | 'cap' | 'reservation';

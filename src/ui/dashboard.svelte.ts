@@ -154,6 +154,7 @@ export class Dashboard {
         readyTimeoutMs: READY_TIMEOUT_MS,
         boot: form.boot,
         network: form.network || null,
+        ...(form.network && form.trunk?.length ? { trunk: form.trunk.filter((n) => n !== form.network) } : {}),
       };
       try {
         ids.push((await this.hv.createVm(spec)).id);

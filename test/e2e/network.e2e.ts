@@ -1,7 +1,8 @@
 // The network view in Chromium: a network created from the Network tab, two
 // guests attached to it from the create dialog take DHCP leases and ping each
 // other by name from their consoles; the capture started there lists the
-// pings, and the pcapng it downloads parses frame for frame.
+// pings, and the pcapng it downloads parses frame for frame; a mirror port
+// is added from the view's form.
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,6 +57,13 @@ describe('guests on a network, in the browser', () => {
     // Each port's traffic over the last polls, as a rate and a sparkline.
     await expect.poll(() => view.getByTestId('net-ports').locator('tr[data-vm="w1"] polyline').count()).toBe(1);
     expect(await view.getByTestId('net-ports').locator('tr[data-vm="w1"] [data-testid="net-rate"]').textContent()).toMatch(/^\d+(\.\d)? (kbit|Mbit)\/s$/);
+
+    // A mirror port made from the form: w1's frames copied to w2's port.
+    const mirrorForm = view.getByTestId('mirror-form');
+    await mirrorForm.getByLabel('Copy').selectOption('vm:w1');
+    await mirrorForm.getByLabel('To the port of').selectOption('w2');
+    await mirrorForm.getByRole('button', { name: 'Add mirror' }).click();
+    await expect.poll(() => view.getByTestId('net-mirrors').textContent()).toMatch(/span: w1 \(both\) → w2/);
 
     await net.getByTestId('net-capture-stop').click();
     const [download] = await Promise.all([page.waitForEvent('download'), net.getByTestId('net-capture-download').click()]);

@@ -212,6 +212,23 @@ describe('DHCP and DNS from the host (real guests)', () => {
     expect(got).toMatch(/^[0-9a-f]{32}/);
   });
 
+  it('counts every frame of a load beyond what a guest takes: its interface got it, or a drop says why', async () => {
+    const id = ids['web2']!;
+    const rx = async () => Number((await hv.exec(id, 'grep eth0: /proc/net/dev')).output.split(':')[1]!.trim().split(/\s+/)[1]);
+    const [rx0, c0] = [await rx(), hv.nicCounters(id)!];
+    const load = await hv.offerLoad(id, { mbps: 1000, ms: 1000 });
+    await sleep(1000); // the worker's queue drains
+    const [rx1, c1] = [await rx(), hv.nicCounters(id)!];
+    const queueFull = c1.guestDrops['guest-rx-full'] - c0.guestDrops['guest-rx-full'];
+    console.info(`offered ${load.frames} frames at ${load.mbps.toFixed(0)} Mbit/s: the guest got ${rx1 - rx0}, ${queueFull} dropped (guest-rx-full)`);
+    expect(load.frames).toBeGreaterThan(10_000);
+    expect(c1.txFrames - c0.txFrames).toBeGreaterThanOrEqual(load.frames);
+    expect(queueFull).toBeGreaterThan(0); // more than a guest takes
+    expect(rx1 - rx0 + queueFull).toBe(c1.txFrames - c0.txFrames);
+    await expect(hv.offerLoad(id, { mbps: 0, ms: 100 })).rejects.toThrow(/0 Mbit\/s is not valid/);
+    await expect(hv.offerLoad(ids['web1']!, { mbps: 10, ms: 0 })).rejects.toThrow(/lasting 0 ms is not valid/);
+  });
+
   it('frees a destroyed guest\'s lease: its name no longer resolves', async () => {
     await hv.stop(ids['web2']!);
     expect(hv.vm(ids['web2']!).ip).toBeNull();
@@ -219,5 +236,93 @@ describe('DHCP and DNS from the host (real guests)', () => {
     expect(hv.leases('campus').map((l) => l.vm)).toEqual(['web1']);
     const r = await hv.exec(ids['web1']!, 'nslookup web2 2>&1', 20_000);
     expect(r.output).toMatch(/NXDOMAIN|can't find|can't resolve/i);
+  });
+});
+
+describe('trunk ports and mirror ports (real guests)', () => {
+  let hv: Hypervisor;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    hv = nodeHypervisor({ pcpus: 2, memoryMiB: 512 }, 2);
+    hv.createNetwork({ name: 'lan', vlan: 10 });
+    hv.createNetwork({ name: 'dmz', vlan: 20 });
+    // router sits on lan untagged and carries dmz tagged; web is on dmz; ids gets copies.
+    ids['router'] = hv.createVm({ name: 'router', memoryMiB: 80, boot: 'clone', network: 'lan', trunk: ['dmz'] }).id;
+    ids['web'] = hv.createVm({ name: 'web', memoryMiB: 80, boot: 'clone', network: 'dmz' }).id;
+    ids['ids'] = hv.createVm({ name: 'ids', memoryMiB: 80, boot: 'clone', network: 'lan' }).id;
+    for (const name of ['router', 'web', 'ids']) await hv.start(ids[name]!);
+  }, 120_000);
+  afterAll(async () => {
+    await hv?.dispose();
+  });
+
+  it('lets a guest on a trunk port reach the tagged network through a VLAN interface, with a lease on each network', async () => {
+    expect(hv.vm(ids['router']!).trunk).toEqual(['dmz']);
+    const r = await hv.exec(
+      ids['router']!,
+      'ip link set eth0 up && ip link add link eth0 name eth0.20 type vlan id 20 && ip link set eth0.20 up && udhcpc -i eth0 -n -q -t 5 -T 1 >/dev/null 2>&1 && udhcpc -i eth0.20 -n -q -t 5 -T 1 >/dev/null 2>&1; ip -4 addr',
+      30_000,
+    );
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toMatch(/inet 10\.0\.10\.\d+\/24 .*eth0\n/);
+    expect(r.output).toMatch(/inet 10\.0\.20\.\d+\/24 .*eth0\.20/);
+    expect((await hv.exec(ids['web']!, 'udhcpc -i eth0 -n -q -t 5 -T 1 >/dev/null 2>&1', 30_000)).status).toBe(0);
+    const webIp = hv.vm(ids['web']!).ip!;
+    expect(webIp).toMatch(/^10\.0\.20\./);
+    const ping = await hv.exec(ids['router']!, `ping -c 2 -W 2 ${webIp}`, 20_000);
+    expect(ping.status, ping.output).toBe(0);
+    // The view shows the router's port with an address on each network; its card shows its own network's.
+    const port = hv.networkView(0).ports.find((p) => p.vm === 'router')!;
+    expect(port.ip).toMatch(/^10\.0\.10\./);
+    expect(port.trunk).toEqual([{ network: 'dmz', vlan: 20, ip: expect.stringMatching(/^10\.0\.20\./) }]);
+    expect(hv.vm(ids['router']!).ip).toBe(port.ip);
+    // Frames the trunk port sent on VLAN 20 were tagged; the switch took them (no tag drops).
+    expect(hv.nicCounters(ids['router']!)!.drops['vlan-not-allowed']).toBe(0);
+    // web, on an access port of VLAN 20, does not see lan.
+    expect((await hv.exec(ids['web']!, `ping -c 1 -W 1 ${port.ip}`, 20_000)).status).not.toBe(0);
+  });
+
+  it('copies a guest\'s frames to another guest\'s port: hv-sniff there shows them', async () => {
+    hv.addMirror({ name: 'span', from: { vm: 'web' }, to: 'ids' });
+    expect(hv.mirrors()).toEqual([{ name: 'span', source: 'web (both)', to: 'ids', active: true }]);
+    await hv.exec(ids['ids']!, 'ip link set eth0 up; (hv-sniff -c 200 > /tmp/sniff 2>&1 &)');
+    await sleep(300);
+    const webIp = hv.vm(ids['web']!).ip!;
+    expect((await hv.exec(ids['router']!, `ping -c 3 -W 2 ${webIp}`, 20_000)).status).toBe(0);
+    await sleep(300);
+    const seen = (await hv.exec(ids['ids']!, 'killall hv-sniff; cat /tmp/sniff')).output;
+    const routerIp = hv.networkView(0).ports.find((p) => p.vm === 'router')!.trunk[0]!.ip!;
+    const requests = seen.split('\n').filter((l) => l.startsWith('in ') && l.includes(`IPv4 ${routerIp} > ${webIp}: ICMP echo request`));
+    const replies = seen.split('\n').filter((l) => l.startsWith('in ') && l.includes(`IPv4 ${webIp} > ${routerIp}: ICMP echo reply`));
+    expect(requests.length, seen).toBe(3);
+    expect(replies.length, seen).toBe(3);
+    // Stopped, ids's port is gone and the mirror waits; started again, it copies again.
+    await hv.stop(ids['ids']!);
+    expect(hv.mirrors()[0]!.active).toBe(false);
+    await hv.start(ids['ids']!);
+    expect(hv.mirrors()[0]!.active).toBe(true);
+    hv.removeMirror('span');
+    expect(hv.mirrors()).toEqual([]);
+  });
+
+  it('refuses a trunk or a mirror that cannot work, with a clear error', () => {
+    expect(() => hv.createVm({ name: 'bad1', memoryMiB: 80, network: 'lan', trunk: ['lan'] })).toThrow(/network lan is the port's own \(untagged\) network/);
+    expect(() => hv.createVm({ name: 'bad2', memoryMiB: 80, network: 'lan', trunk: ['nowhere'] })).toThrow(/there is no network named nowhere/);
+    expect(() => hv.createVm({ name: 'bad3', memoryMiB: 80, trunk: ['dmz'] })).toThrow(/on no network: a trunk needs its own network first/);
+    expect(() => hv.createVm({ name: 'bad4', memoryMiB: 80, network: 'lan', trunk: ['dmz', 'dmz'] })).toThrow(/listed twice/);
+    expect(() => hv.deleteNetwork('dmz')).toThrow(/in use by router, web/);
+    expect(() => hv.addMirror({ name: 'loop', from: { vm: 'web' }, to: 'web' })).toThrow(/copy web's port to itself/);
+    expect(() => hv.addMirror({ name: 'm', from: { vm: 'nobody' }, to: 'ids' })).toThrow(/nobody/);
+    expect(() => hv.addMirror({ name: 'm', from: { network: 'nowhere' }, to: 'ids' })).toThrow(/there is no network named nowhere/);
+    hv.addMirror({ name: 'all-dmz', from: { network: 'dmz' }, to: 'ids' });
+    expect(() => hv.addMirror({ name: 'all-dmz', from: { network: 'dmz' }, to: 'router' })).toThrow(/a mirror named all-dmz already exists/);
+    expect(() => hv.removeMirror('none')).toThrow(/there is no mirror named none/);
+    expect(hv.vms().map((v) => v.name).sort()).toEqual(['ids', 'router', 'web']);
+  });
+
+  it('drops a mirror with the guest it copies to', async () => {
+    await hv.destroy(ids['ids']!);
+    expect(hv.mirrors()).toEqual([]);
   });
 });

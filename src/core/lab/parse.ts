@@ -33,7 +33,12 @@ export interface LabGuest {
   files: { path: string; content: string; mode?: string }[];
   setup: string[];
   network?: string;
+  /** More networks its port carries tagged (default none). */
+  trunk: string[];
 }
+
+/** A lab mirror (LabFile's mirrors entry). */
+export type LabMirror = NonNullable<LabFile['mirrors']>[number];
 
 /** A lab network (LabFile's networks entry). */
 export type LabNetwork = NonNullable<LabFile['networks']>[number];
@@ -45,6 +50,7 @@ export interface Lab {
   host: Required<Pick<LabHost, 'pcpus' | 'memoryMiB' | 'overcommit'>> & Pick<LabHost, 'periodMs' | 'sliceMs'>;
   networks: LabNetwork[];
   guests: LabGuest[];
+  mirrors: LabMirror[];
   consoles: string[];
   allowedOrigins: string[];
   steps: LabStep[];
@@ -123,11 +129,29 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
   const guests = expandGuests(file, ctx, report);
   file.guests.forEach((g, i) => {
     if (g.network !== undefined) knownNetwork(['guests', i, 'network'], g.network);
+    const trunk = g.trunk ?? [];
+    if (trunk.length && g.network === undefined) report(['guests', i, 'trunk'], 'a trunk carries networks besides the guest\'s own: give the guest a network: first');
+    trunk.forEach((n, t) => {
+      knownNetwork(['guests', i, 'trunk', t], n);
+      if (n === g.network) report(['guests', i, 'trunk', t], `network "${n}" is the guest's own (untagged) network: a trunk carries other networks`);
+      if (trunk.indexOf(n) !== t) report(['guests', i, 'trunk', t], `network "${n}" is listed twice in the trunk`);
+    });
   });
   const names = new Set(guests.map((g) => g.name));
   const known = (path: LabPath, guest: string): void => {
     if (!names.has(guest)) report(path, `there is no guest "${guest}" (guests: ${[...names].join(', ')})`);
   };
+  const mirrors = file.mirrors ?? [];
+  const mirrorNames = new Set<string>();
+  mirrors.forEach((m, i) => {
+    if (mirrorNames.has(m.name)) report(['mirrors', i, 'name'], `mirror name "${m.name}" is used twice`);
+    mirrorNames.add(m.name);
+    known(['mirrors', i, 'to'], m.to);
+    if ('guest' in m.from) {
+      known(['mirrors', i, 'from', 'guest'], m.from.guest);
+      if (m.from.guest === m.to) report(['mirrors', i, 'to'], `mirror ${m.name} would copy ${m.to}'s port to itself`);
+    } else knownNetwork(['mirrors', i, 'from', 'network'], m.from.network);
+  });
   const reserved = guests.reduce((sum, g) => sum + (g.reservationPct ?? 0), 0);
   if (reserved > host.pcpus * 100) {
     report(['guests'], `the guests reserve ${reserved} % of a pCPU in all, more than the host's ${host.pcpus} pCPU(s) (${host.pcpus * 100} %)`);
@@ -154,6 +178,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     host,
     networks,
     guests,
+    mirrors,
     consoles,
     allowedOrigins: file.embed?.allowedOrigins ?? [],
     steps: file.steps,
@@ -196,6 +221,7 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
         files: e.files ?? [],
         setup: e.setup ?? [],
         ...(e.network !== undefined ? { network: e.network } : {}),
+        trunk: e.trunk ?? [],
       });
     }
   });

@@ -46,6 +46,8 @@ const GUEST_FIELDS = {
   image: v.optional(v.string()),
   /** The lab network its NIC is attached to (none: connected to nothing). */
   network: v.optional(name),
+  /** More lab networks its port carries tagged (a trunk port): the guest reaches them through VLAN interfaces. */
+  trunk: v.optional(v.array(name)),
   memoryMiB: v.optional(v.pipe(v.number(), v.integer())),
   weight: v.optional(int(1, 100_000)),
   capPct: v.optional(v.nullable(pct)),
@@ -58,6 +60,15 @@ const GUEST_FIELDS = {
   /** Shell commands run through the agent once the guest is ready, in order. */
   setup: v.optional(v.array(text('a setup command'))),
 };
+
+/** A copy of a guest's port (or of a whole network) to another guest's port, as a switch's SPAN port. */
+const MIRROR = v.strictObject({
+  name,
+  /** A guest's port (what it sent, received or both: default both), or a network. */
+  from: v.union([v.strictObject({ guest: name, direction: v.optional(v.picklist(['rx', 'tx', 'both'])) }), v.strictObject({ network: name })]),
+  /** The guest whose port gets the copies (it sees them with hv-sniff). */
+  to: name,
+});
 
 /** A guest has a name, or a prefix and a count (web1, web2, ...): parse.ts checks which. */
 const GUEST = v.strictObject({ name: v.optional(name), prefix: v.optional(name), count: v.optional(int(1, 16)), ...GUEST_FIELDS });
@@ -175,6 +186,7 @@ export const LAB_SCHEMA = v.strictObject({
   host: v.optional(HOST),
   networks: v.optional(v.array(NETWORK)),
   guests: v.pipe(v.array(GUEST), v.minLength(1, 'a lab needs at least one guest')),
+  mirrors: v.optional(v.array(MIRROR)),
   /** Guests whose consoles the compact lab layout shows (default: the first two). */
   consoles: v.optional(v.pipe(v.array(name), v.maxLength(2, 'the lab layout shows at most two consoles'))),
   embed: v.optional(

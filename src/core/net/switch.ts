@@ -153,6 +153,10 @@ export class VirtualSwitch {
     this.mirrors.set(mirror.id, mirror);
   }
 
+  mirrorIds(): string[] {
+    return [...this.mirrors.keys()];
+  }
+
   removeMirror(id: string): void {
     this.mirrors.delete(id);
   }

@@ -101,10 +101,15 @@ export class LabSession {
         image: g.image,
         boot: g.boot,
         ...(g.network !== undefined ? { network: g.network } : {}),
+        ...(g.trunk.length ? { trunk: g.trunk } : {}),
         ...(g.weight !== undefined ? { weight: g.weight } : {}),
         ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
         ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
       });
+    }
+    for (const m of this.lab.mirrors) {
+      const from = 'guest' in m.from ? { vm: m.from.guest, ...(m.from.direction ? { direction: m.from.direction } : {}) } : { network: m.from.network };
+      await this.hv.addMirror({ name: m.name, from, to: m.to });
     }
     this.labStartedAt = this.stepStartedAt = this.hv.now();
     await Promise.all(this.lab.guests.filter((g) => g.start).map((g) => this.startGuest(g)));

@@ -1,9 +1,11 @@
 // The host's networks: one virtual switch (src/core/net/switch.ts) on the
 // host clock, a network being a VLAN on it. A guest attached to a network
-// gets an access port of that VLAN, and its worker's NIC channel
-// (src/protocol/nic-port.ts) is wired to the port: frames go up from the
-// worker, through the switch, and down to the workers of the ports the
-// switch chose, batched per port, never through the page.
+// gets an access port of that VLAN (a trunk port when it carries more
+// networks tagged), and its worker's NIC channel (src/protocol/nic-port.ts)
+// is wired to the port: frames go up from the worker, through the switch,
+// and down to the workers of the ports the switch chose, batched per port,
+// never through the page. Mirrors copy a port's or a network's frames to
+// another guest's port, for as long as both ports are plugged in.
 import { HvError } from '../../core/errors.ts';
 import type { Clock } from '../../core/clock.ts';
 import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } from '../../core/net/switch.ts';
@@ -11,7 +13,7 @@ import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
 import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { VM_NAME_RE } from '../../core/vm-name.ts';
 import { macText } from '../../core/net/ethernet.ts';
-import { ipText, parseSubnet } from '../../core/net/ipv4.ts';
+import { ipText, ipv4Frame, parseSubnet, udpBody } from '../../core/net/ipv4.ts';
 import { HostServices, type ServiceCounters } from '../../core/net/services.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
 
@@ -53,7 +55,16 @@ export interface NicCounters extends PortCounters {
 interface Wired {
   port: MessagePort;
   network: string;
+  /** Networks the port carries tagged besides its own (a trunk port; none: an access port). */
+  trunk: string[];
   guestDrops: Record<NicDropReason, number>;
+}
+
+/** A mirror to a guest's port, by port id: kept while its ports come and go, on the switch while both are plugged in. */
+export interface PortMirror {
+  name: string;
+  source: { port: string; direction: 'rx' | 'tx' | 'both' } | { network: string };
+  to: string;
 }
 
 /** Everything the network view shows, in one snapshot. */
@@ -63,12 +74,24 @@ export interface NetworkView {
     services: ServiceCounters;
     capture: { running: boolean; frames: number; dropped: number; list: ReturnType<CaptureRing['list']> } | null;
   })[];
-  /** Ports of running guests: the VM, its network and VLAN, its address, its counters. */
-  ports: { vmId: string; vm: string; network: string; vlan: number; ip: string | null; counters: NicCounters }[];
+  /** Ports of running guests: the VM, its network and VLAN, its address, the networks it carries tagged (trunk), its counters. */
+  ports: { vmId: string; vm: string; network: string; vlan: number; ip: string | null; trunk: { network: string; vlan: number; ip: string | null }[]; counters: NicCounters }[];
+  /** Mirrors to guests' ports, by name, and whether they copy now (both ports plugged in). */
+  mirrors: { name: string; source: string; to: string; active: boolean }[];
   /** Learnt addresses, the port named by its VM. */
   macTable: (MacEntry & { vm: string })[];
   /** Aging time of the MAC table, s. */
   agingS: number;
+}
+
+/** A load offered to a guest (Networks.offerLoad), and what became of it at the switch. */
+export interface OfferedLoad {
+  /** UDP frames (and their bytes) the host sent towards the guest, and over how long. */
+  frames: number;
+  bytes: number;
+  ms: number;
+  /** The rate really offered, Mbit/s of Ethernet frames. */
+  mbps: number;
 }
 
 export class Networks {
@@ -77,13 +100,14 @@ export class Networks {
   private readonly wired = new Map<string, Wired>();
   /** Captures by network name (kept after they stop, for the download), and whether each runs. */
   private readonly captures = new Map<string, { ring: CaptureRing; running: boolean }>();
+  private readonly portMirrors = new Map<string, PortMirror>();
 
   constructor(
     private readonly clock: Clock,
     /** What people call a port (a VM's name for its id). */
     private readonly portName: (portId: string) => string = (id) => id,
-    /** A port's guest took an address by DHCP, or gave it back (null). */
-    private readonly onAddress: (portId: string, ip: string | null) => void = () => {},
+    /** A port's guest took an address by DHCP on a network, or gave it back (null). */
+    private readonly onAddress: (portId: string, ip: string | null, network: string) => void = () => {},
   ) {
     this.switch = new VirtualSwitch(clock);
   }
@@ -151,7 +175,7 @@ export class Networks {
       },
       this.clock,
       (port) => (this.wired.has(port) ? this.portName(port) : null),
-      (port, ip) => this.onAddress(port, ip === null ? null : ipText(ip)),
+      (port, ip) => this.onAddress(port, ip === null ? null : ipText(ip), name),
     );
     const info: NetworkInfo = { name, vlan, subnet: `${ipText(subnet.network)}/${subnet.prefix}`, gateway: ipText(gateway), dhcp: spec.dhcp ?? true, dns: spec.dns ?? true };
     this.nets.set(name, { info, services });
@@ -159,10 +183,11 @@ export class Networks {
     return { ...info };
   }
 
-  /** Delete a network no guest is attached to (`users`: the guests that are, by name). */
+  /** Delete a network no guest is attached to (`users`: the guests that are, by name); the mirrors of its frames go too. */
   remove(name: string, users: string[]): void {
     this.get(name);
     if (users.length > 0) throw new HvError('illegal-state', `network ${name} is in use by ${users.join(', ')}: attach them elsewhere first`, { network: name });
+    for (const m of [...this.portMirrors.values()]) if ('network' in m.source && m.source.network === name) this.removeMirror(m.name);
     this.stopCapture(name);
     this.captures.delete(name);
     this.switch.removePort(servicePort(name));
@@ -204,13 +229,20 @@ export class Networks {
   }
 
 
-  /** Wire a guest worker's NIC channel (`port`, the host's end) to a new access port of the network's VLAN, policed at `limit`. */
-  connect(portId: string, network: string, port: MessagePort, limit: RateLimit | null = null): void {
+  /**
+   * Wire a guest worker's NIC channel (`port`, the host's end) to a new port
+   * of the network's VLAN, policed at `limit`: an access port, or with
+   * `trunk` networks a trunk port that carries them tagged and its own
+   * network untagged (native).
+   */
+  connect(portId: string, network: string, port: MessagePort, limit: RateLimit | null = null, trunk: string[] = []): void {
     const { vlan } = this.get(network);
+    const tagged = this.trunkVlans(network, trunk);
     this.disconnect(portId);
-    this.switch.addPort(portId, { vlan: { mode: 'access', vlan }, rateLimit: limit });
-    const wired: Wired = { port, network, guestDrops: { 'guest-rx-full': 0 } };
+    this.switch.addPort(portId, { vlan: tagged.length ? { mode: 'trunk', allowed: tagged, native: vlan } : { mode: 'access', vlan }, rateLimit: limit });
+    const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0 } };
     this.wired.set(portId, wired);
+    this.plugMirrors();
     port.addEventListener('message', (e: MessageEvent) => {
       const m = e.data as NicUp;
       if (m.type === 'frames') this.forward(portId, m.frames);
@@ -227,13 +259,114 @@ export class Networks {
       services: { ...services.counters },
       capture: this.capture(info.name, frames),
     }));
-    const ports = [...this.wired].map(([vmId, w]) => {
-      const { vlan } = this.get(w.network);
-      const ip = this.entry(w.network).services.addressOf(vmId);
-      return { vmId, vm: this.portName(vmId), network: w.network, vlan, ip: ip === null ? null : ipText(ip), counters: this.counters(vmId)! };
-    });
+    const on = (vmId: string, network: string) => {
+      const { info, services } = this.entry(network);
+      const ip = services.addressOf(vmId);
+      return { network, vlan: info.vlan, ip: ip === null ? null : ipText(ip) };
+    };
+    const ports = [...this.wired].map(([vmId, w]) => ({ vmId, vm: this.portName(vmId), ...on(vmId, w.network), trunk: w.trunk.map((n) => on(vmId, n)), counters: this.counters(vmId)! }));
     const macTable = this.switch.macTable().map((e) => ({ ...e, vm: e.port.startsWith(SERVICE_PREFIX) ? 'host' : this.portName(e.port) }));
-    return { networks, ports, macTable, agingS: this.switch.agingMs / 1000 };
+    return { networks, ports, mirrors: this.mirrors(), macTable, agingS: this.switch.agingMs / 1000 };
+  }
+
+  /** The VLANs of a trunk's networks (checked: they exist, none twice, not the port's own network). */
+  trunkVlans(network: string, trunk: string[]): number[] {
+    const seen = new Set<string>();
+    return trunk.map((n) => {
+      if (n === network) throw new HvError('invalid-argument', `network ${n} is the port's own (untagged) network: a trunk carries other networks`, { network: n });
+      if (seen.has(n)) throw new HvError('invalid-argument', `network ${n} is listed twice in the trunk`, { network: n });
+      seen.add(n);
+      return this.get(n).vlan;
+    });
+  }
+
+  /**
+   * Copy a guest's port (what it sent, received or both) or a whole
+   * network to another guest's port, as a switch's SPAN port does: the
+   * copies leave `to` as its own VLAN's frames would (untagged on an access
+   * port). Kept by name while the guests stop and start; it copies while
+   * both ports are plugged in.
+   */
+  addMirror(mirror: PortMirror): void {
+    if (!VM_NAME_RE.test(mirror.name)) throw new HvError('invalid-argument', `mirror name "${mirror.name}" is not valid: use 1-32 letters, digits and dashes`, { name: mirror.name });
+    if (this.portMirrors.has(mirror.name)) throw new HvError('duplicate-name', `a mirror named ${mirror.name} already exists`, { name: mirror.name });
+    if ('network' in mirror.source) this.get(mirror.source.network);
+    else if (mirror.source.port === mirror.to) throw new HvError('invalid-argument', `mirror ${mirror.name} would copy ${this.portName(mirror.to)}'s port to itself`, { name: mirror.name });
+    this.portMirrors.set(mirror.name, { ...mirror, source: { ...mirror.source } });
+    this.plugMirrors();
+  }
+
+  removeMirror(name: string): void {
+    if (!this.portMirrors.delete(name)) throw new HvError('not-found', `there is no mirror named ${name}`, { name });
+    this.switch.removeMirror(portMirrorId(name));
+  }
+
+  /** Forget a port for good (its VM is gone): the mirrors from or to it go too. */
+  forgetPort(portId: string): void {
+    this.disconnect(portId);
+    for (const m of [...this.portMirrors.values()]) if (m.to === portId || ('port' in m.source && m.source.port === portId)) this.removeMirror(m.name);
+  }
+
+  mirrors(): NetworkView['mirrors'] {
+    const ports = new Set(this.switch.portIds());
+    return [...this.portMirrors.values()].map((m) => {
+      const source = 'network' in m.source ? `network ${m.source.network}` : `${this.portName(m.source.port)} (${m.source.direction})`;
+      return { name: m.name, source, to: this.portName(m.to), active: ports.has(m.to) && ('network' in m.source || ports.has(m.source.port)) };
+    });
+  }
+
+  /** Put on the switch the mirrors whose ports are all plugged in (the switch drops a mirror when one of its ports goes). */
+  private plugMirrors(): void {
+    const ports = new Set(this.switch.portIds());
+    const onSwitch = new Set(this.switch.mirrorIds());
+    for (const m of this.portMirrors.values()) {
+      const id = portMirrorId(m.name);
+      if (onSwitch.has(id) || !ports.has(m.to)) continue;
+      if ('port' in m.source) {
+        if (!ports.has(m.source.port)) continue;
+        this.switch.addMirror({ id, source: { ...m.source }, output: { port: m.to } });
+      } else {
+        this.switch.addMirror({ id, source: { vlan: this.get(m.source.network).vlan }, output: { port: m.to } });
+      }
+    }
+  }
+
+  /**
+   * Offer a guest UDP load from the host's address on its network (to its
+   * leased address, port `dstPort`: 9, discard, by default) at `mbps` for
+   * `ms`, in batches every 5 ms: the frames go through the switch and the
+   * NIC channel like any guest's, so every one ends counted (the guest's
+   * interface counters, or a drop with its reason).
+   */
+  async offerLoad(portId: string, options: { mbps: number; ms: number; frameBytes?: number; dstPort?: number }): Promise<OfferedLoad> {
+    const wired = this.wired.get(portId);
+    if (!wired) throw new HvError('illegal-state', `${this.portName(portId)} is not on a network, or does not run`, { vm: portId });
+    const { mbps, ms } = options;
+    if (!(mbps > 0 && mbps <= 10_000)) throw new HvError('invalid-argument', `an offered load of ${mbps} Mbit/s is not valid (use more than 0, at most 10000)`, { mbps });
+    if (!(ms > 0 && ms <= 600_000)) throw new HvError('invalid-argument', `a load lasting ${ms} ms is not valid (use more than 0, at most 600000)`, { ms });
+    const frameBytes = options.frameBytes ?? 1514;
+    if (!Number.isInteger(frameBytes) || frameBytes < 60 || frameBytes > 1514) throw new HvError('invalid-argument', `a ${frameBytes}-byte frame is not valid (use 60-1514)`, { frameBytes });
+    const { info, services } = this.entry(wired.network);
+    const lease = services.leases().find((l) => l.port === portId);
+    if (!lease) throw new HvError('illegal-state', `${this.portName(portId)} has no address on ${wired.network}: take one with udhcpc first`, { vm: portId });
+    const from = servicePort(wired.network);
+    const payload = new Uint8Array(frameBytes - 42);
+    const frame = (): Uint8Array => ipv4Frame(services.config.mac, lease.mac, services.config.gateway, lease.ip, 17, udpBody(9, options.dstPort ?? 9, payload));
+    const perMs = (mbps * 1000) / 8 / frameBytes;
+    const start = this.clock.now();
+    let sent = 0;
+    for (;;) {
+      const elapsed = Math.min(ms, this.clock.now() - start);
+      const due = Math.floor(elapsed * perMs) - sent;
+      if (due > 0 && this.wired.get(portId) === wired && this.nets.get(info.name)) {
+        this.forward(from, Array.from({ length: due }, frame));
+        sent += due;
+      }
+      if (elapsed >= ms || this.wired.get(portId) !== wired) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const took = Math.max(1, this.clock.now() - start);
+    return { frames: sent, bytes: sent * frameBytes, ms: took, mbps: (sent * frameBytes * 8) / took / 1000 };
   }
 
   /** Police a connected port's ingress (null: no limit); a port not connected has nothing to change. */
@@ -250,7 +383,7 @@ export class Networks {
     wired.port.close();
     this.switch.removePort(portId);
     // A VM that does not run has no address: its name no longer resolves, its lease is free.
-    this.nets.get(wired.network)?.services.forgetPort(portId);
+    for (const n of [wired.network, ...wired.trunk]) this.nets.get(n)?.services.forgetPort(portId);
   }
 
   counters(portId: string): NicCounters | null {
@@ -303,6 +436,7 @@ export class Networks {
 }
 
 const CAPTURE_PREFIX = 'capture:';
+const portMirrorId = (name: string): string => `mirror:${name}`;
 const captureMirror = (network: string): string => `${CAPTURE_PREFIX}${network}`;
 const SERVICE_PREFIX = 'services:';
 const servicePort = (network: string): string => `${SERVICE_PREFIX}${network}`;

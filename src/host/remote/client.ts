@@ -9,7 +9,7 @@ import type { VmResources, VmResourcesInput } from '../../core/scheduler-types.t
 import type { GuestImage, MemorySearchResult } from '../../protocol/guest-api.ts';
 import type { ExecResult } from '../guest.ts';
 import type { FaultRecord, GuestHandle, HostApi } from '../host-api.ts';
-import { initialHost, type HostSettings, type HvEvent, type MemoryView, type VmInfo, type VmSpec } from '../hypervisor.ts';
+import { initialHost, type HostSettings, type HvEvent, type MemoryView, type MirrorSpec, type VmInfo, type VmSpec } from '../hypervisor.ts';
 import { imageById } from '../images.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from '../net/networks.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
@@ -152,8 +152,16 @@ export class HypervisorClient implements HostApi {
     return this.call({ op: 'deleteNetwork', name });
   }
 
-  setNetwork(id: string, network: string | null): Promise<void> {
-    return this.call({ op: 'setNetwork', id, network });
+  setNetwork(id: string, network: string | null, trunk: string[] = []): Promise<void> {
+    return this.call({ op: 'setNetwork', id, network, trunk });
+  }
+
+  addMirror(spec: MirrorSpec): Promise<void> {
+    return this.call({ op: 'addMirror', spec });
+  }
+
+  removeMirror(name: string): Promise<void> {
+    return this.call({ op: 'removeMirror', name });
   }
 
   setNicLimit(id: string, limit: RateLimit | null): Promise<void> {

@@ -7,7 +7,7 @@
 import type { HvErrorJSON } from '../../core/errors.ts';
 import type { VmResourcesInput } from '../../core/scheduler-types.ts';
 import type { GuestImage } from '../../protocol/guest-api.ts';
-import type { HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from '../hypervisor.ts';
+import type { HostSettings, HvEvent, MemoryView, MirrorSpec, VmInfo, VmSpec } from '../hypervisor.ts';
 import type { VmCommand } from '../host-api.ts';
 import type { NetworkSpec } from '../net/networks.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
@@ -45,7 +45,9 @@ export type HvCall =
   | { op: 'guestSearch'; guest: GuestRef; pattern: Uint8Array | string; maxHits?: number }
   | { op: 'createNetwork'; spec: NetworkSpec }
   | { op: 'deleteNetwork'; name: string }
-  | { op: 'setNetwork'; id: string; network: string | null }
+  | { op: 'setNetwork'; id: string; network: string | null; trunk: string[] }
+  | { op: 'addMirror'; spec: MirrorSpec }
+  | { op: 'removeMirror'; name: string }
   | { op: 'setNicLimit'; id: string; limit: RateLimit | null }
   | { op: 'networkView'; frames?: number }
   | { op: 'startCapture' | 'stopCapture'; network: string }

@@ -122,7 +122,11 @@ export class HypervisorServer {
       case 'deleteNetwork':
         return hv.deleteNetwork(call.name);
       case 'setNetwork':
-        return hv.setNetwork(call.id, call.network);
+        return hv.setNetwork(call.id, call.network, call.trunk);
+      case 'addMirror':
+        return hv.addMirror(call.spec);
+      case 'removeMirror':
+        return hv.removeMirror(call.name);
       case 'setNicLimit':
         return hv.setNicLimit(call.id, call.limit);
       case 'networkView':
