@@ -63,7 +63,9 @@ describe('guests on a network, in the browser', () => {
     await mirrorForm.getByLabel('Copy').selectOption('vm:w1');
     await mirrorForm.getByLabel('To the port of').selectOption('w2');
     await mirrorForm.getByRole('button', { name: 'Add mirror' }).click();
-    await expect.poll(() => view.getByTestId('net-mirrors').textContent()).toMatch(/span: w1 \(both\) → w2/);
+    // (A refusal would show in net-error: the poll reports it instead of timing out on a missing list.)
+    const mirrorsOrError = async (): Promise<string> => ((await view.getByTestId('net-error').count()) ? `refused: ${await view.getByTestId('net-error').textContent()}` : ((await view.getByTestId('net-mirrors').count()) ? ((await view.getByTestId('net-mirrors').textContent()) ?? '') : ''));
+    await expect.poll(mirrorsOrError).toMatch(/span: w1 \(both\) → w2/);
 
     await net.getByTestId('net-capture-stop').click();
     const [download] = await Promise.all([page.waitForEvent('download'), net.getByTestId('net-capture-download').click()]);
