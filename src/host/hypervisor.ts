@@ -27,6 +27,9 @@ import type { GuestWorkerFactory } from './worker-port.ts';
 import { CommandQueue } from './vm/command-queue.ts';
 import { Watchdog, type WatchdogOptions } from './vm/watchdog.ts';
 import { VM_NAME_RE, VM_NAME_RULE } from '../core/vm-name.ts';
+import { decodeSnapshotFile, snapshotMismatch, type SnapshotHeader } from '../core/snapshot/file.ts';
+import { SnapshotStore, type SnapshotInfo } from './snapshots/snapshots.ts';
+import { zstdCompress } from './snapshots/zstd.ts';
 
 export interface HypervisorEnv {
   workers: GuestWorkerFactory;
@@ -43,6 +46,8 @@ export interface HypervisorEnv {
   watchdog?: WatchdogOptions;
   /** Booted templates built ahead (the site's templates/ folder), tried before booting one. */
   templates?: TemplateSource;
+  /** Where the build put zstd.wasm (snapshots are compressed with it); Node reads the package's own. */
+  zstdWasmUrl?: string;
 }
 
 /** The host's settings: pCPUs, memory pool and scheduler timing. */
@@ -104,7 +109,7 @@ export interface VmInfo {
   bootMs: number | null;
   /** How it is configured to start, and how the last start really went. */
   boot: BootMode;
-  bootedBy: BootMode | null;
+  bootedBy: BootMode | 'snapshot' | null;
   /** Something the user should know about the last start (e.g. a fallback). */
   bootNote: string | null;
   /** Where the last start's ms went (BootPhases), null before the first one is ready. */
@@ -179,6 +184,8 @@ interface VmRecord extends VmInfo {
   readyTimeoutMs: number;
   /** Its lifecycle commands, one at a time. */
   commands: CommandQueue;
+  /** The MAC its guest took as a clone (kept in its snapshots), or null (a cold boot's is v86's). */
+  mac: string | null;
 }
 
 /** Faults kept for faults() (older ones drop off). */
@@ -214,6 +221,7 @@ export class Hypervisor implements HostApi {
   private readonly hostHeld = new Map<string, HostReservation>();
   /** The virtual switch and the networks on it. */
   private readonly nets: Networks;
+  private readonly snaps = new SnapshotStore();
   private readonly faultLog: { at: number; vmId: string | null; message: string }[] = [];
   private disposed = false;
 
@@ -379,6 +387,7 @@ export class Hypervisor implements HostApi {
         cpuCell: null,
         readyTimeoutMs: spec.readyTimeoutMs ?? 120_000,
         commands: new CommandQueue(() => name),
+        mac: null,
       };
       this.vmsById.set(id, vm);
       this.emitState(vm, null);
@@ -446,6 +455,7 @@ export class Hypervisor implements HostApi {
       const next = transition(vm.state, 'destroy', vm.name);
       await this.teardown(vm);
       this.nets.forgetPort(vm.id);
+      this.snaps.removeVm(vm.id);
       this.vmsById.delete(vm.id);
       this.setState(vm, next);
     });
@@ -571,6 +581,98 @@ export class Hypervisor implements HostApi {
     return this.nets.offerLoad(this.record(id).id, options);
   }
 
+  // --- snapshots ---
+
+  /**
+   * Take a snapshot of a running or paused VM: its whole state (RAM, CPU,
+   * devices), compressed, kept under `name` until deleted or the VM is
+   * destroyed. Runs in the VM's command queue, so it never meets a half-done
+   * start or stop.
+   */
+  takeSnapshot(id: string, name: string): Promise<SnapshotInfo> {
+    let taken: SnapshotInfo | null = null;
+    return this.lifecycle(id, 'take snapshot', {}, async (vm) => {
+      const guest = vm.guest;
+      if (!guest || (vm.state !== 'running' && vm.state !== 'paused')) {
+        throw new HvError('illegal-state', `cannot take a snapshot of ${vm.name}: it is ${vm.state} (a snapshot is of a running or paused VM)`, { state: vm.state });
+      }
+      const t0 = performance.now();
+      const saved = await guest.saveState();
+      const raw = new Uint8Array(saved.state);
+      const payload = await zstdCompress(raw, this.env.zstdWasmUrl);
+      const key = templateKey(vm.image, vm.memoryMiB, NIC);
+      const header = {
+        name: String(name ?? '').trim(),
+        vm: vm.name,
+        takenAt: Date.now(),
+        image: { id: key.imageId, kernelSha256: key.kernelSha256, initrdSha256: key.initrdSha256, biosSha256: key.biosSha256 },
+        memoryMiB: vm.memoryMiB,
+        nic: NIC,
+        mac: vm.mac,
+        clockMs: saved.clockMs,
+        ready: vm.ready,
+        codec: 'zstd' as const,
+        stateBytes: raw.length,
+      };
+      taken = this.snaps.add(vm.id, header, payload, performance.now() - t0);
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `snapshot ${taken.name} of ${vm.name} taken (${(taken.bytes / 2 ** 20).toFixed(1)} MiB, ${Math.round(taken.takeMs!)} ms)` });
+    }).then(() => taken!);
+  }
+
+  /** Snapshots kept, of one VM or of all. */
+  snapshots(vmId?: string): SnapshotInfo[] {
+    return this.snaps.list(vmId === undefined ? undefined : this.record(vmId).id);
+  }
+
+  /**
+   * Put a VM back to a snapshot of its own: a running or paused VM's guest is
+   * replaced (its RAM stays reserved), a stopped one starts from it. The
+   * guest goes on from where the snapshot was taken, its MAC and clock then.
+   */
+  revertSnapshot(snapshotId: string): Promise<void> {
+    let snap: ReturnType<SnapshotStore['get']>;
+    try {
+      snap = this.snaps.get(snapshotId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.lifecycle(snap.info.vmId, 'revert', { cancellable: true }, async (vm, signal) => {
+      if (holdsMemory(vm.state)) {
+        const next = transition(vm.state, 'restart', vm.name);
+        await this.teardown(vm, { keepMemory: true });
+        await this.boot(vm, next, signal, snap);
+      } else {
+        await this.boot(vm, transition(vm.state, 'start', vm.name), signal, snap);
+      }
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} reverted to snapshot ${snap.info.name}` });
+    });
+  }
+
+  deleteSnapshot(snapshotId: string): void {
+    this.refusing('delete snapshot', null, () => this.snaps.remove(snapshotId));
+  }
+
+  /** A snapshot as the file to download (magic, version, header, zstd state, SHA-256). */
+  exportSnapshot(snapshotId: string): Uint8Array {
+    return this.snaps.file(snapshotId);
+  }
+
+  /**
+   * Keep an uploaded snapshot file for a VM (by id or name; default: the VM
+   * it names): refused, with what is wrong, when it is not a snapshot file,
+   * is damaged, cut or of a newer format, or was taken with other images,
+   * RAM or NIC than the VM has. Nothing runs or changes before it is checked.
+   */
+  importSnapshot(file: Uint8Array, vm?: string): SnapshotInfo {
+    return this.refusing('upload snapshot', null, () => {
+      if (!(file instanceof Uint8Array)) throw new HvError('invalid-argument', 'a snapshot upload must be the file\'s bytes', {});
+      const target = this.recordNamed(vm ?? decodeSnapshotFile(file).header.vm);
+      const key = templateKey(target.image, target.memoryMiB, NIC);
+      const image = { id: key.imageId, kernelSha256: key.kernelSha256, initrdSha256: key.initrdSha256, biosSha256: key.biosSha256 };
+      return this.snaps.addFile(target.id, target.name, file, (header) => snapshotMismatch(header, { image, memoryMiB: target.memoryMiB, nic: NIC }));
+    });
+  }
+
   /** A running VM's switch port counters (and what its worker could not take); null when its NIC is on no network. */
   nicCounters(id: string): NicCounters | null {
     return this.nets.counters(this.record(id).id);
@@ -683,7 +785,7 @@ export class Hypervisor implements HostApi {
     });
   }
 
-  private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal): Promise<void> {
+  private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal, snapshot?: { header: SnapshotHeader; payload: Uint8Array }): Promise<void> {
     this.pool.reserve(vm.id, vm.memoryMiB, vm.name, 'start');
     const generation = ++vm.generation;
     vm.ready = null;
@@ -696,7 +798,14 @@ export class Hypervisor implements HostApi {
     this.setState(vm, booting);
     const t0 = this.timers.now();
     try {
-      let guest = vm.boot === 'clone' ? await this.cloneBoot(vm, generation, signal, clonePhases) : null;
+      let guest: Guest | null = null;
+      if (snapshot) {
+        // The guest goes on from the snapshot with the identity it had then (no new one): its ready line is the snapshot's.
+        guest = await this.spawn(vm, generation, signal, { state: snapshot.payload.slice().buffer, clockMs: snapshot.header.clockMs }, false);
+        guest.ready = snapshot.header.ready;
+        vm.mac = snapshot.header.mac;
+        vm.bootedBy = 'snapshot';
+      } else if (vm.boot === 'clone') guest = await this.cloneBoot(vm, generation, signal, clonePhases);
       this.checkBoot(vm, generation, signal);
       guest ??= await this.spawn(vm, generation, signal);
       this.checkBoot(vm, generation, signal);
@@ -774,8 +883,11 @@ export class Hypervisor implements HostApi {
   }
 
   /** A guest for this VM under the scheduler: booted cold, or restored from state. */
-  private spawn(vm: VmRecord, generation: number, signal: AbortSignal, state?: SavedState): Promise<Guest> {
+  private spawn(vm: VmRecord, generation: number, signal: AbortSignal, state?: SavedState, newIdentity = true): Promise<Guest> {
     const seed = randomHex(16);
+    const identity = state && newIdentity ? { seed, mac: randomMac() } : null;
+    if (identity) vm.mac = identity.mac;
+    else if (!state) vm.mac = null;
     // One cell per start (a clone that falls back to a cold boot keeps it); teardown frees it.
     vm.cpuCell ??= this.cpuCells?.take() ?? null;
     const inbox: HandOffInbox = { channel: `${this.cpuChannel}:${vm.id}:${generation}`, cell: vm.cpuCell };
@@ -793,7 +905,8 @@ export class Hypervisor implements HostApi {
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
       signal,
-      ...(state ? { state, identity: { seed, mac: randomMac() } } : {}),
+      ...(state ? { state } : {}),
+      ...(identity ? { identity } : {}),
       onSpawn: (g) => {
         vm.guest = g;
         for (const l of [...this.guestListeners]) {

@@ -343,6 +343,6 @@ export class Dashboard {
 }
 
 /** How a start went, in words. */
-export function bootModeLabel(mode: BootMode): string {
-  return mode === 'clone' ? 'clone from template' : 'cold boot';
+export function bootModeLabel(mode: BootMode | 'snapshot'): string {
+  return mode === 'clone' ? 'clone from template' : mode === 'snapshot' ? 'restored from a snapshot' : 'cold boot';
 }
