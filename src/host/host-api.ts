@@ -11,6 +11,7 @@ import type { HostSettings, HvEvent, MemoryView, MirrorSpec, VmInfo, VmSpec } fr
 import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
+import type { SnapshotInfo } from './snapshots/snapshots.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -76,6 +77,13 @@ export interface HostApi {
   startCapture(network: string): MaybePromise<void>;
   stopCapture(network: string): MaybePromise<void>;
   capturePcapng(network: string, vm?: string): MaybePromise<Uint8Array>;
+  /** Snapshots (Hypervisor.takeSnapshot and the rest): kept in the hypervisor until deleted or their VM is destroyed. */
+  takeSnapshot(id: string, name: string): Promise<SnapshotInfo>;
+  snapshots(vmId?: string): MaybePromise<SnapshotInfo[]>;
+  revertSnapshot(snapshotId: string): Promise<void>;
+  deleteSnapshot(snapshotId: string): MaybePromise<void>;
+  exportSnapshot(snapshotId: string): MaybePromise<Uint8Array>;
+  importSnapshot(file: Uint8Array, vm?: string): MaybePromise<SnapshotInfo>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;

@@ -15,6 +15,7 @@ import type { NetworkInfo, NetworkSpec, NetworkView } from '../net/networks.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
 import { PeriodHistory } from '../period-history.ts';
 import type { Endpoint } from './server.ts';
+import type { SnapshotInfo } from '../snapshots/snapshots.ts';
 import type { Batch, GuestRef, HvCall, HvMessage, PageMessage, RemoteInit, WorkerCounts } from './protocol.ts';
 
 /** Faults kept for faults() (as the Hypervisor keeps them). */
@@ -178,6 +179,30 @@ export class HypervisorClient implements HostApi {
 
   stopCapture(network: string): Promise<void> {
     return this.call({ op: 'stopCapture', network });
+  }
+
+  takeSnapshot(id: string, name: string): Promise<SnapshotInfo> {
+    return this.call({ op: 'takeSnapshot', id, name });
+  }
+
+  snapshots(vmId?: string): Promise<SnapshotInfo[]> {
+    return this.call({ op: 'snapshots', ...(vmId === undefined ? {} : { vmId }) });
+  }
+
+  revertSnapshot(snapshotId: string): Promise<void> {
+    return this.call({ op: 'revertSnapshot', snapshotId });
+  }
+
+  deleteSnapshot(snapshotId: string): Promise<void> {
+    return this.call({ op: 'deleteSnapshot', snapshotId });
+  }
+
+  exportSnapshot(snapshotId: string): Promise<Uint8Array> {
+    return this.call({ op: 'exportSnapshot', snapshotId });
+  }
+
+  importSnapshot(file: Uint8Array, vm?: string): Promise<SnapshotInfo> {
+    return this.call({ op: 'importSnapshot', file, ...(vm === undefined ? {} : { vm }) });
   }
 
   capturePcapng(network: string, vm?: string): Promise<Uint8Array> {

@@ -6,6 +6,9 @@ import { browserCpuService, browserGuestWorkers, browserWorkerCounts } from '../
 import { Hypervisor } from '../hypervisor.ts';
 import { fetchedTemplateFiles } from '../template-files.ts';
 import { HypervisorServer, type Endpoint } from './server.ts';
+// Snapshots are zstd-compressed here; the build serves the codec's wasm beside
+// the site's other assets (by path: the package's exports do not list the file).
+import zstdWasmUrl from '../../../node_modules/@bokuweb/zstd-wasm/dist/web/zstd.wasm?url';
 
 new HypervisorServer(
   self as unknown as Endpoint,
@@ -20,6 +23,7 @@ new HypervisorServer(
         images: env.images,
         wasm: { url: env.wasmUrl },
         standbyWorkers: env.standbyWorkers,
+        zstdWasmUrl,
         ...(templates ? { templates } : {}),
       },
       settings,

@@ -52,6 +52,10 @@ export type HvCall =
   | { op: 'networkView'; frames?: number }
   | { op: 'startCapture' | 'stopCapture'; network: string }
   | { op: 'capturePcapng'; network: string; vm?: string }
+  | { op: 'takeSnapshot'; id: string; name: string }
+  | { op: 'snapshots'; vmId?: string }
+  | { op: 'revertSnapshot' | 'deleteSnapshot' | 'exportSnapshot'; snapshotId: string }
+  | { op: 'importSnapshot'; file: Uint8Array; vm?: string }
   | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }
   | { op: 'standbyReady' }
   | { op: 'workerCounts' }

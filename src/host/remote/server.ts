@@ -137,6 +137,18 @@ export class HypervisorServer {
         return hv.stopCapture(call.network);
       case 'capturePcapng':
         return hv.capturePcapng(call.network, call.vm);
+      case 'takeSnapshot':
+        return hv.takeSnapshot(call.id, call.name);
+      case 'snapshots':
+        return hv.snapshots(call.vmId);
+      case 'revertSnapshot':
+        return hv.revertSnapshot(call.snapshotId);
+      case 'deleteSnapshot':
+        return hv.deleteSnapshot(call.snapshotId);
+      case 'exportSnapshot':
+        return hv.exportSnapshot(call.snapshotId);
+      case 'importSnapshot':
+        return hv.importSnapshot(call.file, call.vm);
       case 'prepareTemplates':
         return hv.prepareTemplates(call.guests);
       case 'standbyReady':

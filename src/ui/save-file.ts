@@ -1,0 +1,10 @@
+/** Offer bytes as a file download named `name` (a capture, a snapshot). */
+export function saveBytes(bytes: Uint8Array, name: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  // The download has begun by then; the URL only keeps the bytes alive.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,63 @@
+// Snapshots in Chromium, from the guest's Snapshots panel: take one, change
+// the guest from its console, revert (the change is gone), download the file
+// (it is a snapshot file: magic, and our decoder reads it), delete, upload it
+// again, and see an upload of a damaged copy refused with the reason.
+import { mkdtempSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSnapshotFile } from '../../src/core/snapshot/file.ts';
+import { fillCreate, typeInto, waitForStates, waitForTerminal } from './lab-page.ts';
+import { openLabPage, type LabPage } from './page.ts';
+
+describe('snapshots in the browser', () => {
+  let lab: LabPage;
+
+  beforeAll(async () => {
+    lab = await openLabPage();
+  });
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  it('takes, reverts, downloads, deletes and uploads a snapshot from the panel', async () => {
+    const { page } = lab;
+    const dialog = await fillCreate(page, { count: 1, name: 's1', memoryMiB: 96, boot: 'clone' });
+    await dialog.getByTestId('create-submit').click();
+    await waitForStates(page, ['s1'], 'running', 120_000);
+    await typeInto(page, 's1', 'echo before > /root/mark');
+    const panel = page.getByTestId('snapshots');
+    await panel.locator('summary').click();
+    await panel.getByTestId('snapshot-name').fill('keep');
+    await panel.getByTestId('snapshot-take').click();
+    await panel.locator('tr[data-snapshot="keep"]').waitFor({ timeout: 30_000 });
+    expect(await panel.textContent()).toMatch(/Took keep: \d+\.\d MiB in \d+ ms/);
+
+    await typeInto(page, 's1', 'echo after > /root/mark; cat /root/mark');
+    await waitForTerminal(page, 's1', /^after$/m, 10_000);
+    await panel.getByRole('button', { name: 'Revert to keep' }).click();
+    await expect.poll(() => panel.textContent(), { timeout: 30_000 }).toMatch(/Reverted s1 to keep/);
+    await typeInto(page, 's1', 'cat /root/mark | tr a-z A-Z');
+    await waitForTerminal(page, 's1', /^BEFORE$/m, 10_000);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), panel.getByRole('button', { name: 'Download keep' }).click()]);
+    expect(download.suggestedFilename()).toBe('s1-keep.hvsnap');
+    const dir = mkdtempSync(join(tmpdir(), 'hv-snap-'));
+    const saved = join(dir, 'keep.hvsnap');
+    await download.saveAs(saved);
+    const bytes = new Uint8Array(await readFile(saved));
+    expect(decodeSnapshotFile(bytes).header).toMatchObject({ name: 'keep', vm: 's1', memoryMiB: 96, codec: 'zstd' });
+
+    await panel.getByRole('button', { name: 'Delete keep' }).click();
+    await expect.poll(() => panel.locator('tr[data-snapshot="keep"]').count()).toBe(0);
+    const bent = bytes.slice();
+    bent[bent.length >> 1]! ^= 1;
+    await writeFile(join(dir, 'bent.hvsnap'), bent);
+    await panel.getByTestId('snapshot-upload').setInputFiles(join(dir, 'bent.hvsnap'));
+    await expect.poll(() => panel.getByTestId('snapshot-error').textContent()).toMatch(/SHA-256 checksum does not match/);
+    await panel.getByTestId('snapshot-upload').setInputFiles(saved);
+    await panel.locator('tr[data-snapshot="keep"]').waitFor({ timeout: 10_000 });
+    expect(lab.pageErrors).toEqual([]);
+  });
+});
