@@ -596,13 +596,15 @@ export class Hypervisor implements HostApi {
       if (!guest || (vm.state !== 'running' && vm.state !== 'paused')) {
         throw new HvError('illegal-state', `cannot take a snapshot of ${vm.name}: it is ${vm.state} (a snapshot is of a running or paused VM)`, { state: vm.state });
       }
+      const snapshotName = String(name ?? '').trim();
+      this.snaps.checkName(vm.id, vm.name, snapshotName); // before the work of a save
       const t0 = performance.now();
       const saved = await guest.saveState();
       const raw = new Uint8Array(saved.state);
       const payload = await zstdCompress(raw, this.env.zstdWasmUrl);
       const key = templateKey(vm.image, vm.memoryMiB, NIC);
       const header = {
-        name: String(name ?? '').trim(),
+        name: snapshotName,
         vm: vm.name,
         takenAt: Date.now(),
         image: { id: key.imageId, kernelSha256: key.kernelSha256, initrdSha256: key.initrdSha256, biosSha256: key.biosSha256 },

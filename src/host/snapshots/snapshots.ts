@@ -77,7 +77,8 @@ export class SnapshotStore {
     for (const [id, h] of this.held) if (h.info.vmId === vmId) this.held.delete(id);
   }
 
-  private checkName(vmId: string, vmName: string, name: string): void {
+  /** Refuse a name that is not valid or that VM `vmId` has a snapshot of already. */
+  checkName(vmId: string, vmName: string, name: string): void {
     if (!VM_NAME_RE.test(name)) throw new HvError('invalid-argument', `snapshot name "${name}" is not valid: ${VM_NAME_RULE}`, { name });
     if ([...this.held.values()].some((h) => h.info.vmId === vmId && h.info.name === name)) {
       throw new HvError('duplicate-name', `${vmName} has a snapshot named ${name} already`, { name });
