@@ -57,6 +57,8 @@ if (params.has('gallery') && labParam === null) {
       templatesUrl: new URL('templates/', location.href).href,
       // A lab clones its guests: have the index on hand when it has read its file.
       primeTemplates: labParam !== null,
+      // The dashboard keeps its networks, VMs and snapshots across reloads; a lab's guests are the lab's.
+      persistIn: labParam === null ? 'hv-playground' : null,
     },
     settings: { pcpus, memoryMiB: 1024 },
   });
@@ -74,6 +76,7 @@ if (params.has('gallery') && labParam === null) {
     });
   } else {
     mount(App, { target, props: { dash } });
+    void dash.restore();
   }
   // Leave nothing running when the page goes away (workers die with it anyway);
   // a page kept in the back/forward cache keeps its guests for when it comes back.

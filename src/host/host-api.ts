@@ -7,7 +7,7 @@ import type { MemoryLimits } from '../core/memory-size.ts';
 import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
 import type { ExecResult } from './guest.ts';
-import type { HostSettings, HvEvent, MemoryView, MirrorSpec, VmInfo, VmSpec } from './hypervisor.ts';
+import type { HostSettings, HvEvent, MemoryView, MirrorSpec, StorageInfo, VmInfo, VmSpec } from './hypervisor.ts';
 import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
@@ -84,6 +84,11 @@ export interface HostApi {
   deleteSnapshot(snapshotId: string): MaybePromise<void>;
   exportSnapshot(snapshotId: string): MaybePromise<Uint8Array>;
   importSnapshot(file: Uint8Array, vm?: string): MaybePromise<SnapshotInfo>;
+  /** What survives a reload (Hypervisor.restoreSaved and the rest). */
+  restoreSaved(): Promise<{ vms: number; snapshots: number; suspended: string[] }>;
+  suspendAll(): Promise<string[]>;
+  resumeSuspended(): Promise<string[]>;
+  storageInfo(): Promise<StorageInfo>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;

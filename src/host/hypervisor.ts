@@ -30,6 +30,7 @@ import { VM_NAME_RE, VM_NAME_RULE } from '../core/vm-name.ts';
 import { decodeSnapshotFile, snapshotMismatch, type SnapshotHeader } from '../core/snapshot/file.ts';
 import { SnapshotStore, type SnapshotInfo } from './snapshots/snapshots.ts';
 import { zstdCompress } from './snapshots/zstd.ts';
+import { storageProblem, type Persistence, type SavedVm, type SavedWorld } from './persist/store.ts';
 
 export interface HypervisorEnv {
   workers: GuestWorkerFactory;
@@ -48,7 +49,22 @@ export interface HypervisorEnv {
   templates?: TemplateSource;
   /** Where the build put zstd.wasm (snapshots are compressed with it); Node reads the package's own. */
   zstdWasmUrl?: string;
+  /** Where networks, VM definitions and snapshots are kept across reloads (the dashboard's IndexedDB); none: nowhere. */
+  persistence?: Persistence;
 }
+
+/** What the hypervisor keeps across reloads, and whether it can. */
+export interface StorageInfo {
+  /** Networks, VM definitions and snapshots are written through to storage. */
+  persistent: boolean;
+  usedBytes: number;
+  quotaBytes: number | null;
+  /** Why the last write or read failed (storage full, denied), or null. */
+  error: string | null;
+}
+
+/** The snapshot "Suspend all" takes of each running guest, and the next load offers to resume from. */
+export const SUSPENDED_SNAPSHOT = 'suspended';
 
 /** The host's settings: pCPUs, memory pool and scheduler timing. */
 export interface HostSettings {
@@ -222,6 +238,10 @@ export class Hypervisor implements HostApi {
   /** The virtual switch and the networks on it. */
   private readonly nets: Networks;
   private readonly snaps = new SnapshotStore();
+  private persistChain: Promise<void> = Promise.resolve();
+  private storageError: string | null = null;
+  /** restoreSaved() is creating what storage kept: nothing to write back. */
+  private restoring = false;
   private readonly faultLog: { at: number; vmId: string | null; message: string }[] = [];
   private disposed = false;
 
@@ -391,6 +411,7 @@ export class Hypervisor implements HostApi {
       };
       this.vmsById.set(id, vm);
       this.emitState(vm, null);
+      this.persistVm(vm);
       return publicInfo(vm);
     });
   }
@@ -456,6 +477,7 @@ export class Hypervisor implements HostApi {
       await this.teardown(vm);
       this.nets.forgetPort(vm.id);
       this.snaps.removeVm(vm.id);
+      this.persist(`the deletion of ${vm.name}`, (p) => p.deleteVm(vm.name));
       this.vmsById.delete(vm.id);
       this.setState(vm, next);
     });
@@ -471,6 +493,7 @@ export class Hypervisor implements HostApi {
       this.cpu.setResources(vm.id, resources);
       vm.resources = resources;
       this.emit({ type: 'vm-resources', at: this.timers.now(), vmId: vm.id, name: vm.name, resources });
+      this.persistVm(vm);
       return resources;
     });
   }
@@ -497,7 +520,12 @@ export class Hypervisor implements HostApi {
 
   /** Create a network: a VLAN of its own on the host's virtual switch. */
   createNetwork(spec: NetworkSpec): NetworkInfo {
-    return this.refusing('create network', null, () => this.nets.create(spec));
+    return this.refusing('create network', null, () => {
+      const info = this.nets.create(spec);
+      const { name, vlan, subnet, dhcp, dns } = info;
+      this.persist(`network ${name}`, (p) => p.putNetwork({ name, vlan, subnet, dhcp, dns }));
+      return info;
+    });
   }
 
   /** Delete a network no VM is attached to. */
@@ -505,6 +533,7 @@ export class Hypervisor implements HostApi {
     this.refusing('delete network', null, () => {
       const users = [...this.vmsById.values()].filter((v) => v.network === name || v.trunk.includes(name)).map((v) => v.name);
       this.nets.remove(name, users);
+      this.persist(`the deletion of network ${name}`, (p) => p.deleteNetwork(name));
     });
   }
 
@@ -524,6 +553,7 @@ export class Hypervisor implements HostApi {
       const name = network === null ? null : this.nets.get(network).name;
       vm.trunk = this.checkTrunk(vm.name, name, trunk);
       vm.network = name;
+      this.persistVm(vm);
       const tagged = vm.trunk.length ? `, carrying ${vm.trunk.join(', ')} tagged` : '';
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}'s NIC is ${vm.network ? `on network ${vm.network}${tagged}` : 'connected to nothing'}` });
     });
@@ -572,6 +602,7 @@ export class Hypervisor implements HostApi {
       const vm = this.record(id);
       vm.nicLimit = limit === null ? null : checkRateLimit(limit, vm.name);
       this.nets.setLimit(vm.id, vm.nicLimit);
+      this.persistVm(vm);
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: vm.nicLimit ? `${vm.name}'s NIC is limited to ${vm.nicLimit.rateKbps} kbit/s (burst ${vm.nicLimit.burstKb} kbit)` : `${vm.name}'s NIC has no limit` });
     });
   }
@@ -617,6 +648,7 @@ export class Hypervisor implements HostApi {
         stateBytes: raw.length,
       };
       taken = this.snaps.add(vm.id, header, payload, performance.now() - t0);
+      this.persistSnapshot(taken);
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `snapshot ${taken.name} of ${vm.name} taken (${(taken.bytes / 2 ** 20).toFixed(1)} MiB, ${Math.round(taken.takeMs!)} ms)` });
     }).then(() => taken!);
   }
@@ -651,7 +683,11 @@ export class Hypervisor implements HostApi {
   }
 
   deleteSnapshot(snapshotId: string): void {
-    this.refusing('delete snapshot', null, () => this.snaps.remove(snapshotId));
+    this.refusing('delete snapshot', null, () => {
+      const { info } = this.snaps.get(snapshotId);
+      this.snaps.remove(snapshotId);
+      this.persist(`the deletion of snapshot ${info.name}`, (p) => p.deleteSnapshot(info.vm, info.name));
+    });
   }
 
   /** A snapshot as the file to download (magic, version, header, zstd state, SHA-256). */
@@ -671,8 +707,146 @@ export class Hypervisor implements HostApi {
       const target = this.recordNamed(vm ?? decodeSnapshotFile(file).header.vm);
       const key = templateKey(target.image, target.memoryMiB, NIC);
       const image = { id: key.imageId, kernelSha256: key.kernelSha256, initrdSha256: key.initrdSha256, biosSha256: key.biosSha256 };
-      return this.snaps.addFile(target.id, target.name, file, (header) => snapshotMismatch(header, { image, memoryMiB: target.memoryMiB, nic: NIC }));
+      const info = this.snaps.addFile(target.id, target.name, file, (header) => snapshotMismatch(header, { image, memoryMiB: target.memoryMiB, nic: NIC }));
+      this.persistSnapshot(info);
+      return info;
     });
+  }
+
+  // --- what survives a reload (HypervisorEnv.persistence) ---
+
+  /**
+   * Create again what storage kept: networks, VM definitions (defined, not
+   * started) and their snapshots. Called once, before anything else is
+   * created. What cannot come back (a network's VLAN taken, a snapshot whose
+   * image changed) is skipped with a fault that says why. Returns the VMs
+   * that were suspended ("Suspend all") and can be resumed.
+   */
+  async restoreSaved(): Promise<{ vms: number; snapshots: number; suspended: string[] }> {
+    const p = this.env.persistence;
+    if (!p) return { vms: 0, snapshots: 0, suspended: [] };
+    let world: SavedWorld;
+    try {
+      world = await p.load();
+    } catch (err) {
+      this.storageError = storageProblem(err);
+      this.fault(null, `could not read what was saved: ${this.storageError}`);
+      return { vms: 0, snapshots: 0, suspended: [] };
+    }
+    this.restoring = true;
+    let vms = 0;
+    let snapshots = 0;
+    const suspended: string[] = [];
+    try {
+      const skip = (what: string, err: unknown): void => this.fault(null, `could not bring back ${what}: ${HvError.from(err).message}`);
+      for (const n of world.networks) {
+        try {
+          this.createNetwork(n);
+        } catch (err) {
+          skip(`network ${n.name}`, err);
+        }
+      }
+      for (const v of world.vms) {
+        try {
+          this.createVm(v);
+          vms++;
+        } catch (err) {
+          skip(`VM ${v.name}`, err);
+        }
+      }
+      for (const sn of world.snapshots) {
+        try {
+          this.importSnapshot(sn.file, sn.vm);
+          snapshots++;
+          if (sn.name === SUSPENDED_SNAPSHOT) suspended.push(sn.vm);
+        } catch (err) {
+          skip(`snapshot ${sn.name} of ${sn.vm}`, err);
+        }
+      }
+    } finally {
+      this.restoring = false;
+    }
+    return { vms, snapshots, suspended };
+  }
+
+  /**
+   * Save every running or paused guest as its snapshot "suspended" (replacing
+   * an older one) and stop it: the next load offers to resume them
+   * (resumeSuspended). Returns the VMs suspended.
+   */
+  async suspendAll(): Promise<string[]> {
+    const done: string[] = [];
+    for (const vm of [...this.vmsById.values()].filter((v) => v.state === 'running' || v.state === 'paused')) {
+      const old = this.snaps.list(vm.id).find((x) => x.name === SUSPENDED_SNAPSHOT);
+      if (old) this.deleteSnapshot(old.id);
+      await this.takeSnapshot(vm.id, SUSPENDED_SNAPSHOT);
+      await this.stop(vm.id);
+      done.push(vm.name);
+    }
+    await this.persistChain;
+    return done;
+  }
+
+  /** Start every VM that has a "suspended" snapshot from it, then drop the snapshot. */
+  async resumeSuspended(): Promise<string[]> {
+    const done: string[] = [];
+    for (const snap of this.snaps.list().filter((x) => x.name === SUSPENDED_SNAPSHOT)) {
+      await this.revertSnapshot(snap.id);
+      this.deleteSnapshot(snap.id);
+      done.push(snap.vm);
+    }
+    return done;
+  }
+
+  /** Whether storage keeps what is made here, how much it holds, and its last problem. */
+  async storageInfo(): Promise<StorageInfo> {
+    const p = this.env.persistence;
+    if (!p) return { persistent: false, usedBytes: 0, quotaBytes: null, error: null };
+    await this.persistChain;
+    try {
+      return { persistent: true, ...(await p.usage()), error: this.storageError };
+    } catch (err) {
+      return { persistent: true, usedBytes: 0, quotaBytes: null, error: storageProblem(err) };
+    }
+  }
+
+  /** Write to storage in the order things happened; a failure is a fault naming what was not saved and why. */
+  private persist(what: string, op: (p: Persistence) => Promise<void>): void {
+    const p = this.env.persistence;
+    if (!p || this.restoring) return;
+    this.persistChain = this.persistChain.then(() =>
+      op(p).then(
+        () => {
+          this.storageError = null;
+        },
+        (err: unknown) => {
+          this.storageError = storageProblem(err);
+          this.fault(null, `could not save ${what}: ${this.storageError}`);
+        },
+      ),
+    );
+  }
+
+  private persistVm(vm: VmRecord): void {
+    const saved: SavedVm = {
+      name: vm.name,
+      memoryMiB: vm.memoryMiB,
+      image: vm.image.id,
+      weight: vm.resources.weight,
+      capPct: vm.resources.capPct,
+      reservationPct: vm.resources.reservationPct,
+      boot: vm.boot,
+      readyTimeoutMs: vm.readyTimeoutMs,
+      network: vm.network,
+      nicLimit: vm.nicLimit,
+      trunk: [...vm.trunk],
+    };
+    this.persist(vm.name, (p) => p.putVm(saved));
+  }
+
+  private persistSnapshot(info: SnapshotInfo): void {
+    const file = this.snaps.file(info.id);
+    this.persist(`snapshot ${info.name} of ${info.vm}`, (p) => p.putSnapshot({ vm: info.vm, name: info.name, file }));
   }
 
   /** A running VM's switch port counters (and what its worker could not take); null when its NIC is on no network. */

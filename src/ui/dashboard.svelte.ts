@@ -10,7 +10,7 @@ import type { WindowSummary } from '../core/metrics.ts';
 import type { VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestHandle, HostApi } from '../host/host-api.ts';
 import type { NetworkInfo, NetworkView } from '../host/net/networks.ts';
-import type { BootMode, HostSettings, HvEvent, MemoryView, VmInfo, VmSpec } from '../host/hypervisor.ts';
+import type { BootMode, HostSettings, HvEvent, MemoryView, StorageInfo, VmInfo, VmSpec } from '../host/hypervisor.ts';
 import { nextFrame } from './chart-frames.ts';
 import { ConsoleFeed } from './console-feed.ts';
 import type { CreateContext, CreateForm, CreatePlan } from './create-form.ts';
@@ -69,6 +69,10 @@ export class Dashboard {
   selectedId = $state<string | null>(null);
   /** The host's networks (refreshed by the network view and when the create dialog opens). */
   networks = $state.raw<NetworkInfo[]>([]);
+  /** What storage keeps across reloads (null until read), the VMs a "Suspend all" left to resume, and what was brought back. */
+  storage = $state.raw<StorageInfo | null>(null);
+  suspended = $state.raw<string[]>([]);
+  restoredNote = $state<string | null>(null);
   /** The host clock (hv.now()) at the last frame, for ticking clocks (boot time). */
   nowMs = $state(0);
 
@@ -166,6 +170,51 @@ export class Dashboard {
     this.selectedId = ids[0] ?? this.selectedId;
     if (form.startNow) for (const id of ids) void this.command(id, 'start');
     return null;
+  }
+
+  /** Bring back what storage kept (once, as the dashboard opens). */
+  async restore(): Promise<void> {
+    try {
+      const r = await this.hv.restoreSaved();
+      this.suspended = r.suspended;
+      if (r.vms || r.snapshots) this.restoredNote = `Brought back ${r.vms} VM${r.vms === 1 ? '' : 's'} and ${r.snapshots} snapshot${r.snapshots === 1 ? '' : 's'} from this browser's storage.`;
+    } catch (err) {
+      this.restoredNote = `Nothing brought back: ${HvError.from(err).message}`;
+    }
+    await this.refreshStorage();
+  }
+
+  async refreshStorage(): Promise<void> {
+    try {
+      this.storage = await this.hv.storageInfo();
+    } catch (err) {
+      console.warn(`storage not read: ${HvError.from(err).message}`);
+    }
+  }
+
+  /** Save every running guest as its "suspended" snapshot and stop it; the next load offers to resume. */
+  async suspendAll(): Promise<string> {
+    try {
+      const names = await this.hv.suspendAll();
+      this.suspended = names;
+      return names.length ? `Suspended ${names.join(', ')}: reload or come back later, and resume them.` : 'No guest was running.';
+    } catch (err) {
+      return `Suspend all stopped: ${HvError.from(err).message}`;
+    } finally {
+      await this.refreshStorage();
+    }
+  }
+
+  async resumeSuspended(): Promise<string> {
+    try {
+      const names = await this.hv.resumeSuspended();
+      this.suspended = [];
+      return `Resumed ${names.join(', ')}.`;
+    } catch (err) {
+      return `Resume stopped: ${HvError.from(err).message}`;
+    } finally {
+      await this.refreshStorage();
+    }
   }
 
   /** Read the host's networks again. */

@@ -1,7 +1,9 @@
 // Snapshots in Chromium, from the guest's Snapshots panel: take one, change
 // the guest from its console, revert (the change is gone), download the file
 // (it is a snapshot file: magic, and our decoder reads it), delete, upload it
-// again, and see an upload of a damaged copy refused with the reason.
+// again, and see an upload of a damaged copy refused with the reason. Then
+// "Suspend all", a reload, "Resume them", and a revert to the snapshot kept
+// in the browser's storage.
 import { mkdtempSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -58,6 +60,33 @@ describe('snapshots in the browser', () => {
     await expect.poll(() => panel.getByTestId('snapshot-error').textContent()).toMatch(/SHA-256 checksum does not match/);
     await panel.getByTestId('snapshot-upload').setInputFiles(saved);
     await panel.locator('tr[data-snapshot="keep"]').waitFor({ timeout: 10_000 });
+    expect(lab.pageErrors).toEqual([]);
+  });
+
+  it('keeps guests and snapshots across a reload: "Suspend all", reload, resume, revert', async () => {
+    const { page } = lab;
+    const storage = page.getByTestId('storage');
+    await expect.poll(() => storage.getByTestId('storage-used').textContent()).toMatch(/^\d+\.\d MiB used/);
+    await typeInto(page, 's1', 'echo suspended-state > /root/mark2');
+    await storage.getByTestId('suspend-all').click();
+    await expect.poll(() => storage.getByTestId('storage-note').textContent(), { timeout: 30_000 }).toMatch(/Suspended s1/);
+    await waitForStates(page, ['s1'], 'stopped', 10_000);
+
+    await page.reload();
+    await expect.poll(() => page.getByTestId('storage').getByTestId('storage-suspended').textContent(), { timeout: 30_000 }).toMatch(/Suspended: s1\./);
+    await waitForStates(page, ['s1'], 'defined', 10_000);
+    await page.getByTestId('storage').getByTestId('resume-all').click();
+    await waitForStates(page, ['s1'], 'running', 30_000);
+    await typeInto(page, 's1', 'cat /root/mark2 | tr a-z A-Z');
+    await waitForTerminal(page, 's1', /^SUSPENDED-STATE$/m, 10_000);
+
+    // The snapshot uploaded before the reload is still there; reverting to it goes back further.
+    const panel = page.getByTestId('snapshots');
+    await panel.locator('summary').click();
+    await panel.getByRole('button', { name: 'Revert to keep' }).click();
+    await expect.poll(() => panel.textContent(), { timeout: 30_000 }).toMatch(/Reverted s1 to keep/);
+    await typeInto(page, 's1', 'cat /root/mark /root/mark2 2>&1 | tr a-z A-Z');
+    await waitForTerminal(page, 's1', /^BEFORE$\n.*NO SUCH FILE/m, 10_000);
     expect(lab.pageErrors).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 import { browserCpuService, browserGuestWorkers, browserWorkerCounts } from '../browser-workers.ts';
 import { Hypervisor } from '../hypervisor.ts';
 import { fetchedTemplateFiles } from '../template-files.ts';
+import { indexedDbStore } from '../persist/store.ts';
 import { HypervisorServer, type Endpoint } from './server.ts';
 // Snapshots are zstd-compressed here; the build serves the codec's wasm beside
 // the site's other assets (by path: the package's exports do not list the file).
@@ -24,6 +25,7 @@ new HypervisorServer(
         wasm: { url: env.wasmUrl },
         standbyWorkers: env.standbyWorkers,
         zstdWasmUrl,
+        ...(env.persistIn ? { persistence: indexedDbStore(env.persistIn) } : {}),
         ...(templates ? { templates } : {}),
       },
       settings,

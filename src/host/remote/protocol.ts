@@ -21,6 +21,8 @@ export interface RemoteEnv {
   templatesUrl: string | null;
   /** Read the templates index at once (a lab will clone). */
   primeTemplates: boolean;
+  /** Keep networks, VMs and snapshots in this IndexedDB database across reloads (the dashboard), or null (a lab, whose guests are its own). */
+  persistIn?: string | null;
 }
 
 export interface RemoteInit {
@@ -56,6 +58,7 @@ export type HvCall =
   | { op: 'snapshots'; vmId?: string }
   | { op: 'revertSnapshot' | 'deleteSnapshot' | 'exportSnapshot'; snapshotId: string }
   | { op: 'importSnapshot'; file: Uint8Array; vm?: string }
+  | { op: 'restoreSaved' | 'suspendAll' | 'resumeSuspended' | 'storageInfo' }
   | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }
   | { op: 'standbyReady' }
   | { op: 'workerCounts' }

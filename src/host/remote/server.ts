@@ -149,6 +149,14 @@ export class HypervisorServer {
         return hv.exportSnapshot(call.snapshotId);
       case 'importSnapshot':
         return hv.importSnapshot(call.file, call.vm);
+      case 'restoreSaved':
+        return hv.restoreSaved();
+      case 'suspendAll':
+        return hv.suspendAll();
+      case 'resumeSuspended':
+        return hv.resumeSuspended();
+      case 'storageInfo':
+        return hv.storageInfo();
       case 'prepareTemplates':
         return hv.prepareTemplates(call.guests);
       case 'standbyReady':
