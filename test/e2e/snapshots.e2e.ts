@@ -3,14 +3,16 @@
 // (it is a snapshot file: magic, and our decoder reads it), delete, upload it
 // again, and see an upload of a damaged copy refused with the reason. Then
 // "Suspend all", a reload, "Resume them", and a revert to the snapshot kept
-// in the browser's storage.
+// in the browser's storage. And the snapshot lab's first step, from the
+// panel under its console.
 import { mkdtempSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSnapshotFile } from '../../src/core/snapshot/file.ts';
-import { fillCreate, typeInto, waitForStates, waitForTerminal } from './lab-page.ts';
+import { inject } from 'vitest';
+import { checkUntilPassed, fillCreate, typeInto, waitForStates, waitForTerminal } from './lab-page.ts';
 import { openLabPage, type LabPage } from './page.ts';
 
 describe('snapshots in the browser', () => {
@@ -87,6 +89,20 @@ describe('snapshots in the browser', () => {
     await expect.poll(() => panel.textContent(), { timeout: 30_000 }).toMatch(/Reverted s1 to keep/);
     await typeInto(page, 's1', 'cat /root/mark /root/mark2 2>&1 | tr a-z A-Z');
     await waitForTerminal(page, 's1', /^BEFORE$\n.*NO SUCH FILE/m, 10_000);
+    expect(lab.pageErrors).toEqual([]);
+  });
+
+  it('runs the snapshot lab: the panel under the console takes the snapshot the first step checks', async () => {
+    const { page } = lab;
+    await page.goto(`${inject('siteUrl')}?lab=labs/snapshots.yaml`);
+    await expect.poll(() => page.getByTestId('lab').getAttribute('data-phase'), { timeout: 60_000 }).toBe('ready');
+    const panel = page.locator('[data-testid="console-slot"][data-guest="box"] [data-testid="snapshots"]');
+    await panel.locator('summary').click();
+    await panel.getByTestId('snapshot-name').fill('clean');
+    await panel.getByTestId('snapshot-take').click();
+    await panel.locator('tr[data-snapshot="clean"]').waitFor({ timeout: 30_000 });
+    await checkUntilPassed(page, 30_000);
+    expect(await page.getByTestId('lab-results').textContent()).toMatch(/box has a snapshot named clean/);
     expect(lab.pageErrors).toEqual([]);
   });
 });

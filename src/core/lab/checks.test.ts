@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../metrics.ts';
-import { judgeCapture, judgeCommand, judgeFact, judgeMemory, type LabEvent, type LabFacts } from './checks.ts';
+import { judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, type LabEvent, type LabFacts } from './checks.ts';
 
 function facts(over: Partial<LabFacts> = {}): LabFacts {
   return {
@@ -35,6 +35,14 @@ describe('lab check judging', () => {
     expect(judgeMemory(check, { hits: 0 })).toMatchObject({ passed: true, found: 'not found' });
     expect(judgeMemory(check, { hits: 2 })).toMatchObject({ passed: false, found: 'found 2 time(s)' });
     expect(judgeMemory({ ...check, expect: true }, { hits: 1 }).passed).toBe(true);
+  });
+
+  it('snapshot: a snapshot of that name, or none, with the names found', () => {
+    const has = { type: 'snapshot' as const, guest: 'box', name: 'clean', expect: true };
+    expect(judgeSnapshot(has, ['clean', 'other'])).toMatchObject({ passed: true, label: 'box has snapshot named clean', found: 'snapshots: clean, other' });
+    expect(judgeSnapshot(has, [])).toMatchObject({ passed: false, expected: 'a snapshot named clean', found: 'no snapshot' });
+    expect(judgeSnapshot({ ...has, expect: false }, ['other'])).toMatchObject({ passed: true });
+    expect(judgeSnapshot(has, { error: 'box is gone' })).toMatchObject({ passed: false, found: 'box is gone' });
   });
 
   it('capture: a frame from the guest matching the pattern, or none', () => {

@@ -35,7 +35,8 @@ export interface LabFacts {
 type CommandCheck = Extract<LabCheck, { type: 'command' }>;
 type MemoryCheck = Extract<LabCheck, { type: 'memory' }>;
 type CaptureCheck = Extract<LabCheck, { type: 'capture' }>;
-type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck>;
+type SnapshotCheck = Extract<LabCheck, { type: 'snapshot' }>;
+type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck | SnapshotCheck>;
 
 /** Default time a check command may run, ms. */
 export const CHECK_TIMEOUT_MS = 5000;
@@ -79,6 +80,15 @@ export function judgeCapture(check: CaptureCheck, frames: readonly { port: strin
   const hits = frames.filter((f) => (check.guest === undefined || f.port === check.guest) && re.test(f.summary));
   const found = hits.length ? `${hits.length} frame(s), e.g. ${hits[0]!.port}: ${hits[0]!.summary}` : `none among ${frames.length} captured frame(s)`;
   return { label, passed: hits.length > 0 === check.expect, expected, found };
+}
+
+/** The verdict on a snapshot check, from the names of the guest's snapshots. */
+export function judgeSnapshot(check: SnapshotCheck, names: readonly string[] | { error: string }): CheckResult {
+  const label = check.label ?? `${check.guest} ${check.expect ? 'has' : 'has no'} snapshot named ${check.name}`;
+  const expected = check.expect ? `a snapshot named ${check.name}` : `no snapshot named ${check.name}`;
+  if ('error' in names) return { label, passed: false, expected, found: names.error };
+  const found = names.length ? `snapshots: ${names.join(', ')}` : 'no snapshot';
+  return { label, passed: names.includes(check.name) === check.expect, expected, found };
 }
 
 /** The verdict on a check the host's facts answer (metric, setting, host, lifecycle). */

@@ -148,6 +148,15 @@ const CHECK = v.variant('type', [
     expect: v.boolean(),
     label,
   }),
+  v.strictObject({
+    type: v.literal('snapshot'),
+    guest: name,
+    /** The snapshot's name. */
+    name,
+    /** true: the guest has a snapshot of this name; false: it has none. */
+    expect: v.boolean(),
+    label,
+  }),
 ]);
 
 const ACTION = v.variant('do', [
@@ -163,6 +172,10 @@ const ACTION = v.variant('do', [
   v.strictObject({ do: v.literal('host'), pcpus: v.optional(int(1, 64)), memoryMiB: v.optional(int(64, 1 << 20)), overcommit: v.optional(v.boolean()) }),
   v.strictObject({ do: v.picklist(['start', 'stop', 'pause', 'resume', 'restart']), guest: name }),
   v.strictObject({ do: v.literal('wait'), seconds: v.pipe(v.number(), v.minValue(0), v.maxValue(300)) }),
+  /** Take a snapshot of a running guest, under this name (one already there of that name is replaced). */
+  v.strictObject({ do: v.literal('snapshot'), guest: name, name }),
+  /** Put a guest back to its snapshot of this name. */
+  v.strictObject({ do: v.literal('revert'), guest: name, snapshot: name }),
 ]);
 
 const STEP = v.strictObject({

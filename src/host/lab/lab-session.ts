@@ -4,7 +4,7 @@
 // what happened to the guests (for lifecycle checks). The page, `npm run
 // lab:test` and the tests drive it the same way.
 import { HvError } from '../../core/errors.ts';
-import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
+import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
 import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
 import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
 import { initrdMemoryLimits } from '../../core/memory-size.ts';
@@ -190,6 +190,15 @@ export class LabSession {
       );
       return judgeCapture(check, frames);
     }
+    if (check.type === 'snapshot') {
+      let names: string[] | { error: string };
+      try {
+        names = (await this.hv.snapshots(this.vmNamed(check.guest).id)).map((s) => s.name);
+      } catch (err) {
+        names = { error: HvError.from(err).message };
+      }
+      return judgeSnapshot(check, names);
+    }
     return judgeFact(check, this.facts());
   }
 
@@ -220,6 +229,20 @@ export class LabSession {
       case 'wait':
         await new Promise((r) => setTimeout(r, action.seconds * 1000));
         return;
+      case 'snapshot': {
+        const id = this.vmNamed(action.guest).id;
+        const old = (await this.hv.snapshots(id)).find((s) => s.name === action.name);
+        if (old) await this.hv.deleteSnapshot(old.id);
+        await this.hv.takeSnapshot(id, action.name);
+        return;
+      }
+      case 'revert': {
+        const id = this.vmNamed(action.guest).id;
+        const snap = (await this.hv.snapshots(id)).find((s) => s.name === action.snapshot);
+        if (!snap) throw new HvError('not-found', `${action.guest} has no snapshot named ${action.snapshot}`, {});
+        await this.hv.revertSnapshot(snap.id);
+        return;
+      }
       default: {
         const id = this.vmNamed(action.guest).id;
         // A refused command is part of what a solution may show (e.g. a pool that says no).
