@@ -15,7 +15,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   },
   lab: async () => (await import('./lab.ts')).benchLab,
   net: async () => (await import('./net.ts')).benchNet,
-  migration: async () => (await import('./snapshot.ts')).benchSnapshot,
+  migration: async () => (await import('./migration.ts')).benchMigration,
 };
 
 function arg(name: string): string | undefined {

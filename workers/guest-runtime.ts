@@ -15,6 +15,7 @@ import type {
   HandOffTarget,
   ImageFile,
   MemorySearchResult,
+  MigrationPages,
   PrepareSpec,
   SavedState,
 } from '../src/protocol/guest-api.ts';
@@ -25,6 +26,7 @@ import { searchChunked } from './memory-search.ts';
 import { HandOffLink } from './hand-off.ts';
 import { SerialBatcher } from './serial-batch.ts';
 import { Nic } from './nic.ts';
+import { changedPages, keepingMemory, pageHashes, readPages, withoutMemory, writePages, type V86MemoryPacking } from './migration.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
 import { installFastMemoryOps, installFastYield, nicHost, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
 
@@ -75,6 +77,8 @@ export class GuestRuntime implements GuestApi {
   /** How this worker hands the pCPU to the others and takes it from them. */
   private link: HandOffLink | null = null;
   private jitOn = false;
+  /** Live migration (source): each page's hash at the last round. */
+  private migrationHashes: Uint32Array | null = null;
   /** The CPU channel to the scheduler, when the host gave one (BootSpec.cpuPort). */
   private cpuPort: CpuPortLike | null = null;
   /** The NIC on its channel to the virtual switch (BootSpec.nicPort). */
@@ -185,9 +189,11 @@ export class GuestRuntime implements GuestApi {
       }, USAGE_FLUSH_MS),
     );
     if (!spec.jitAfterReady) this.jitOn = true;
-    await emulator.run();
-    // The emulator can execute from now on: a scheduled guest asks for CPU.
-    this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
+    if (!spec.startPaused) {
+      await emulator.run();
+      // The emulator can execute from now on: a scheduled guest asks for CPU.
+      this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
+    }
     const tRun = hostClock();
     return {
       loadMs: tRun - t0,
@@ -212,6 +218,7 @@ export class GuestRuntime implements GuestApi {
     gate.dropGrant();
     const stopped = emulator.stop();
     gate.unpark(); // a parked instance needs one tick to notice stop()
+    gate.tickSoon(); // so does a halted one, whose next tick may be a timer far off
     await stopped;
   }
 
@@ -264,6 +271,57 @@ export class GuestRuntime implements GuestApi {
   async saveState(): Promise<SavedState> {
     const state = await this.requireEmulator().save_state();
     return transfer({ state, clockMs: guestClock() }, [state]);
+  }
+
+  async migrationStart(): Promise<SavedState> {
+    const emulator = this.requireEmulator();
+    const state = await emulator.save_state();
+    // Same turn of the event loop as the save: no tick ran in between.
+    this.migrationHashes = pageHashes(this.cpuMemory().mem8);
+    return transfer({ state, clockMs: guestClock() }, [state]);
+  }
+
+  async migrationRound(): Promise<MigrationPages> {
+    const r = this.changedSinceLastRound();
+    return transfer(r, [r.pages.buffer, r.data.buffer]);
+  }
+
+  async migrationFinal(): Promise<MigrationPages & SavedState> {
+    const emulator = this.requireEmulator();
+    // What the guest wrote to its serial ports before it stopped leaves first (the host hears it before this answer).
+    this.serial.flush();
+    const r = this.changedSinceLastRound();
+    const state = await withoutMemory(this.cpuMemory(), () => emulator.save_state());
+    this.migrationHashes = null;
+    return transfer({ ...r, state, clockMs: guestClock() }, [r.pages.buffer, r.data.buffer, state]);
+  }
+
+  migrationWrite(pages: Uint32Array, data: Uint8Array): void {
+    writePages(this.cpuMemory().mem8, pages, data);
+  }
+
+  async migrationFinish(final: SavedState): Promise<void> {
+    const emulator = this.requireEmulator();
+    setGuestClock(final.clockMs);
+    await keepingMemory(this.cpuMemory(), () => emulator.restore_state(final.state));
+    primeTsc((emulator.v86.cpu as unknown as { wm: { exports: V86Tsc } }).wm.exports, now);
+    await emulator.run();
+    this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
+  }
+
+  private changedSinceLastRound(): MigrationPages {
+    const before = this.migrationHashes;
+    if (!before) throw new HvError('illegal-state', 'no migration is under way in this guest', {});
+    const t0 = hostClock();
+    const mem8 = this.cpuMemory().mem8;
+    const after = pageHashes(mem8);
+    const pages = changedPages(before, after);
+    this.migrationHashes = after;
+    return { pages, data: readPages(mem8, pages), hashMs: hostClock() - t0 };
+  }
+
+  private cpuMemory(): V86MemoryPacking {
+    return this.requireEmulator().v86.cpu as unknown as V86MemoryPacking;
   }
 
   readMemory(address: number, length: number): Uint8Array {

@@ -110,6 +110,11 @@ export class TickGate {
     if (v86.idle && v86.running && !v86.stopping) this.origNextTick(0);
   }
 
+  /** After stop(): a halted guest's next tick may be far off; run one now so that the stop completes. */
+  tickSoon(): void {
+    if (this.emulator.v86.idle) this.origNextTick(0);
+  }
+
   get wasmBytes(): number {
     return this.emulator.v86.cpu.wasm_memory.buffer.byteLength;
   }

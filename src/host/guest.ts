@@ -43,6 +43,8 @@ export interface GuestOptions {
    * ready (hostname = name, entropy seed, NIC MAC, wall clock; see hv-identity).
    */
   identity?: { seed: string; mac?: string };
+  /** With `state`: restore and do not run (a live migration's target; GuestApi.migrationFinish runs it). */
+  startPaused?: boolean;
 }
 
 /** What a guest said in its HV-READY line. */
@@ -120,6 +122,7 @@ export class Guest {
         ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
         ...(options.template ? { template: true } : {}),
+        ...(options.startPaused ? { startPaused: true } : {}),
         ...(options.cpuInbox ? { cpuInbox: options.cpuInbox } : {}),
         ...(options.cpuCells ? { cpuCells: options.cpuCells } : {}),
         ...(options.cpuPort ? { cpuPort: options.cpuPort } : {}),
@@ -242,6 +245,18 @@ export class Guest {
 
   saveState(): Promise<SavedState> {
     return this.call(() => this.worker.api.saveState());
+  }
+
+  /** Live migration's calls (GuestApi.migrationStart and the rest). */
+  get migration() {
+    const api = this.worker.api;
+    return {
+      start: () => this.call(() => api.migrationStart()),
+      round: () => this.call(() => api.migrationRound()),
+      final: () => this.call(() => api.migrationFinal()),
+      write: (pages: Uint32Array, data: Uint8Array) => this.call(() => api.migrationWrite(transfer(pages, [pages.buffer]), transfer(data, [data.buffer]))),
+      finish: (final: SavedState) => this.call(() => api.migrationFinish(transfer(final, [final.state]))),
+    };
   }
 
   searchMemory(pattern: Uint8Array | string, maxHits = 64): Promise<MemorySearchResult> {

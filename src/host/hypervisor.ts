@@ -63,6 +63,57 @@ export interface StorageInfo {
   error: string | null;
 }
 
+/** A live migration (Hypervisor.migrateTo): the downtime budget, the round limit, auto-converge, and a callback per round. */
+export interface MigrationOptions {
+  /** Stop and copy once the pages left would copy within this long, ms (default 300, QEMU's downtime-limit). */
+  downtimeMs?: number;
+  /** Stop and copy after this many rounds at the latest (default 30). */
+  maxRounds?: number;
+  /** Lower the guest's CPU cap while it dirties pages faster than they copy (default true). */
+  autoConverge?: boolean;
+  /** The link's bandwidth, MB/s, as QEMU's max-bandwidth: copies are paced to it (default: as fast as the hosts copy). */
+  maxBandwidthMBps?: number;
+  onRound?: (round: MigrationRound) => void;
+}
+
+export interface MigrationRound {
+  /** 0: the whole saved state; then pre-copy rounds. */
+  round: number;
+  pages: number;
+  bytes: number;
+  ms: number;
+  /** What hashing the guest's pages cost its worker, ms. */
+  hashMs: number;
+  dirtyPagesPerS: number;
+  /** The guest's CPU cap during the round (auto-converge lowers it), or null. */
+  capPct: number | null;
+}
+
+export interface MigrationReport {
+  vm: string;
+  /** Its id on the target host. */
+  targetId: string;
+  rounds: MigrationRound[];
+  bytes: number;
+  totalMs: number;
+  /** From the source's pause to the guest running on the target, ms. */
+  downtimeMs: number;
+  /** Pages copied while it was stopped, and the hash that found them, ms. */
+  finalPages: number;
+  finalHashMs: number;
+  /** What was left fit the budget (false: the round limit ended the pre-copy). */
+  converged: boolean;
+  autoConverged: boolean;
+}
+
+const PAGE_BYTES = 4096;
+/** How long the source's worker outlives the switch-over, ms (its last events arrive). */
+const SOURCE_LINGER_MS = 100;
+/** A page's copy cost before a round has measured it, ms. */
+const DEFAULT_PAGE_MS = 0.01;
+/** Auto-converge lowers a guest's cap to this at the least, %. */
+const MIN_CONVERGE_CAP = 1;
+
 /** The snapshot "Suspend all" takes of each running guest, and the next load offers to resume from. */
 export const SUSPENDED_SNAPSHOT = 'suspended';
 
@@ -125,7 +176,7 @@ export interface VmInfo {
   bootMs: number | null;
   /** How it is configured to start, and how the last start really went. */
   boot: BootMode;
-  bootedBy: BootMode | 'snapshot' | null;
+  bootedBy: BootMode | 'snapshot' | 'migration' | null;
   /** Something the user should know about the last start (e.g. a fallback). */
   bootNote: string | null;
   /** Where the last start's ms went (BootPhases), null before the first one is ready. */
@@ -713,6 +764,187 @@ export class Hypervisor implements HostApi {
     });
   }
 
+  // --- live migration ---
+
+  /**
+   * Move a running VM to another host (`target`, a Hypervisor of its own
+   * pCPUs, pool and scheduler) while it runs: pre-copy. The target's worker
+   * is built from a saved state first; then rounds copy the pages changed
+   * since the round before (per-page hashes in the source worker) while the
+   * guest runs, until the pages left would copy within the downtime budget
+   * (options.downtimeMs, QEMU's default 300 ms; the stop also hashes the RAM
+   * once and moves the CPU and device state, which the report shows) or the
+   * round limit. While the
+   * guest dirties pages faster than they copy, its CPU cap is lowered
+   * (auto-converge). Then the guest stops, the last pages and its CPU and
+   * device state move, and it runs on the target with its name, MAC, clock,
+   * RAM and snapshots. Any failure leaves it running here and says why.
+   */
+  migrateTo(id: string, target: Hypervisor, options: MigrationOptions = {}): Promise<MigrationReport> {
+    let report: MigrationReport | null = null;
+    return this.lifecycle(id, 'migrate', {}, async (vm) => {
+      report = await this.migrate(vm, target, options);
+    }).then(() => report!);
+  }
+
+  private async migrate(vm: VmRecord, target: Hypervisor, options: MigrationOptions): Promise<MigrationReport> {
+    const budgetMs = options.downtimeMs ?? 300;
+    const maxRounds = options.maxRounds ?? 30;
+    if (!(budgetMs > 0)) throw new HvError('invalid-argument', `a downtime budget of ${budgetMs} ms is not valid`, { budgetMs });
+    if (target === this) throw new HvError('invalid-argument', `${vm.name} is on this host already: migrate it to another`, {});
+    const bandwidth = options.maxBandwidthMBps;
+    if (bandwidth !== undefined && !(bandwidth > 0)) throw new HvError('invalid-argument', `a bandwidth of ${bandwidth} MB/s is not valid`, { bandwidth });
+    /** Wait out what copying `n` bytes over the link would take beyond the `ms` it took. */
+    const pace = async (n: number, ms: number): Promise<number> => {
+      const linkMs = bandwidth === undefined ? 0 : n / (bandwidth * 1000);
+      if (linkMs > ms) await new Promise((r) => setTimeout(r, linkMs - ms));
+      return Math.max(ms, linkMs);
+    };
+    const source = vm.guest;
+    const next = transition(vm.state, 'migrate', vm.name);
+    if (!source) throw new HvError('illegal-state', `${vm.name} has no guest to migrate`, {});
+    if ([...target.vmsById.values()].some((v) => v.name === vm.name)) throw new HvError('duplicate-name', `the target host has a VM named ${vm.name} already`, { name: vm.name });
+    if (vm.network && !target.nets.list().some((n) => n.name === vm.network)) {
+      throw new HvError('invalid-argument', `the target host has no network ${vm.network} for ${vm.name}'s NIC`, { network: vm.network });
+    }
+    this.setState(vm, next);
+    const t0 = performance.now();
+    const origCap = vm.resources.capPct;
+    let cap = origCap;
+    let paused = false;
+    let tvm: VmRecord | null = null;
+    const rounds: MigrationRound[] = [];
+    let bytes = 0;
+    try {
+      const info = target.createVm({
+        name: vm.name,
+        memoryMiB: vm.memoryMiB,
+        image: vm.image.id,
+        weight: vm.resources.weight,
+        capPct: origCap,
+        reservationPct: vm.resources.reservationPct,
+        boot: vm.boot,
+        network: vm.network,
+        nicLimit: vm.nicLimit,
+        trunk: vm.trunk,
+        readyTimeoutMs: vm.readyTimeoutMs,
+      });
+      tvm = target.record(info.id);
+      target.pool.reserve(tvm.id, tvm.memoryMiB, tvm.name, 'migrate');
+      target.setState(tvm, transition(tvm.state, 'start', tvm.name));
+      const generation = ++tvm.generation;
+      // Round 0: the whole state; the target's worker restores it and waits.
+      const start = await source.migration.start();
+      bytes += start.state.byteLength;
+      const tguest = await target.spawn(tvm, generation, new AbortController().signal, start, false, true);
+      target.cpu.setPaused(tvm.id, true);
+      tguest.ready = vm.ready;
+      tvm.mac = vm.mac;
+      rounds.push({ round: 0, pages: 0, bytes: start.state.byteLength, ms: performance.now() - t0, hashMs: 0, dirtyPagesPerS: 0, capPct: cap });
+      options.onRound?.(rounds[0]!);
+      let perPageMs = Infinity;
+      let highRounds = 0;
+      let last = performance.now();
+      let converged = false;
+      for (let round = 1; round <= maxRounds; round++) {
+        const r0 = performance.now();
+        const r = await source.migration.round();
+        const n = r.pages.length;
+        const c0 = performance.now();
+        await tguest.migration.write(r.pages, r.data);
+        const copyMs = await pace(n * PAGE_BYTES, performance.now() - c0);
+        const ms = performance.now() - r0;
+        // The copy cost per page, from rounds with enough pages to measure it.
+        if (n >= 64) perPageMs = Math.min(perPageMs, copyMs / n);
+        const dirtyPagesPerS = (n * 1000) / Math.max(1, r0 - last + ms);
+        last = performance.now();
+        bytes += n * PAGE_BYTES;
+        const entry = { round, pages: n, bytes: n * PAGE_BYTES, ms, hashMs: r.hashMs, dirtyPagesPerS, capPct: cap };
+        rounds.push(entry);
+        options.onRound?.(entry);
+        // What is left, at the copy speed measured (as QEMU's downtime-limit: the stop also hashes the RAM once and moves the device state, reported apart).
+        const predictedMs = n * (Number.isFinite(perPageMs) ? perPageMs : DEFAULT_PAGE_MS);
+        if (predictedMs <= budgetMs) {
+          converged = true;
+          break;
+        }
+        // Auto-converge (as QEMU's cpu-throttle): when a round's dirtied pages exceed half of the round
+        // before's (throttle-trigger-threshold 50 %) twice running, halve the guest's CPU cap.
+        const before = rounds[rounds.length - 2]!;
+        highRounds = round >= 2 && n > before.pages / 2 ? highRounds + 1 : 0;
+        const floor = Math.max(MIN_CONVERGE_CAP, vm.resources.reservationPct ?? 0);
+        if ((options.autoConverge ?? true) && highRounds >= 2 && (cap ?? 100) > floor) {
+          highRounds = 1; // the next round that stays high throttles again
+          cap = Math.max(floor, Math.round((cap ?? 100) * 0.5));
+          this.cpu.setResources(vm.id, { ...vm.resources, capPct: cap });
+        }
+      }
+      // Stop and copy.
+      const d0 = performance.now();
+      this.cpu.setPaused(vm.id, true);
+      paused = true;
+      await source.pause();
+      const fin = await source.migration.final();
+      const f0 = performance.now();
+      await tguest.migration.write(fin.pages, fin.data);
+      await pace(fin.pages.length * PAGE_BYTES + fin.state.byteLength, performance.now() - f0);
+      bytes += fin.pages.length * PAGE_BYTES + fin.state.byteLength;
+      await tguest.migration.finish({ state: fin.state, clockMs: fin.clockMs });
+      target.cpu.setPaused(tvm.id, false);
+      const downtimeMs = performance.now() - d0;
+      // The VM is the target's now.
+      tvm.ready = vm.ready;
+      tvm.bootedBy = 'migration';
+      tvm.bootMs = downtimeMs;
+      target.setState(tvm, transition(tvm.state, 'booted', tvm.name));
+      target.watchdog.watch(tvm.id, () => tguest.ping());
+      if (tvm.consoleSize ?? vm.consoleSize) tguest.resizeConsole((vm.consoleSize ?? tvm.consoleSize!).cols, (vm.consoleSize ?? tvm.consoleSize!).rows);
+      for (const sn of this.snaps.list(vm.id)) target.importSnapshot(this.snaps.file(sn.id), tvm.id);
+      const report: MigrationReport = {
+        vm: vm.name,
+        targetId: tvm.id,
+        rounds,
+        bytes,
+        totalMs: performance.now() - t0,
+        downtimeMs,
+        finalPages: fin.pages.length,
+        finalHashMs: fin.hashMs,
+        converged,
+        autoConverged: cap !== origCap,
+      };
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} moved to another host: ${rounds.length - 1} rounds, ${(bytes / 2 ** 20).toFixed(1)} MiB, downtime ${downtimeMs.toFixed(0)} ms${report.autoConverged ? ` (auto-converge capped it at ${cap} %)` : ''}` });
+      // The source's last console bytes travel on its event channel, which may still deliver them after the
+      // final answer: its worker goes a moment later (the guest runs on the target already).
+      await new Promise((r) => setTimeout(r, SOURCE_LINGER_MS));
+      await this.teardown(vm);
+      this.nets.forgetPort(vm.id);
+      this.snaps.removeVm(vm.id);
+      this.vmsById.delete(vm.id);
+      this.persist(`the move of ${vm.name}`, (p) => p.deleteVm(vm.name));
+      this.setState(vm, 'destroyed');
+      return report;
+    } catch (err) {
+      const cause = HvError.from(err);
+      const why = cause.message;
+      if (tvm) {
+        await target.teardown(tvm);
+        target.nets.forgetPort(tvm.id);
+        target.vmsById.delete(tvm.id);
+        target.persist(`the removal of ${tvm.name}`, (p) => p.deleteVm(tvm!.name));
+        target.setState(tvm, 'destroyed');
+      }
+      if (cap !== origCap) this.cpu.setResources(vm.id, vm.resources);
+      if (paused && vm.guest === source && !source.isDestroyed) {
+        await source.resume().catch(() => {});
+        this.cpu.setPaused(vm.id, false);
+      }
+      if (vm.state === 'migrating') this.setState(vm, transition(vm.state, 'migrated', vm.name));
+      throw new HvError(cause.code, `${vm.name} did not move (${why}); it runs on here`, { name: vm.name });
+    } finally {
+      if (cap !== origCap && vm.state !== 'destroyed') this.cpu.setResources(vm.id, vm.resources);
+    }
+  }
+
   // --- what survives a reload (HypervisorEnv.persistence) ---
 
   /**
@@ -1059,7 +1291,7 @@ export class Hypervisor implements HostApi {
   }
 
   /** A guest for this VM under the scheduler: booted cold, or restored from state. */
-  private spawn(vm: VmRecord, generation: number, signal: AbortSignal, state?: SavedState, newIdentity = true): Promise<Guest> {
+  private spawn(vm: VmRecord, generation: number, signal: AbortSignal, state?: SavedState, newIdentity = true, startPaused = false): Promise<Guest> {
     const seed = randomHex(16);
     const identity = state && newIdentity ? { seed, mac: randomMac() } : null;
     if (identity) vm.mac = identity.mac;
@@ -1082,6 +1314,7 @@ export class Hypervisor implements HostApi {
       readyTimeoutMs: vm.readyTimeoutMs,
       signal,
       ...(state ? { state } : {}),
+      ...(startPaused ? { startPaused: true } : {}),
       ...(identity ? { identity } : {}),
       onSpawn: (g) => {
         vm.guest = g;

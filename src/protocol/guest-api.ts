@@ -87,6 +87,8 @@ export interface BootSpec {
    * true; a restore that will not print the line again passes false.
    */
   jitAfterReady?: boolean;
+  /** Restore the state and do not run (a live migration's target, until migrationFinish). */
+  startPaused?: boolean;
 }
 
 /** Why a slice ended. */
@@ -142,6 +144,13 @@ export interface MemorySearchResult {
 /** The magic number that begins a zstd frame (read little-endian): a state may come zstd-compressed (prebuilt templates). */
 export const ZSTD_MAGIC = 0xfd2fb528;
 
+/** Pages of a migration round: their numbers and their bytes (4 KiB each), and what hashing cost the source. */
+export interface MigrationPages {
+  pages: Uint32Array;
+  data: Uint8Array;
+  hashMs: number;
+}
+
 /** A snapshot of a guest: v86's state and the guest clock it was taken at. */
 export interface SavedState {
   state: ArrayBuffer;
@@ -186,6 +195,16 @@ export interface GuestApi {
   sendAgent(text: string): void;
   counters(): GuestCounters;
   saveState(): Promise<SavedState>;
+  /** Live migration, source: save the state and take every page's hash as the baseline (one step: nothing runs between). */
+  migrationStart(): Promise<SavedState>;
+  /** Source: the pages changed since the last round (or the start), with their bytes; the baseline moves on. */
+  migrationRound(): Promise<MigrationPages>;
+  /** Source, paused: the last changed pages and the CPU and device state without RAM. */
+  migrationFinal(): Promise<MigrationPages & SavedState>;
+  /** Target (booted with startPaused): write pages into its RAM. */
+  migrationWrite(pages: Uint32Array, data: Uint8Array): void;
+  /** Target: restore the CPU and device state over the RAM the rounds wrote, and run. */
+  migrationFinish(final: SavedState): Promise<void>;
   readMemory(address: number, length: number): Uint8Array;
   searchMemory(pattern: Uint8Array, maxHits: number): Promise<MemorySearchResult>;
   destroy(): Promise<void>;

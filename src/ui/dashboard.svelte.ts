@@ -392,6 +392,6 @@ export class Dashboard {
 }
 
 /** How a start went, in words. */
-export function bootModeLabel(mode: BootMode | 'snapshot'): string {
-  return mode === 'clone' ? 'clone from template' : mode === 'snapshot' ? 'restored from a snapshot' : 'cold boot';
+export function bootModeLabel(mode: NonNullable<VmInfo['bootedBy']>): string {
+  return mode === 'clone' ? 'clone from template' : mode === 'snapshot' ? 'restored from a snapshot' : mode === 'migration' ? 'moved here from another host' : 'cold boot';
 }
