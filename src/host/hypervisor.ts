@@ -920,7 +920,8 @@ export class Hypervisor implements HostApi {
       this.nets.forgetPort(vm.id);
       this.snaps.removeVm(vm.id);
       this.vmsById.delete(vm.id);
-      this.persist(`the move of ${vm.name}`, (p) => p.deleteVm(vm.name));
+      // Hosts that share one store keep the VM under its name: the target wrote it already.
+      if (this.env.persistence !== target.env.persistence) this.persist(`the move of ${vm.name}`, (p) => p.deleteVm(vm.name));
       this.setState(vm, 'destroyed');
       return report;
     } catch (err) {
@@ -930,7 +931,7 @@ export class Hypervisor implements HostApi {
         await target.teardown(tvm);
         target.nets.forgetPort(tvm.id);
         target.vmsById.delete(tvm.id);
-        target.persist(`the removal of ${tvm.name}`, (p) => p.deleteVm(tvm!.name));
+        if (this.env.persistence !== target.env.persistence) target.persist(`the removal of ${tvm.name}`, (p) => p.deleteVm(tvm!.name));
         target.setState(tvm, 'destroyed');
       }
       if (cap !== origCap) this.cpu.setResources(vm.id, vm.resources);
