@@ -7,7 +7,7 @@ import type { MemoryLimits } from '../core/memory-size.ts';
 import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
 import type { ExecResult } from './guest.ts';
-import type { HostSettings, HvEvent, MemoryView, MirrorSpec, StorageInfo, VmInfo, VmSpec } from './hypervisor.ts';
+import type { HostSettings, HvEvent, MemoryView, MigrationReport, MirrorSpec, RemoteMigrationOptions, StorageInfo, VmInfo, VmSpec } from './hypervisor.ts';
 import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
@@ -89,6 +89,9 @@ export interface HostApi {
   suspendAll(): Promise<string[]>;
   resumeSuspended(): Promise<string[]>;
   storageInfo(): Promise<StorageInfo>;
+  /** Live migration to the host taking migrations on a BroadcastChannel (another tab), and taking them here. */
+  migrateVia(id: string, channel: string, options?: RemoteMigrationOptions): Promise<MigrationReport>;
+  acceptMigrations(channel: string | null): MaybePromise<void>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;

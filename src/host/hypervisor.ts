@@ -31,6 +31,8 @@ import { decodeSnapshotFile, snapshotMismatch, type SnapshotHeader } from '../co
 import { SnapshotStore, type SnapshotInfo } from './snapshots/snapshots.ts';
 import { zstdCompress } from './snapshots/zstd.ts';
 import { storageProblem, type Persistence, type SavedVm, type SavedWorld } from './persist/store.ts';
+import type { MigrationTarget } from './migration/target.ts';
+import { channelTarget, serveMigrations, type MigrationChannel } from './migration/channel.ts';
 
 export interface HypervisorEnv {
   workers: GuestWorkerFactory;
@@ -76,6 +78,9 @@ export interface MigrationOptions {
   onRound?: (round: MigrationRound) => void;
 }
 
+/** Migration options that travel between the page and the hypervisor's worker (no callback). */
+export type RemoteMigrationOptions = Omit<MigrationOptions, 'onRound'>;
+
 export interface MigrationRound {
   /** 0: the whole saved state; then pre-copy rounds. */
   round: number;
@@ -107,6 +112,13 @@ export interface MigrationReport {
 }
 
 const PAGE_BYTES = 4096;
+
+/** A BroadcastChannel by name, or a clear error where there is none or the name is empty. */
+function openChannel(name: string): BroadcastChannel {
+  if (typeof name !== 'string' || !name.trim()) throw new HvError('invalid-argument', 'a migration channel needs a name', { name });
+  if (typeof BroadcastChannel === 'undefined') throw new HvError('unsupported', 'this environment has no BroadcastChannel', {});
+  return new BroadcastChannel(name);
+}
 /** How long the source's worker outlives the switch-over, ms (its last events arrive). */
 const SOURCE_LINGER_MS = 100;
 /** A page's copy cost before a round has measured it, ms. */
@@ -290,6 +302,8 @@ export class Hypervisor implements HostApi {
   private readonly nets: Networks;
   private readonly snaps = new SnapshotStore();
   private persistChain: Promise<void> = Promise.resolve();
+  /** The channel this host takes migrations on (acceptMigrations). */
+  private accepting: { stop: () => void } | null = null;
   private storageError: string | null = null;
   /** restoreSaved() is creating what storage kept: nothing to write back. */
   private restoring = false;
@@ -780,18 +794,23 @@ export class Hypervisor implements HostApi {
    * device state move, and it runs on the target with its name, MAC, clock,
    * RAM and snapshots. Any failure leaves it running here and says why.
    */
-  migrateTo(id: string, target: Hypervisor, options: MigrationOptions = {}): Promise<MigrationReport> {
+  migrateTo(id: string, target: Hypervisor | MigrationTarget, options: MigrationOptions = {}): Promise<MigrationReport> {
+    return this.migrateQueued(id, target, options, target instanceof Hypervisor && target.env.persistence === this.env.persistence);
+  }
+
+  /** `sharedStore`: the target keeps what it stores where this host does (then the source leaves the VM's record there). */
+  private migrateQueued(id: string, target: Hypervisor | MigrationTarget, options: MigrationOptions, sharedStore: boolean): Promise<MigrationReport> {
     let report: MigrationReport | null = null;
     return this.lifecycle(id, 'migrate', {}, async (vm) => {
-      report = await this.migrate(vm, target, options);
+      report = await this.migrate(vm, target, options, sharedStore);
     }).then(() => report!);
   }
 
-  private async migrate(vm: VmRecord, target: Hypervisor, options: MigrationOptions): Promise<MigrationReport> {
+  private async migrate(vm: VmRecord, to: Hypervisor | MigrationTarget, options: MigrationOptions, sharedStore: boolean): Promise<MigrationReport> {
     const budgetMs = options.downtimeMs ?? 300;
     const maxRounds = options.maxRounds ?? 30;
     if (!(budgetMs > 0)) throw new HvError('invalid-argument', `a downtime budget of ${budgetMs} ms is not valid`, { budgetMs });
-    if (target === this) throw new HvError('invalid-argument', `${vm.name} is on this host already: migrate it to another`, {});
+    if (to === this) throw new HvError('invalid-argument', `${vm.name} is on this host already: migrate it to another`, {});
     const bandwidth = options.maxBandwidthMBps;
     if (bandwidth !== undefined && !(bandwidth > 0)) throw new HvError('invalid-argument', `a bandwidth of ${bandwidth} MB/s is not valid`, { bandwidth });
     /** Wait out what copying `n` bytes over the link would take beyond the `ms` it took. */
@@ -803,43 +822,35 @@ export class Hypervisor implements HostApi {
     const source = vm.guest;
     const next = transition(vm.state, 'migrate', vm.name);
     if (!source) throw new HvError('illegal-state', `${vm.name} has no guest to migrate`, {});
-    if ([...target.vmsById.values()].some((v) => v.name === vm.name)) throw new HvError('duplicate-name', `the target host has a VM named ${vm.name} already`, { name: vm.name });
-    if (vm.network && !target.nets.list().some((n) => n.name === vm.network)) {
-      throw new HvError('invalid-argument', `the target host has no network ${vm.network} for ${vm.name}'s NIC`, { network: vm.network });
-    }
+    const target = to instanceof Hypervisor ? to.incomingMigration() : to;
     this.setState(vm, next);
     const t0 = performance.now();
     const origCap = vm.resources.capPct;
     let cap = origCap;
     let paused = false;
-    let tvm: VmRecord | null = null;
     const rounds: MigrationRound[] = [];
     let bytes = 0;
     try {
-      const info = target.createVm({
-        name: vm.name,
-        memoryMiB: vm.memoryMiB,
-        image: vm.image.id,
-        weight: vm.resources.weight,
-        capPct: origCap,
-        reservationPct: vm.resources.reservationPct,
-        boot: vm.boot,
-        network: vm.network,
-        nicLimit: vm.nicLimit,
-        trunk: vm.trunk,
-        readyTimeoutMs: vm.readyTimeoutMs,
-      });
-      tvm = target.record(info.id);
-      target.pool.reserve(tvm.id, tvm.memoryMiB, tvm.name, 'migrate');
-      target.setState(tvm, transition(tvm.state, 'start', tvm.name));
-      const generation = ++tvm.generation;
-      // Round 0: the whole state; the target's worker restores it and waits.
+      // Round 0: the whole state; the target checks it has room, builds its worker from it and waits.
       const start = await source.migration.start();
       bytes += start.state.byteLength;
-      const tguest = await target.spawn(tvm, generation, new AbortController().signal, start, false, true);
-      target.cpu.setPaused(tvm.id, true);
-      tguest.ready = vm.ready;
-      tvm.mac = vm.mac;
+      await target.prepare(
+        {
+          name: vm.name,
+          memoryMiB: vm.memoryMiB,
+          image: vm.image.id,
+          weight: vm.resources.weight,
+          capPct: origCap,
+          reservationPct: vm.resources.reservationPct,
+          boot: vm.boot,
+          network: vm.network,
+          nicLimit: vm.nicLimit,
+          trunk: vm.trunk,
+          readyTimeoutMs: vm.readyTimeoutMs,
+        },
+        start,
+        { ready: vm.ready, mac: vm.mac, consoleSize: vm.consoleSize },
+      );
       rounds.push({ round: 0, pages: 0, bytes: start.state.byteLength, ms: performance.now() - t0, hashMs: 0, dirtyPagesPerS: 0, capPct: cap });
       options.onRound?.(rounds[0]!);
       let perPageMs = Infinity;
@@ -851,7 +862,7 @@ export class Hypervisor implements HostApi {
         const r = await source.migration.round();
         const n = r.pages.length;
         const c0 = performance.now();
-        await tguest.migration.write(r.pages, r.data);
+        await target.write(r.pages, r.data);
         const copyMs = await pace(n * PAGE_BYTES, performance.now() - c0);
         const ms = performance.now() - r0;
         // The copy cost per page, from rounds with enough pages to measure it.
@@ -886,23 +897,18 @@ export class Hypervisor implements HostApi {
       await source.pause();
       const fin = await source.migration.final();
       const f0 = performance.now();
-      await tguest.migration.write(fin.pages, fin.data);
+      await target.write(fin.pages, fin.data);
       await pace(fin.pages.length * PAGE_BYTES + fin.state.byteLength, performance.now() - f0);
       bytes += fin.pages.length * PAGE_BYTES + fin.state.byteLength;
-      await tguest.migration.finish({ state: fin.state, clockMs: fin.clockMs });
-      target.cpu.setPaused(tvm.id, false);
+      const { targetId } = await target.finish({ state: fin.state, clockMs: fin.clockMs }, { downtimeMs: performance.now() - d0 });
       const downtimeMs = performance.now() - d0;
-      // The VM is the target's now.
-      tvm.ready = vm.ready;
-      tvm.bootedBy = 'migration';
-      tvm.bootMs = downtimeMs;
-      target.setState(tvm, transition(tvm.state, 'booted', tvm.name));
-      target.watchdog.watch(tvm.id, () => tguest.ping());
-      if (tvm.consoleSize ?? vm.consoleSize) tguest.resizeConsole((vm.consoleSize ?? tvm.consoleSize!).cols, (vm.consoleSize ?? tvm.consoleSize!).rows);
-      for (const sn of this.snaps.list(vm.id)) target.importSnapshot(this.snaps.file(sn.id), tvm.id);
+      // Snapshots follow the VM (after it runs there: they are not part of the downtime).
+      for (const sn of this.snaps.list(vm.id)) {
+        await target.snapshot(this.snaps.file(sn.id)).catch((err: unknown) => this.fault(vm.id, `snapshot ${sn.name} of ${vm.name} did not move: ${HvError.from(err).message}`));
+      }
       const report: MigrationReport = {
         vm: vm.name,
-        targetId: tvm.id,
+        targetId,
         rounds,
         bytes,
         totalMs: performance.now() - t0,
@@ -921,18 +927,16 @@ export class Hypervisor implements HostApi {
       this.snaps.removeVm(vm.id);
       this.vmsById.delete(vm.id);
       // Hosts that share one store keep the VM under its name: the target wrote it already.
-      if (this.env.persistence !== target.env.persistence) this.persist(`the move of ${vm.name}`, (p) => p.deleteVm(vm.name));
+      if (!sharedStore) this.persist(`the move of ${vm.name}`, (p) => p.deleteVm(vm.name));
       this.setState(vm, 'destroyed');
       return report;
     } catch (err) {
       const cause = HvError.from(err);
-      const why = cause.message;
-      if (tvm) {
-        await target.teardown(tvm);
-        target.nets.forgetPort(tvm.id);
-        target.vmsById.delete(tvm.id);
-        if (this.env.persistence !== target.env.persistence) target.persist(`the removal of ${tvm.name}`, (p) => p.deleteVm(tvm!.name));
-        target.setState(tvm, 'destroyed');
+      await target.abort(cause.message).catch(() => {});
+      if (sharedStore) {
+        // The target removed the VM's record from the store both hosts use: it is this host's again.
+        this.persistVm(vm);
+        for (const sn of this.snaps.list(vm.id)) this.persistSnapshot(sn);
       }
       if (cap !== origCap) this.cpu.setResources(vm.id, vm.resources);
       if (paused && vm.guest === source && !source.isDestroyed) {
@@ -940,10 +944,105 @@ export class Hypervisor implements HostApi {
         this.cpu.setPaused(vm.id, false);
       }
       if (vm.state === 'migrating') this.setState(vm, transition(vm.state, 'migrated', vm.name));
-      throw new HvError(cause.code, `${vm.name} did not move (${why}); it runs on here`, { name: vm.name });
+      throw new HvError(cause.code, `${vm.name} did not move (${cause.message}); it runs on here`, { name: vm.name });
     } finally {
       if (cap !== origCap && vm.state !== 'destroyed') this.cpu.setResources(vm.id, vm.resources);
     }
+  }
+
+  /**
+   * Migrate a VM to the host that accepts migrations on the BroadcastChannel
+   * `channel` (acceptMigrations there): another tab of this browser, or
+   * another host in this one. Options as migrateTo's.
+   */
+  async migrateVia(id: string, channel: string, options: RemoteMigrationOptions = {}): Promise<MigrationReport> {
+    const bc = openChannel(channel);
+    try {
+      // A BroadcastChannel joins pages of one origin, which share one IndexedDB: the target's record is this one's.
+      return await this.migrateQueued(id, channelTarget(bc as unknown as MigrationChannel), options, this.env.persistence !== undefined);
+    } finally {
+      bc.close();
+    }
+  }
+
+  /** Take migrations that come in on the BroadcastChannel `channel` (null: stop taking them). */
+  acceptMigrations(channel: string | null): void {
+    this.refusing('accept migrations', null, () => {
+      this.accepting?.stop();
+      this.accepting = null;
+      if (channel === null) return;
+      const bc = openChannel(channel);
+      const stop = serveMigrations(this, bc as unknown as MigrationChannel);
+      this.accepting = {
+        stop: () => {
+          stop();
+          bc.close();
+        },
+      };
+    });
+  }
+
+  /**
+   * This host's side of a migration coming in (MigrationTarget): a VM made
+   * from the source's spec, its worker restored from the first state and
+   * paused, pages written into it, then the CPU and device state and a start.
+   * abort() removes whatever was made.
+   */
+  incomingMigration(): MigrationTarget {
+    let vm: VmRecord | null = null;
+    let guest: Guest | null = null;
+    const need = (): { vm: VmRecord; guest: Guest } => {
+      if (!vm || !guest) throw new HvError('illegal-state', 'no migration is being received here', {});
+      return { vm, guest };
+    };
+    return {
+      prepare: async (spec, start, extra) => {
+        if (vm) throw new HvError('illegal-state', 'a migration is being received here already', {});
+        if ([...this.vmsById.values()].some((v) => v.name === spec.name)) throw new HvError('duplicate-name', `the target host has a VM named ${spec.name} already`, { name: spec.name });
+        if (spec.network && !this.nets.list().some((n) => n.name === spec.network)) {
+          throw new HvError('invalid-argument', `the target host has no network ${spec.network} for ${spec.name}'s NIC`, { network: spec.network });
+        }
+        const made = this.record(this.createVm(spec).id);
+        vm = made;
+        this.pool.reserve(made.id, made.memoryMiB, made.name, 'migrate');
+        this.setState(made, transition(made.state, 'start', made.name));
+        const generation = ++made.generation;
+        guest = await this.spawn(made, generation, new AbortController().signal, start, false, true);
+        this.cpu.setPaused(made.id, true);
+        guest.ready = extra.ready;
+        made.mac = extra.mac;
+        made.consoleSize = extra.consoleSize;
+      },
+      write: async (pages, data) => {
+        await need().guest.migration.write(pages, data);
+      },
+      finish: async (final, extra) => {
+        const { vm: made, guest: g } = need();
+        await g.migration.finish(final);
+        this.cpu.setPaused(made.id, false);
+        made.ready = g.ready;
+        made.bootedBy = 'migration';
+        made.bootMs = extra.downtimeMs;
+        this.setState(made, transition(made.state, 'booted', made.name));
+        this.watchdog.watch(made.id, () => g.ping());
+        if (made.consoleSize) g.resizeConsole(made.consoleSize.cols, made.consoleSize.rows);
+        return { targetId: made.id };
+      },
+      snapshot: async (file) => {
+        this.importSnapshot(file, need().vm.id);
+      },
+      abort: async () => {
+        const made = vm;
+        vm = guest = null;
+        if (!made) return;
+        await this.teardown(made);
+        this.nets.forgetPort(made.id);
+        this.vmsById.delete(made.id);
+        this.persist(`the removal of ${made.name}, which did not arrive`, (p) => p.deleteVm(made.name));
+        await this.persistChain; // done before the source hears of it (a shared store: it writes its record again)
+        this.setState(made, 'destroyed');
+      },
+    };
   }
 
   // --- what survives a reload (HypervisorEnv.persistence) ---
@@ -1154,6 +1253,8 @@ export class Hypervisor implements HostApi {
   /** Destroy every VM (commands in progress end as cancelled) and stop the scheduler. */
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.accepting?.stop();
+    this.accepting = null;
     const vms = [...this.vmsById.values()];
     for (const vm of vms) vm.commands.cancelAll('dispose');
     this.templates.dispose();

@@ -3,12 +3,13 @@
 // and its console has every number once, in order, with the downtime seen as
 // the largest gap in its own output; over a 20 MB/s link a guest dirtying
 // 2000 pages/s converges, and one dirtying faster than the link converges
-// through auto-converge; a target
-// without room leaves the guest running on the source.
+// through auto-converge; a target without room leaves the guest running on
+// the source; and the same move over a BroadcastChannel (as between two tabs).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Guest } from '../../src/host/guest.ts';
 import type { Hypervisor, MigrationRound } from '../../src/host/hypervisor.ts';
 import { liveGuestThreads } from '../../src/host/node-workers.ts';
+import { channelTarget, serveMigrations, type MigrationChannel } from '../../src/host/migration/channel.ts';
 import { nodeHypervisor } from './hypervisor-helpers.ts';
 
 const hosts: Hypervisor[] = [];
@@ -119,5 +120,42 @@ describe('live migration between two hosts (real guests)', () => {
     expect(small.vms()).toEqual([]);
     expect((await a.exec(id, 'echo still')).output.trim()).toBe('still');
     await expect(a.migrateTo(id, a)).rejects.toThrow(/on this host already/);
+  });
+});
+
+describe('live migration over a channel (real guests)', () => {
+  afterEach(async () => {
+    for (const hv of hosts.splice(0)) await hv.dispose();
+    expect(liveGuestThreads()).toBe(0);
+  });
+
+  it('moves a guest between two hosts over a BroadcastChannel, as between two tabs, and reports a refusal from the far side', async () => {
+    const [a, b] = [host(), host()];
+    const name = `hv-migration-test-${process.pid}`;
+    const [src, dst] = [new BroadcastChannel(name), new BroadcastChannel(name)];
+    const stop = serveMigrations(b, dst as unknown as MigrationChannel);
+    try {
+      const id = a.createVm({ name: 'far', memoryMiB: 128, boot: 'clone' }).id;
+      await a.start(id);
+      await a.exec(id, 'echo over-the-channel > /root/f');
+      await a.takeSnapshot(id, 'kept');
+      const report = await a.migrateTo(id, channelTarget(src as unknown as MigrationChannel));
+      console.info(`over a BroadcastChannel: ${(report.bytes / 2 ** 20).toFixed(1)} MiB, downtime ${report.downtimeMs.toFixed(0)} ms, total ${report.totalMs.toFixed(0)} ms`);
+      expect(a.vms()).toEqual([]);
+      const moved = b.vm(report.targetId);
+      expect(moved.state).toBe('running');
+      expect((await b.exec(moved.id, 'cat /root/f')).output.trim()).toBe('over-the-channel');
+      expect(b.snapshots(moved.id).map((s) => s.name)).toEqual(['kept']);
+      // The far side has a VM of that name now: a second one is refused there, and stays here.
+      const again = a.createVm({ name: 'far', memoryMiB: 128, boot: 'clone' }).id;
+      await a.start(again);
+      await expect(a.migrateTo(again, channelTarget(src as unknown as MigrationChannel))).rejects.toThrow(/far did not move \(the target host has a VM named far already\); it runs on here/);
+      expect(a.vm(again).state).toBe('running');
+      expect(b.vms().length).toBe(1);
+    } finally {
+      stop();
+      src.close();
+      dst.close();
+    }
   });
 });

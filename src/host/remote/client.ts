@@ -9,7 +9,7 @@ import type { VmResources, VmResourcesInput } from '../../core/scheduler-types.t
 import type { GuestImage, MemorySearchResult } from '../../protocol/guest-api.ts';
 import type { ExecResult } from '../guest.ts';
 import type { FaultRecord, GuestHandle, HostApi } from '../host-api.ts';
-import { initialHost, type HostSettings, type HvEvent, type MemoryView, type MirrorSpec, type StorageInfo, type VmInfo, type VmSpec } from '../hypervisor.ts';
+import { initialHost, type HostSettings, type HvEvent, type MemoryView, type MigrationReport, type MirrorSpec, type RemoteMigrationOptions, type StorageInfo, type VmInfo, type VmSpec } from '../hypervisor.ts';
 import { imageById } from '../images.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from '../net/networks.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
@@ -195,6 +195,14 @@ export class HypervisorClient implements HostApi {
 
   deleteSnapshot(snapshotId: string): Promise<void> {
     return this.call({ op: 'deleteSnapshot', snapshotId });
+  }
+
+  migrateVia(id: string, channel: string, options: RemoteMigrationOptions = {}): Promise<MigrationReport> {
+    return this.call({ op: 'migrateVia', id, channel, options });
+  }
+
+  acceptMigrations(channel: string | null): Promise<void> {
+    return this.call({ op: 'acceptMigrations', channel });
   }
 
   restoreSaved(): Promise<{ vms: number; snapshots: number; suspended: string[] }> {

@@ -157,6 +157,10 @@ export class HypervisorServer {
         return hv.resumeSuspended();
       case 'storageInfo':
         return hv.storageInfo();
+      case 'migrateVia':
+        return hv.migrateVia(call.id, call.channel, call.options);
+      case 'acceptMigrations':
+        return hv.acceptMigrations(call.channel);
       case 'prepareTemplates':
         return hv.prepareTemplates(call.guests);
       case 'standbyReady':
