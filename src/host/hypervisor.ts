@@ -873,6 +873,7 @@ export class Hypervisor implements HostApi {
         const entry = { round, pages: n, bytes: n * PAGE_BYTES, ms, hashMs: r.hashMs, dirtyPagesPerS, capPct: cap };
         rounds.push(entry);
         options.onRound?.(entry);
+        this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}: migration round ${round}, ${n} pages changed (${Math.round(dirtyPagesPerS)} pages/s)${cap !== origCap ? `, CPU cap ${cap} %` : ''}` });
         // What is left, at the copy speed measured (as QEMU's downtime-limit: the stop also hashes the RAM once and moves the device state, reported apart).
         const predictedMs = n * (Number.isFinite(perPageMs) ? perPageMs : DEFAULT_PAGE_MS);
         if (predictedMs <= budgetMs) {
