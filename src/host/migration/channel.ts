@@ -34,6 +34,8 @@ interface ReplyMessage {
 }
 
 const OPS: readonly Op[] = ['prepare', 'write', 'finish', 'snapshot', 'abort'];
+/** How long a finished session still takes the VM's snapshots, ms. */
+const SESSION_AFTER_FINISH_MS = 60_000;
 
 /** The source's side: a MigrationTarget whose calls travel on `channel`; a call not answered within `timeoutMs` fails. */
 export function channelTarget(channel: MigrationChannel, timeoutMs = 30_000): MigrationTarget {
@@ -95,8 +97,12 @@ export function serveMigrations(hv: Hypervisor, channel: MigrationChannel): () =
       } catch (err) {
         reply.error = HvError.from(err).toJSON();
       }
-      // A session ends with an abort; after a finish the VM's snapshots may still come.
+      // A session ends with an abort; after a finish the VM's snapshots come at once, then it is forgotten.
       if (m.op === 'abort') sessions.delete(m.session);
+      if (m.op === 'finish' && !reply.error) {
+        const timer = setTimeout(() => sessions.delete(m.session), SESSION_AFTER_FINISH_MS);
+        (timer as { unref?: () => void }).unref?.(); // Node: it keeps no process alive
+      }
       channel.postMessage(reply);
     })();
   };
