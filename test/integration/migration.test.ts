@@ -152,10 +152,41 @@ describe('live migration over a channel (real guests)', () => {
       await expect(a.migrateTo(again, channelTarget(src as unknown as MigrationChannel))).rejects.toThrow(/far did not move \(the target host has a VM named far already\); it runs on here/);
       expect(a.vm(again).state).toBe('running');
       expect(b.vms().length).toBe(1);
+      // With two hosts listening on one channel, the guest moves to one of them and the other makes nothing.
+      const c = host();
+      const third = new BroadcastChannel(name);
+      const stopC = serveMigrations(c, third as unknown as MigrationChannel);
+      try {
+        const solo = a.createVm({ name: 'solo', memoryMiB: 96, boot: 'clone' }).id;
+        await a.start(solo);
+        await a.migrateTo(solo, channelTarget(src as unknown as MigrationChannel));
+        const landed = [b, c].map((h) => h.vms().filter((v) => v.name === 'solo'));
+        expect(landed.map((l) => l.length).sort()).toEqual([0, 1]);
+        expect(landed.flat()[0]!.state).toBe('running');
+      } finally {
+        stopC();
+        third.close();
+      }
     } finally {
       stop();
       src.close();
       dst.close();
+    }
+  });
+
+  it('says within seconds when no host takes migrations on the channel, and the guest runs on', async () => {
+    const a = host();
+    const lonely = new BroadcastChannel(`hv-migration-nobody-${process.pid}`);
+    try {
+      const id = a.createVm({ name: 'alone', memoryMiB: 96, boot: 'clone' }).id;
+      await a.start(id);
+      const t0 = performance.now();
+      await expect(a.migrateTo(id, channelTarget(lonely as unknown as MigrationChannel))).rejects.toThrow(/no host takes migrations on this channel/);
+      expect(performance.now() - t0).toBeLessThan(15_000);
+      expect(a.vm(id).state).toBe('running');
+      expect((await a.exec(id, 'echo on')).output.trim()).toBe('on');
+    } finally {
+      lonely.close();
     }
   });
 });
