@@ -4,6 +4,7 @@
 // Then live migration between two hosts in one process, 10 times each for an
 // idle guest and guests dirtying 2000 and 20000 pages/s (hv-dirty): downtime
 // p50/p95/max, rounds, total time, bytes sent.
+import { percentile } from '../src/core/metrics.ts';
 import { nodeHypervisor } from '../src/host/node-hypervisor.ts';
 import { channelTarget, serveMigrations, type MigrationChannel } from '../src/host/migration/channel.ts';
 import { targetRow, type BenchRow } from './table.ts';
@@ -11,7 +12,6 @@ import { targetRow, type BenchRow } from './table.ts';
 const S = 'migration';
 const ROUNDS = 10;
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 export async function benchSnapshot(): Promise<BenchRow[]> {
   const hv = nodeHypervisor({ pcpus: 1, memoryMiB: 512 }, 1);
@@ -36,11 +36,11 @@ export async function benchSnapshot(): Promise<BenchRow[]> {
       hv.deleteSnapshot(snap.id);
     }
     for (const a of [takes, sizes, reverts]) a.sort((x, y) => x - y);
-    const spread = (a: number[], digits: number): string => `p50 ${pct(a, 50).toFixed(digits)}, max ${a.at(-1)!.toFixed(digits)} over ${ROUNDS}`;
+    const spread = (a: number[], digits: number): string => `p50 ${percentile(a, 50).toFixed(digits)}, max ${a.at(-1)!.toFixed(digits)} over ${ROUNDS}`;
     return [
-      targetRow(S, 'snapshot take p95 (save + zstd, 128 MiB small-kernel guest, Node)', pct(takes, 95), 's', '<=', 0.3, spread(takes, 3)),
-      targetRow(S, 'snapshot file size (128 MiB guest, zstd level 3)', pct(sizes, 50), 'MiB', '<=', 5, `state ${(stateBytes / 2 ** 20).toFixed(1)} MiB before compression; ${spread(sizes, 2)}`),
-      { section: S, metric: 'snapshot revert p95 (running guest replaced, to its first answer, Node)', value: pct(reverts, 95), unit: 's', note: spread(reverts, 3) },
+      targetRow(S, 'snapshot take p95 (save + zstd, 128 MiB small-kernel guest, Node)', percentile(takes, 95), 's', '<=', 0.3, spread(takes, 3)),
+      targetRow(S, 'snapshot file size (128 MiB guest, zstd level 3)', percentile(sizes, 50), 'MiB', '<=', 5, `state ${(stateBytes / 2 ** 20).toFixed(1)} MiB before compression; ${spread(sizes, 2)}`),
+      { section: S, metric: 'snapshot revert p95 (running guest replaced, to its first answer, Node)', value: percentile(reverts, 95), unit: 's', note: spread(reverts, 3) },
     ];
   } finally {
     await hv.dispose();
@@ -81,11 +81,11 @@ async function migrations(label: string, load: string | null, n: number, channel
     const answer = await hosts[at]!.exec(id, 'echo ok');
     if (answer.output.trim() !== 'ok') throw new Error(`the guest answered ${JSON.stringify(answer.output)} after ${n} migrations`);
     for (const a of [downs, totals, rounds, mib]) a.sort((x, y) => x - y);
-    const note = `p50 ${pct(downs, 50).toFixed(0)} ms, max ${downs.at(-1)!.toFixed(0)}; rounds p50 ${pct(rounds, 50)}; total p50 ${pct(totals, 50).toFixed(2)} s; sent p50 ${pct(mib, 50).toFixed(1)} MiB`;
+    const note = `p50 ${percentile(downs, 50).toFixed(0)} ms, max ${downs.at(-1)!.toFixed(0)}; rounds p50 ${percentile(rounds, 50)}; total p50 ${percentile(totals, 50).toFixed(2)} s; sent p50 ${percentile(mib, 50).toFixed(1)} MiB`;
     return [
       label.startsWith('2000 pages/s')
-        ? targetRow(S, `migration downtime p95, guest dirtying ${label} (128 MiB, Node, one process)`, pct(downs, 95), 'ms', '<=', channel ? 150 : 100, note)
-        : { section: S, metric: `migration downtime p95, ${label} (128 MiB, Node, one process)`, value: pct(downs, 95), unit: 'ms', note },
+        ? targetRow(S, `migration downtime p95, guest dirtying ${label} (128 MiB, Node, one process)`, percentile(downs, 95), 'ms', '<=', channel ? 150 : 100, note)
+        : { section: S, metric: `migration downtime p95, ${label} (128 MiB, Node, one process)`, value: percentile(downs, 95), unit: 'ms', note },
     ];
   } finally {
     for (const stop of stops) stop();

@@ -7,6 +7,7 @@
 // offered to a guest by the host: where every frame went (the guest's
 // interface, or a drop with its reason).
 import { performance } from 'node:perf_hooks';
+import { percentile } from '../src/core/metrics.ts';
 import { pushTag } from '../src/core/net/ethernet.ts';
 import { VirtualSwitch } from '../src/core/net/switch.ts';
 import type { Hypervisor } from '../src/host/hypervisor.ts';
@@ -44,10 +45,6 @@ function rate(sw: VirtualSwitch, frames: { port: string; frame: Uint8Array }[], 
     t = performance.now();
   }
   return n / ((t - t0) / 1000);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** Ping round trips from the first guest to 10.0.0.2 (after a warm-up), sorted, ms. */

@@ -7,7 +7,7 @@
 // page, and on the target the restore leaves the RAM as the rounds wrote it
 // (cpu.unpack_memory is skipped). With v86-tuning.ts and tick-gate.ts, the
 // only file that touches v86 internals.
-export const PAGE = 4096;
+import { MIGRATION_PAGE_BYTES as PAGE } from '../src/protocol/guest-api.ts';
 
 /** A hash per page of `mem8` (0 stands for a page of zeros; any other page hashes to non-zero). */
 export function pageHashes(mem8: Uint8Array, into?: Uint32Array): Uint32Array {
@@ -59,26 +59,24 @@ export interface V86MemoryPacking {
 }
 
 /** Run `save` with pack_memory packing no page: the state carries the CPU and devices, not the RAM. */
-export async function withoutMemory<T>(cpu: V86MemoryPacking, save: () => Promise<T>): Promise<T> {
-  const own = Object.prototype.hasOwnProperty.call(cpu, 'pack_memory') ? cpu.pack_memory : undefined;
+export function withoutMemory<T>(cpu: V86MemoryPacking, save: () => Promise<T>): Promise<T> {
   const bitmapBytes = Math.ceil(cpu.mem8.length / PAGE / 8);
-  cpu.pack_memory = () => ({ bitmap: { get_buffer: () => new ArrayBuffer((bitmapBytes + 3) & ~3) }, packed_memory: new Uint8Array(0) });
-  try {
-    return await save();
-  } finally {
-    if (own) cpu.pack_memory = own;
-    else delete (cpu as Partial<V86MemoryPacking>).pack_memory;
-  }
+  return replacedDuring(cpu, 'pack_memory', () => ({ bitmap: { get_buffer: () => new ArrayBuffer((bitmapBytes + 3) & ~3) }, packed_memory: new Uint8Array(0) }), save);
 }
 
 /** Run `restore` with unpack_memory doing nothing: the RAM stays as the rounds wrote it. */
-export async function keepingMemory<T>(cpu: V86MemoryPacking, restore: () => Promise<T>): Promise<T> {
-  const own = Object.prototype.hasOwnProperty.call(cpu, 'unpack_memory') ? cpu.unpack_memory : undefined;
-  cpu.unpack_memory = () => {};
+export function keepingMemory<T>(cpu: V86MemoryPacking, restore: () => Promise<T>): Promise<T> {
+  return replacedDuring(cpu, 'unpack_memory', () => {}, restore);
+}
+
+/** Run `fn` with cpu[key] replaced, then put back what was there (an own property, or the prototype's). */
+async function replacedDuring<K extends 'pack_memory' | 'unpack_memory', T>(cpu: V86MemoryPacking, key: K, replacement: V86MemoryPacking[K], fn: () => Promise<T>): Promise<T> {
+  const own = Object.prototype.hasOwnProperty.call(cpu, key) ? cpu[key] : undefined;
+  cpu[key] = replacement;
   try {
-    return await restore();
+    return await fn();
   } finally {
-    if (own) cpu.unpack_memory = own;
-    else delete (cpu as Partial<V86MemoryPacking>).unpack_memory;
+    if (own) cpu[key] = own;
+    else delete (cpu as Partial<V86MemoryPacking>)[key];
   }
 }

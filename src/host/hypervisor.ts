@@ -9,7 +9,7 @@ import { MemoryPool } from '../core/memory-pool.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { checkReservations, normalizeConfig, normalizeResources } from '../core/resources.ts';
 import type { ClosedPeriod, SchedulerConfig, VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
-import type { BootSpec, GuestEvent, GuestImage, HandOffInbox, SavedState } from '../protocol/guest-api.ts';
+import { MIGRATION_PAGE_BYTES, type BootSpec, type GuestEvent, type GuestImage, type HandOffInbox, type SavedState } from '../protocol/guest-api.ts';
 import type { SchedulerView, VoidedGrant } from '../core/scheduler-types.ts';
 import { localCpuService, type CpuControl, type CpuServiceFactory } from './cpu/cpu-service.ts';
 import { HandOffCells } from './hand-off-cells.ts';
@@ -111,7 +111,6 @@ export interface MigrationReport {
   autoConverged: boolean;
 }
 
-const PAGE_BYTES = 4096;
 
 /** A BroadcastChannel by name, or a clear error where there is none or the name is empty. */
 function openChannel(name: string): BroadcastChannel {
@@ -538,13 +537,7 @@ export class Hypervisor implements HostApi {
   /** Remove the VM: worker, RAM and CPU time are all released. */
   destroy(id: string): Promise<void> {
     return this.lifecycle(id, 'destroy', { supersedes: true }, async (vm) => {
-      const next = transition(vm.state, 'destroy', vm.name);
-      await this.teardown(vm);
-      this.nets.forgetPort(vm.id);
-      this.snaps.removeVm(vm.id);
-      this.persist(`the deletion of ${vm.name}`, (p) => p.deleteVm(vm.name));
-      this.vmsById.delete(vm.id);
-      this.setState(vm, next);
+      await this.removeHere(vm, transition(vm.state, 'destroy', vm.name), `the deletion of ${vm.name}`);
     });
   }
 
@@ -698,12 +691,11 @@ export class Hypervisor implements HostApi {
       const saved = await guest.saveState();
       const raw = new Uint8Array(saved.state);
       const payload = await zstdCompress(raw, this.env.zstdWasmUrl);
-      const key = templateKey(vm.image, vm.memoryMiB, NIC);
       const header = {
         name: snapshotName,
         vm: vm.name,
         takenAt: Date.now(),
-        image: { id: key.imageId, kernelSha256: key.kernelSha256, initrdSha256: key.initrdSha256, biosSha256: key.biosSha256 },
+        image: snapshotImage(vm.image),
         memoryMiB: vm.memoryMiB,
         nic: NIC,
         mac: vm.mac,
@@ -770,8 +762,7 @@ export class Hypervisor implements HostApi {
     return this.refusing('upload snapshot', null, () => {
       if (!(file instanceof Uint8Array)) throw new HvError('invalid-argument', 'a snapshot upload must be the file\'s bytes', {});
       const target = this.recordNamed(vm ?? decodeSnapshotFile(file).header.vm);
-      const key = templateKey(target.image, target.memoryMiB, NIC);
-      const image = { id: key.imageId, kernelSha256: key.kernelSha256, initrdSha256: key.initrdSha256, biosSha256: key.biosSha256 };
+      const image = snapshotImage(target.image);
       const info = this.snaps.addFile(target.id, target.name, file, (header) => snapshotMismatch(header, { image, memoryMiB: target.memoryMiB, nic: NIC }));
       this.persistSnapshot(info);
       return info;
@@ -834,23 +825,7 @@ export class Hypervisor implements HostApi {
       // Round 0: the whole state; the target checks it has room, builds its worker from it and waits.
       const start = await source.migration.start();
       bytes += start.state.byteLength;
-      await target.prepare(
-        {
-          name: vm.name,
-          memoryMiB: vm.memoryMiB,
-          image: vm.image.id,
-          weight: vm.resources.weight,
-          capPct: origCap,
-          reservationPct: vm.resources.reservationPct,
-          boot: vm.boot,
-          network: vm.network,
-          nicLimit: vm.nicLimit,
-          trunk: vm.trunk,
-          readyTimeoutMs: vm.readyTimeoutMs,
-        },
-        start,
-        { ready: vm.ready, mac: vm.mac, consoleSize: vm.consoleSize },
-      );
+      await target.prepare(specOf(vm), start, { ready: vm.ready, mac: vm.mac, consoleSize: vm.consoleSize });
       rounds.push({ round: 0, pages: 0, bytes: start.state.byteLength, ms: performance.now() - t0, hashMs: 0, dirtyPagesPerS: 0, capPct: cap });
       options.onRound?.(rounds[0]!);
       let perPageMs = Infinity;
@@ -863,14 +838,14 @@ export class Hypervisor implements HostApi {
         const n = r.pages.length;
         const c0 = performance.now();
         await target.write(r.pages, r.data);
-        const copyMs = await pace(n * PAGE_BYTES, performance.now() - c0);
+        const copyMs = await pace(n * MIGRATION_PAGE_BYTES, performance.now() - c0);
         const ms = performance.now() - r0;
         // The copy cost per page, from rounds with enough pages to measure it.
         if (n >= 64) perPageMs = Math.min(perPageMs, copyMs / n);
         const dirtyPagesPerS = (n * 1000) / Math.max(1, r0 - last + ms);
         last = performance.now();
-        bytes += n * PAGE_BYTES;
-        const entry = { round, pages: n, bytes: n * PAGE_BYTES, ms, hashMs: r.hashMs, dirtyPagesPerS, capPct: cap };
+        bytes += n * MIGRATION_PAGE_BYTES;
+        const entry = { round, pages: n, bytes: n * MIGRATION_PAGE_BYTES, ms, hashMs: r.hashMs, dirtyPagesPerS, capPct: cap };
         rounds.push(entry);
         options.onRound?.(entry);
         this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}: migration round ${round}, ${n} pages changed (${Math.round(dirtyPagesPerS)} pages/s)${cap !== origCap ? `, CPU cap ${cap} %` : ''}` });
@@ -899,8 +874,8 @@ export class Hypervisor implements HostApi {
       const fin = await source.migration.final();
       const f0 = performance.now();
       await target.write(fin.pages, fin.data);
-      await pace(fin.pages.length * PAGE_BYTES + fin.state.byteLength, performance.now() - f0);
-      bytes += fin.pages.length * PAGE_BYTES + fin.state.byteLength;
+      await pace(fin.pages.length * MIGRATION_PAGE_BYTES + fin.state.byteLength, performance.now() - f0);
+      bytes += fin.pages.length * MIGRATION_PAGE_BYTES + fin.state.byteLength;
       const { targetId } = await target.finish({ state: fin.state, clockMs: fin.clockMs }, { downtimeMs: performance.now() - d0 });
       const downtimeMs = performance.now() - d0;
       // Snapshots follow the VM (after it runs there: they are not part of the downtime).
@@ -923,13 +898,8 @@ export class Hypervisor implements HostApi {
       // The source's last console bytes travel on its event channel, which may still deliver them after the
       // final answer: its worker goes a moment later (the guest runs on the target already).
       await new Promise((r) => setTimeout(r, SOURCE_LINGER_MS));
-      await this.teardown(vm);
-      this.nets.forgetPort(vm.id);
-      this.snaps.removeVm(vm.id);
-      this.vmsById.delete(vm.id);
       // Hosts that share one store keep the VM under its name: the target wrote it already.
-      if (!sharedStore) this.persist(`the move of ${vm.name}`, (p) => p.deleteVm(vm.name));
-      this.setState(vm, 'destroyed');
+      await this.removeHere(vm, 'destroyed', sharedStore ? null : `the move of ${vm.name}`);
       return report;
     } catch (err) {
       const cause = HvError.from(err);
@@ -1036,12 +1006,8 @@ export class Hypervisor implements HostApi {
         const made = vm;
         vm = guest = null;
         if (!made) return;
-        await this.teardown(made);
-        this.nets.forgetPort(made.id);
-        this.vmsById.delete(made.id);
-        this.persist(`the removal of ${made.name}, which did not arrive`, (p) => p.deleteVm(made.name));
+        await this.removeHere(made, 'destroyed', `the removal of ${made.name}, which did not arrive`);
         await this.persistChain; // done before the source hears of it (a shared store: it writes its record again)
-        this.setState(made, 'destroyed');
       },
     };
   }
@@ -1161,19 +1127,7 @@ export class Hypervisor implements HostApi {
   }
 
   private persistVm(vm: VmRecord): void {
-    const saved: SavedVm = {
-      name: vm.name,
-      memoryMiB: vm.memoryMiB,
-      image: vm.image.id,
-      weight: vm.resources.weight,
-      capPct: vm.resources.capPct,
-      reservationPct: vm.resources.reservationPct,
-      boot: vm.boot,
-      readyTimeoutMs: vm.readyTimeoutMs,
-      network: vm.network,
-      nicLimit: vm.nicLimit,
-      trunk: [...vm.trunk],
-    };
+    const saved = specOf(vm);
     this.persist(vm.name, (p) => p.putVm(saved));
   }
 
@@ -1507,6 +1461,20 @@ export class Hypervisor implements HostApi {
     await this.teardown(vm);
   }
 
+  /**
+   * The VM leaves this host (destroyed, moved away, or a migration that did
+   * not arrive): its worker, CPU, RAM, switch port and snapshots go, and its
+   * stored record too unless `stored` is null (what the deletion is called).
+   */
+  private async removeHere(vm: VmRecord, state: VmState, stored: string | null): Promise<void> {
+    await this.teardown(vm);
+    this.nets.forgetPort(vm.id);
+    this.snaps.removeVm(vm.id);
+    if (stored !== null) this.persist(stored, (p) => p.deleteVm(vm.name));
+    this.vmsById.delete(vm.id);
+    this.setState(vm, state);
+  }
+
   /** Release the worker, the CPU and (unless kept for a restart) the RAM of a VM. Idempotent. */
   private async teardown(vm: VmRecord, options: { keepMemory?: boolean } = {}): Promise<void> {
     vm.generation++;
@@ -1618,6 +1586,28 @@ function randomHex(n: number): string {
 }
 
 /** A random locally administered, unicast MAC address (first byte's low bits 10). */
+/** What a VM is made from again (storage, a migration's target): its spec as it is now. */
+function specOf(vm: VmRecord): SavedVm {
+  return {
+    name: vm.name,
+    memoryMiB: vm.memoryMiB,
+    image: vm.image.id,
+    weight: vm.resources.weight,
+    capPct: vm.resources.capPct,
+    reservationPct: vm.resources.reservationPct,
+    boot: vm.boot,
+    readyTimeoutMs: vm.readyTimeoutMs,
+    network: vm.network,
+    nicLimit: vm.nicLimit,
+    trunk: [...vm.trunk],
+  };
+}
+
+/** The image files a snapshot's state was made from (its header's `image`; the same hashes key the templates). */
+function snapshotImage(image: GuestImage): SnapshotHeader['image'] {
+  return { id: image.id, kernelSha256: image.kernel.sha256, initrdSha256: image.initrd.sha256, biosSha256: image.bios.sha256 };
+}
+
 function randomMac(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
   bytes[0] = (bytes[0]! & 0xfc) | 0x02;

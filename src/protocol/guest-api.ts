@@ -144,7 +144,10 @@ export interface MemorySearchResult {
 /** The magic number that begins a zstd frame (read little-endian): a state may come zstd-compressed (prebuilt templates). */
 export const ZSTD_MAGIC = 0xfd2fb528;
 
-/** Pages of a migration round: their numbers and their bytes (4 KiB each), and what hashing cost the source. */
+/** A migration copies guest RAM in pages of this many bytes (the x86 page). */
+export const MIGRATION_PAGE_BYTES = 4096;
+
+/** Pages of a migration round: their numbers and their bytes (MIGRATION_PAGE_BYTES each), and what hashing cost the source. */
 export interface MigrationPages {
   pages: Uint32Array;
   data: Uint8Array;

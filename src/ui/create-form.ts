@@ -8,7 +8,7 @@ import { validateMemoryMiB, type MemoryLimits } from '../core/memory-size.ts';
 import { checkReservations, normalizeResources } from '../core/resources.ts';
 import type { VmResources } from '../core/scheduler-types.ts';
 import type { BootMode } from '../host/hypervisor.ts';
-import { VM_NAME_RE } from '../core/vm-name.ts';
+import { VM_NAME_RE, VM_NAME_RULE } from '../core/vm-name.ts';
 
 /** What the user typed, as text (inputs give strings). */
 export interface CreateForm {
@@ -95,7 +95,7 @@ export function planCreate(form: CreateForm, ctx: CreateContext): CreatePlan {
     errors.name =
       n > 1
         ? `"${longest}" is not a valid name: use letters, digits and dashes, 32 at most (it becomes the guest's hostname)`
-        : `VM name "${base}" is not valid: use 1-32 letters, digits and dashes (it becomes the guest's hostname)`;
+        : `VM name "${base}" is not valid: ${VM_NAME_RULE}`;
   } else if (n === 1 && ctx.existingNames.includes(base)) {
     errors.name = `a VM named ${base} already exists`;
   }

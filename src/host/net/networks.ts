@@ -11,7 +11,7 @@ import type { Clock } from '../../core/clock.ts';
 import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } from '../../core/net/switch.ts';
 import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
 import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
-import { VM_NAME_RE } from '../../core/vm-name.ts';
+import { NAME_RULE, VM_NAME_RE } from '../../core/vm-name.ts';
 import { macText } from '../../core/net/ethernet.ts';
 import { ipText, ipv4Frame, parseSubnet, udpBody } from '../../core/net/ipv4.ts';
 import { HostServices, type ServiceCounters } from '../../core/net/services.ts';
@@ -141,7 +141,7 @@ export class Networks {
 
   create(spec: NetworkSpec): NetworkInfo {
     const name = String(spec.name ?? '').trim();
-    if (!VM_NAME_RE.test(name)) throw new HvError('invalid-argument', `network name "${name}" is not valid: use 1-32 letters, digits and dashes`, { name });
+    if (!VM_NAME_RE.test(name)) throw new HvError('invalid-argument', `network name "${name}" is not valid: ${NAME_RULE}`, { name });
     if (this.nets.has(name)) throw new HvError('duplicate-name', `a network named ${name} already exists`, { name });
     const taken = new Set([...this.nets.values()].map((n) => n.info.vlan));
     let vlan = spec.vlan;
@@ -288,7 +288,7 @@ export class Networks {
    * both ports are plugged in.
    */
   addMirror(mirror: PortMirror): void {
-    if (!VM_NAME_RE.test(mirror.name)) throw new HvError('invalid-argument', `mirror name "${mirror.name}" is not valid: use 1-32 letters, digits and dashes`, { name: mirror.name });
+    if (!VM_NAME_RE.test(mirror.name)) throw new HvError('invalid-argument', `mirror name "${mirror.name}" is not valid: ${NAME_RULE}`, { name: mirror.name });
     if (this.portMirrors.has(mirror.name)) throw new HvError('duplicate-name', `a mirror named ${mirror.name} already exists`, { name: mirror.name });
     if ('network' in mirror.source) this.get(mirror.source.network);
     else if (mirror.source.port === mirror.to) throw new HvError('invalid-argument', `mirror ${mirror.name} would copy ${this.portName(mirror.to)}'s port to itself`, { name: mirror.name });
@@ -311,7 +311,7 @@ export class Networks {
     const ports = new Set(this.switch.portIds());
     return [...this.portMirrors.values()].map((m) => {
       const source = 'network' in m.source ? `network ${m.source.network}` : `${this.portName(m.source.port)} (${m.source.direction})`;
-      return { name: m.name, source, to: this.portName(m.to), active: ports.has(m.to) && ('network' in m.source || ports.has(m.source.port)) };
+      return { name: m.name, source, to: this.portName(m.to), active: pluggedIn(m, ports) };
     });
   }
 
@@ -321,13 +321,9 @@ export class Networks {
     const onSwitch = new Set(this.switch.mirrorIds());
     for (const m of this.portMirrors.values()) {
       const id = portMirrorId(m.name);
-      if (onSwitch.has(id) || !ports.has(m.to)) continue;
-      if ('port' in m.source) {
-        if (!ports.has(m.source.port)) continue;
-        this.switch.addMirror({ id, source: { ...m.source }, output: { port: m.to } });
-      } else {
-        this.switch.addMirror({ id, source: { vlan: this.get(m.source.network).vlan }, output: { port: m.to } });
-      }
+      if (onSwitch.has(id) || !pluggedIn(m, ports)) continue;
+      const source = 'port' in m.source ? { ...m.source } : { vlan: this.get(m.source.network).vlan };
+      this.switch.addMirror({ id, source, output: { port: m.to } });
     }
   }
 
@@ -437,6 +433,8 @@ export class Networks {
 
 const CAPTURE_PREFIX = 'capture:';
 const portMirrorId = (name: string): string => `mirror:${name}`;
+/** A mirror copies while the ports it names are on the switch. */
+const pluggedIn = (m: PortMirror, ports: Set<string>): boolean => ports.has(m.to) && ('network' in m.source || ports.has(m.source.port));
 const captureMirror = (network: string): string => `${CAPTURE_PREFIX}${network}`;
 const SERVICE_PREFIX = 'services:';
 const servicePort = (network: string): string => `${SERVICE_PREFIX}${network}`;

@@ -5,7 +5,7 @@
 // reload loses them (download them to keep them).
 import { HvError } from '../../core/errors.ts';
 import { decodeSnapshotFile, encodeSnapshotFile, type SnapshotHeader } from '../../core/snapshot/file.ts';
-import { VM_NAME_RE, VM_NAME_RULE } from '../../core/vm-name.ts';
+import { NAME_RULE, VM_NAME_RE } from '../../core/vm-name.ts';
 
 export interface SnapshotInfo {
   id: string;
@@ -79,7 +79,7 @@ export class SnapshotStore {
 
   /** Refuse a name that is not valid or that VM `vmId` has a snapshot of already. */
   checkName(vmId: string, vmName: string, name: string): void {
-    if (!VM_NAME_RE.test(name)) throw new HvError('invalid-argument', `snapshot name "${name}" is not valid: ${VM_NAME_RULE}`, { name });
+    if (!VM_NAME_RE.test(name)) throw new HvError('invalid-argument', `snapshot name "${name}" is not valid: ${NAME_RULE}`, { name });
     if ([...this.held.values()].some((h) => h.info.vmId === vmId && h.info.name === name)) {
       throw new HvError('duplicate-name', `${vmName} has a snapshot named ${name} already`, { name });
     }
