@@ -97,8 +97,8 @@ describe('dashboard', () => {
     const t0 = Date.now();
     await dialog.getByTestId('create-submit').click();
     await dialog.waitFor({ state: 'hidden' });
-    // Each took a standby worker, and two replacements followed.
-    await expect.poll(() => lab.workersStarted.length).toBe(2 * PAGE_STANDBY_WORKERS);
+    // Each took a standby worker, and two replacements followed (spawned after the boots began: on a busy machine later than a second).
+    await expect.poll(() => lab.workersStarted.length, { timeout: 10_000 }).toBe(2 * PAGE_STANDBY_WORKERS);
     // While it boots: a progress bar over the console and the booting state on the card.
     await page.getByTestId('boot-progress').first().waitFor({ timeout: 30_000 });
     await page.screenshot({ path: `${resultsDir}dashboard-booting.png` });
@@ -196,7 +196,8 @@ describe('dashboard', () => {
     await page.getByTestId('host-pcpus').press('Enter');
     await page.getByTestId('host-slice').fill('50');
     await page.getByTestId('host-slice').press('Enter');
-    expect(await page.getByTestId('event-log').textContent()).toMatch(/host: slice 10 ms → 50 ms/);
+    // The log line comes back from the hypervisor's worker with its next batch.
+    await expect.poll(() => page.getByTestId('event-log').textContent()).toMatch(/host: slice 10 ms → 50 ms/);
     for (const name of ['web1', 'web2']) {
       await typeInto(page, name, 'hv-burn > /dev/null &');
       await waitForTerminal(page, name, new RegExp(`hv-burn > /dev/null &\\n${name}:~#$`, 'm'), 20_000);
