@@ -56,7 +56,7 @@ fi
 bb=$(fetch busybox-static)
 rm -rf "$work/busybox" "$work/initramfs" && dpkg-deb -x "$bb" "$work/busybox"
 root="$work/initramfs"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,proc,sys,dev,tmp,run,root,etc}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,proc,sys,dev,tmp,run,root,etc,mnt}
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 cp -r "$here/rootfs/." "$root/"
 # Guest tools in C (tools/*.c): freestanding i386 binaries, raw system calls,
@@ -66,7 +66,7 @@ for c in "$here"/tools/*.c; do
   gcc -m32 -march=i686 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector -fno-pie -no-pie \
     -fno-asynchronous-unwind-tables -Os -Wall -Wextra -Werror -s -o "$root/usr/local/bin/$(basename "$c" .c)" "$c"
 done
-chmod 0755 "$root/init" "$root"/usr/local/bin/* "$root"/etc/udhcpc/default.script
+chmod 0755 "$root/init" "$root"/usr/local/bin/* "$root"/usr/sbin/mkfs.ext2 "$root"/etc/udhcpc/default.script
 # The kernel opens /dev/console before /init runs: it must exist in the archive.
 mknod -m 600 "$root/dev/console" c 5 1
 # Uncompressed: decompressing inside the emulated CPU costs more than the bytes.

@@ -8,6 +8,7 @@ import type { V86Options } from 'v86';
 import type {
   BootResult,
   BootSpec,
+  DiskBlocks,
   GuestApi,
   GuestCounters,
   GuestEvent,
@@ -26,6 +27,7 @@ import { searchChunked } from './memory-search.ts';
 import { HandOffLink } from './hand-off.ts';
 import { SerialBatcher } from './serial-batch.ts';
 import { Nic } from './nic.ts';
+import { CdMedium, DiskIo, GuestDisk, onFlushCommand } from './disk.ts';
 import { changedPages, keepingMemory, pageHashes, readPages, withoutMemory, writePages, type V86MemoryPacking } from './migration.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
 import { installFastMemoryOps, installFastYield, nicHost, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
@@ -64,6 +66,12 @@ export const isNode = typeof process !== 'undefined' && typeof process.versions?
 const wasmKey = (wasm: BootSpec['wasm']): string => ('url' in wasm ? `wasm ${wasm.url}` : 'wasm module');
 const fileKey = (f: ImageFile): string => `file ${f.url} ${f.sha256}`;
 
+/** v86's CD-ROM drive (the secondary IDE channel's master). */
+interface V86Cdrom {
+  set_cdrom(medium: object): void;
+  eject(): void;
+}
+
 export class GuestRuntime implements GuestApi {
   private emulator: (V86 & V86Internals) | null = null;
   private gate: TickGate | null = null;
@@ -84,6 +92,10 @@ export class GuestRuntime implements GuestApi {
   /** The NIC on its channel to the virtual switch (BootSpec.nicPort). */
   private nic: Nic | null = null;
   private uninstallYield: (() => void) | null = null;
+  /** Its volumes (BootSpec.disks) and their pacing and counters. */
+  private disks: GuestDisk[] = [];
+  private diskIo: DiskIo | null = null;
+  private ioSent = '';
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
   private readonly prepared = new Map<string, Promise<WebAssembly.Module | ArrayBuffer>>();
 
@@ -146,6 +158,7 @@ export class GuestRuntime implements GuestApi {
       disable_speaker: true,
     };
     if (spec.nic) options.net_device = { type: spec.nic, relay_url: undefined as unknown as string };
+    this.attachDisks(spec, options as unknown as Record<string, unknown>);
     this.emit({ type: 'boot-progress', phase: 'start', file: '', loaded: 0, total: 1 });
     // A restored guest continues on the clock of the instance that saved it.
     if (spec.state && spec.stateClockMs !== undefined) setGuestClock(spec.stateClockMs);
@@ -156,6 +169,7 @@ export class GuestRuntime implements GuestApi {
     // Without a kernel, v86 wrote nothing above the first MiB (test/integration/v86-facts.test.ts).
     installFastMemoryOps(emulator.v86.cpu as unknown as V86MemoryOps, spec.state ? FIRST_MIB : Infinity);
     if (!isNode) this.uninstallYield = installFastYield(emulator.v86 as unknown as V86Yield);
+    if (this.disks.length > 0) onFlushCommand((emulator.v86.cpu as unknown as { devices: { ide?: Parameters<typeof onFlushCommand>[0] } }).devices.ide, () => this.sendDiskBlocks());
     emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
     emulator.add_listener('serial1-output-byte', (byte) => this.serial.push(1, byte));
     if (spec.state) {
@@ -185,6 +199,7 @@ export class GuestRuntime implements GuestApi {
     this.timers.push(
       setInterval(() => {
         this.gate?.flushUsage();
+        this.sendIoCounters();
         if (!this.jitOn && (this.gate?.runMs ?? 0) > JIT_AFTER_RUN_MS) this.enableJit();
       }, USAGE_FLUSH_MS),
     );
@@ -270,7 +285,9 @@ export class GuestRuntime implements GuestApi {
 
   async saveState(): Promise<SavedState> {
     const state = await this.requireEmulator().save_state();
-    return transfer({ state, clockMs: guestClock() }, [state]);
+    // Same turn as the save: the volumes' blocks match the state.
+    const disks = this.takeDiskBlocks();
+    return transfer({ state, clockMs: guestClock(), ...(disks.length ? { disks } : {}) }, [state, ...disks.flatMap((d) => [d.blocks.blocks.buffer, d.blocks.data.buffer])]);
   }
 
   async migrationStart(): Promise<SavedState> {
@@ -309,6 +326,55 @@ export class GuestRuntime implements GuestApi {
     this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
   }
 
+  async flushDisks(): Promise<DiskBlocks[]> {
+    const out = this.takeDiskBlocks();
+    this.sendIoCounters();
+    return transfer(out, out.flatMap((d) => [d.blocks.blocks.buffer, d.blocks.data.buffer]));
+  }
+
+  setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): void {
+    this.diskIo?.setLimits(limits);
+  }
+
+  setCdrom(iso: ArrayBuffer | null): void {
+    const cdrom = (this.requireEmulator().v86.cpu as unknown as { devices: { cdrom?: V86Cdrom } }).devices.cdrom;
+    if (!cdrom) throw new HvError('unsupported', 'this guest has no CD-ROM drive', {});
+    if (iso) cdrom.set_cdrom(new CdMedium(iso));
+    else cdrom.eject();
+  }
+
+  /** v86 options for the guest's volumes (hda, hdb) and CD-ROM medium. */
+  private attachDisks(spec: BootSpec, options: Record<string, unknown>): void {
+    const disks = spec.disks ?? [];
+    if (disks.length > 0) {
+      const io = new DiskIo(spec.ioLimits ?? { iops: null, bytesPerSec: null }, hostClock, () => this.sendDiskBlocks());
+      this.diskIo = io;
+      this.disks = disks.map((d) => new GuestDisk({ slot: d.slot, volume: d.volume, bytes: d.bytes }, d.base, d.overlay, io));
+      for (const d of this.disks) options[d.spec.slot] = d;
+    }
+    if (spec.cdrom) options.cdrom = new CdMedium(spec.cdrom);
+  }
+
+  /** Written blocks to the host (write-back); the counters when they changed. */
+  private sendDiskBlocks(): void {
+    for (const d of this.takeDiskBlocks()) this.sink([{ type: 'disk-blocks', ...d }]);
+    this.sendIoCounters();
+  }
+
+  /** The blocks written since they were last taken, per volume that has any. */
+  private takeDiskBlocks(): DiskBlocks[] {
+    return this.disks.map((d) => ({ slot: d.spec.slot, volume: d.spec.volume, blocks: d.disk.takeDirty() })).filter((d) => d.blocks.blocks.length > 0);
+  }
+
+  private sendIoCounters(): void {
+    const io = this.diskIo;
+    if (!io) return;
+    const key = JSON.stringify(io.counters);
+    if (key === this.ioSent) return;
+    this.ioSent = key;
+    this.sink([{ type: 'disk-io', counters: { ...io.counters } }]);
+  }
+
   private changedSinceLastRound(): MigrationPages {
     const before = this.migrationHashes;
     if (!before) throw new HvError('illegal-state', 'no migration is under way in this guest', {});
@@ -344,6 +410,7 @@ export class GuestRuntime implements GuestApi {
   }
 
   async destroy(): Promise<void> {
+    this.diskIo?.close();
     this.cpuPort?.close();
     this.cpuPort = null;
     this.nic?.close();

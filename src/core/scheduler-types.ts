@@ -1,6 +1,7 @@
 // Data shapes of the CPU scheduler: its configuration, the decisions it
 // returns, the reports the host feeds back and the per-period records the
 // dashboard draws. All times are ms on the host's Clock; shares are % of ONE pCPU.
+import type { IoPeriod } from './storage/io-limit.ts';
 
 /** A VM's id as the host names it. */
 export type VmId = string;
@@ -135,6 +136,8 @@ export interface PeriodRecord {
   grants: number;
   /** Of those, grants its worker started on a hand-over from the previous guest's worker (no host round trip). */
   handedOver: number;
+  /** Its disk I/O in this period (added by the host's storage; absent for a VM without volumes). */
+  io?: IoPeriod;
 }
 
 /** How the pCPUs were used in one closed period. */

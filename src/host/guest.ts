@@ -2,7 +2,7 @@
 // ready line, stream its console, run commands (exec), destroy it.
 // Tests, the dashboard and the experiment runner all go through this class.
 import { proxy, transfer } from 'comlink';
-import type { BootResult, BootSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
+import type { BootResult, BootSpec, DiskBlocks, DiskSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
 import { checkConsoleSize } from '../core/console-size.ts';
 import { HvError, isHvError } from '../core/errors.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
@@ -45,6 +45,11 @@ export interface GuestOptions {
   identity?: { seed: string; mac?: string };
   /** With `state`: restore and do not run (a live migration's target; GuestApi.migrationFinish runs it). */
   startPaused?: boolean;
+  /** Its volumes as IDE disks (their base buffers are transferred to its worker). */
+  disks?: DiskSpec[];
+  ioLimits?: BootSpec['ioLimits'];
+  /** An ISO in its CD-ROM drive (transferred). */
+  cdrom?: ArrayBuffer;
 }
 
 /** What a guest said in its HV-READY line. */
@@ -127,6 +132,9 @@ export class Guest {
         ...(options.cpuCells ? { cpuCells: options.cpuCells } : {}),
         ...(options.cpuPort ? { cpuPort: options.cpuPort } : {}),
         ...(options.nicPort ? { nicPort: options.nicPort } : {}),
+        ...(options.disks?.length ? { disks: options.disks } : {}),
+        ...(options.ioLimits ? { ioLimits: options.ioLimits } : {}),
+        ...(options.cdrom ? { cdrom: options.cdrom } : {}),
         // A clone prints HV-READY again only when it takes an identity.
         jitAfterReady: Boolean(options.image.bootInterpreted) && (!options.state || Boolean(options.identity)),
       };
@@ -134,6 +142,8 @@ export class Guest {
         ...(options.state ? [options.state.state] : []),
         ...(options.cpuPort ? [options.cpuPort] : []),
         ...(options.nicPort ? [options.nicPort] : []),
+        ...(options.disks ?? []).flatMap((d) => (d.base ? [d.base] : [])),
+        ...(options.cdrom ? [options.cdrom] : []),
       ];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
       const tBooted = performance.now();
@@ -241,6 +251,20 @@ export class Guest {
 
   resume(): Promise<void> {
     return this.call(() => this.worker.api.resume());
+  }
+
+  /** Every block the guest wrote and its worker has not sent yet. */
+  flushDisks(): Promise<DiskBlocks[]> {
+    return this.call(() => this.worker.api.flushDisks());
+  }
+
+  setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): Promise<void> {
+    return this.call(async () => this.worker.api.setIoLimits(limits));
+  }
+
+  /** Put an ISO in the CD-ROM drive (null: eject); the buffer is transferred. */
+  setCdrom(iso: ArrayBuffer | null): Promise<void> {
+    return this.call(async () => this.worker.api.setCdrom(iso ? transfer(iso, [iso]) : null));
   }
 
   saveState(): Promise<SavedState> {

@@ -12,6 +12,9 @@ import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
 import type { SnapshotInfo } from './snapshots/snapshots.ts';
+import type { BaseImageInfo, VolumeInfo, VolumeSnapshotInfo, VolumeSpec } from './storage/volumes.ts';
+import type { IoLimits } from '../core/storage/io-limit.ts';
+import type { DiskSlot } from '../protocol/guest-api.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -92,6 +95,23 @@ export interface HostApi {
   /** Live migration to the host taking migrations on a BroadcastChannel (another tab), and taking them here. */
   migrateVia(id: string, channel: string, options?: RemoteMigrationOptions): Promise<MigrationReport>;
   acceptMigrations(channel: string | null): MaybePromise<void>;
+  /** Volumes and base images (Hypervisor.createVolume and the rest). */
+  volumes(): MaybePromise<VolumeInfo[]>;
+  baseImages(): MaybePromise<BaseImageInfo[]>;
+  createVolume(spec: VolumeSpec): MaybePromise<VolumeInfo>;
+  uploadBaseImage(name: string, bytes: Uint8Array, declaredBytes?: number): MaybePromise<BaseImageInfo>;
+  deleteBaseImage(name: string): MaybePromise<void>;
+  cloneVolume(from: string, name: string): MaybePromise<VolumeInfo>;
+  deleteVolume(name: string): MaybePromise<void>;
+  snapshotVolume(name: string, snapshot: string): MaybePromise<VolumeSnapshotInfo>;
+  revertVolume(name: string, snapshot: string): MaybePromise<void>;
+  deleteVolumeSnapshot(name: string, snapshot: string): MaybePromise<void>;
+  attachVolume(id: string, volume: string, slot?: DiskSlot): MaybePromise<void>;
+  detachVolume(id: string, slot?: DiskSlot): MaybePromise<void>;
+  downloadVolume(name: string): Promise<Uint8Array>;
+  flushVolumes(vmNames?: string[]): Promise<void>;
+  setIoLimits(id: string, change: Partial<IoLimits>): MaybePromise<IoLimits>;
+  setCdrom(id: string, iso: Uint8Array | null, name?: string): Promise<void>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;
@@ -101,3 +121,24 @@ export interface HostApi {
 /** The lifecycle commands every HostApi takes by VM id. */
 export const VM_COMMANDS = ['start', 'restart', 'pause', 'resume', 'stop', 'destroy'] as const;
 export type VmCommand = (typeof VM_COMMANDS)[number];
+
+/** The storage calls of a HostApi: the page's client passes them to the hypervisor's worker as they are. */
+export const STORAGE_CALLS = [
+  'volumes',
+  'baseImages',
+  'createVolume',
+  'uploadBaseImage',
+  'deleteBaseImage',
+  'cloneVolume',
+  'deleteVolume',
+  'snapshotVolume',
+  'revertVolume',
+  'deleteVolumeSnapshot',
+  'attachVolume',
+  'detachVolume',
+  'downloadVolume',
+  'flushVolumes',
+  'setIoLimits',
+  'setCdrom',
+] as const satisfies readonly (keyof HostApi)[];
+export type StorageCall = (typeof STORAGE_CALLS)[number];

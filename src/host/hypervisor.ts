@@ -33,6 +33,11 @@ import { zstdCompress } from './snapshots/zstd.ts';
 import { storageProblem, type Persistence, type SavedVm, type SavedWorld } from './persist/store.ts';
 import type { MigrationTarget } from './migration/target.ts';
 import { channelTarget, serveMigrations, type MigrationChannel } from './migration/channel.ts';
+import { HostStorage } from './storage/storage.ts';
+import { vmSnapshotName, type BaseImageInfo, type VolumeInfo, type VolumeSnapshotInfo, type VolumeSpec } from './storage/volumes.ts';
+import { NO_IO_LIMITS, normalizeIoLimits, type IoLimits } from '../core/storage/io-limit.ts';
+import { checkDiskImage } from '../core/storage/image-check.ts';
+import { DISK_SLOTS, type DiskSlot } from '../protocol/guest-api.ts';
 
 export interface HypervisorEnv {
   workers: GuestWorkerFactory;
@@ -137,6 +142,8 @@ export interface HostSettings {
   sliceMs: number;
   /** Guest workers hand the pCPU to each other (see CpuScheduler); off: every hand-over goes through the host. */
   handOff: boolean;
+  /** The host disk's capacity, requests/s, divided among the VMs doing I/O by their disk shares; null: unlimited. */
+  diskIops: number | null;
 }
 
 export interface VmSpec {
@@ -162,6 +169,10 @@ export interface VmSpec {
    * v86 gives a guest one NIC; a trunk is how it sits on several networks.
    */
   trunk?: string[];
+  /** Volumes attached as IDE disks, by slot (hdb needs hda). */
+  volumes?: Partial<Record<DiskSlot, string>>;
+  /** Disk limits and shares (default: no limits, shares 1000). */
+  io?: Partial<IoLimits> | null;
 }
 
 export type BootMode = 'cold' | 'clone';
@@ -200,6 +211,9 @@ export interface VmInfo {
   ip: string | null;
   /** Networks its port carries tagged besides `network` (empty: an access port). */
   trunk: string[];
+  /** Its volumes by slot. */
+  volumes: Partial<Record<DiskSlot, string>>;
+  io: IoLimits;
 }
 
 /**
@@ -300,6 +314,9 @@ export class Hypervisor implements HostApi {
   /** The virtual switch and the networks on it. */
   private readonly nets: Networks;
   private readonly snaps = new SnapshotStore();
+  /** Volumes, base images and the VMs' disk I/O. */
+  private readonly storage = new HostStorage((volume, blocks) => this.persist(`the blocks written to volume ${volume}`, (p) => p.putBlocks(volume, blocks)));
+  private diskIops: number | null = null;
   private persistChain: Promise<void> = Promise.resolve();
   /** The channel this host takes migrations on (acceptMigrations). */
   private accepting: { stop: () => void } | null = null;
@@ -338,7 +355,7 @@ export class Hypervisor implements HostApi {
     );
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
-    this.settingsNow = hostSettings(config, this.pool);
+    this.settingsNow = hostSettings(config, this.pool, this.diskIops);
     const hostCores = env.hostCores ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
     this.cpuConfig = config;
     this.cpu = (env.cpu ?? localCpuService(this.timers))(
@@ -347,6 +364,7 @@ export class Hypervisor implements HostApi {
         periods: (periods, view) => {
           this.cpuView = view;
           for (const period of periods) {
+            this.accountIo(period.vms);
             this.history.add(period);
             this.emit({ type: 'period', at: this.timers.now(), period });
           }
@@ -443,6 +461,8 @@ export class Hypervisor implements HostApi {
       const network = spec.network ? this.nets.get(spec.network).name : null;
       const nicLimit = spec.nicLimit ? checkRateLimit(spec.nicLimit, name) : null;
       const trunk = this.checkTrunk(name, network, spec.trunk);
+      const io = normalizeIoLimits(spec.io, name);
+      const volumes = this.checkVolumes(name, spec.volumes);
       const memoryMiB = validateMemoryMiB(spec.memoryMiB, initrdMemoryLimits(image.initrd.bytes));
       const resources = normalizeResources({ weight: spec.weight, capPct: spec.capPct, reservationPct: spec.reservationPct }, name);
       const id = `vm${this.nextId++}`;
@@ -465,6 +485,8 @@ export class Hypervisor implements HostApi {
         nicLimit,
         ip: null,
         trunk,
+        volumes,
+        io,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -473,6 +495,7 @@ export class Hypervisor implements HostApi {
         commands: new CommandQueue(() => name),
         mac: null,
       };
+      for (const [slot, volume] of Object.entries(volumes)) this.storage.volumes.attach(volume, name, slot as DiskSlot);
       this.vmsById.set(id, vm);
       this.emitState(vm, null);
       this.persistVm(vm);
@@ -566,9 +589,10 @@ export class Hypervisor implements HostApi {
       checkReservations(this.allReservations(), config.pcpus);
       if (change.memoryMiB !== undefined) this.pool.setTotal(change.memoryMiB);
       if (change.overcommit !== undefined) this.pool.setOvercommit(change.overcommit);
+      if (change.diskIops !== undefined) this.diskIops = checkDiskIops(change.diskIops);
       this.cpu.setConfig(config);
       this.cpuConfig = config;
-      this.settingsNow = hostSettings(config, this.pool);
+      this.settingsNow = hostSettings(config, this.pool, this.diskIops);
       this.emit({ type: 'host-settings', at: this.timers.now(), settings: this.settings });
       return this.settings;
     });
@@ -689,6 +713,13 @@ export class Hypervisor implements HostApi {
       this.snaps.checkName(vm.id, vm.name, snapshotName); // before the work of a save
       const t0 = performance.now();
       const saved = await guest.saveState();
+      // The state holds no disk: each volume's blocks at the same instant become a volume snapshot beside it.
+      for (const d of saved.disks ?? []) this.storage.written(d.volume, d.blocks);
+      const volumes = DISK_SLOTS.filter((slot) => vm.volumes[slot]).map((slot) => ({ slot, volume: vm.volumes[slot]!, snapshot: vmSnapshotName(vm.name, snapshotName) }));
+      for (const x of volumes) {
+        this.storage.volumes.snapshot(x.volume, x.snapshot);
+        this.persistVolume(x.volume);
+      }
       const raw = new Uint8Array(saved.state);
       const payload = await zstdCompress(raw, this.env.zstdWasmUrl);
       const header = {
@@ -701,6 +732,7 @@ export class Hypervisor implements HostApi {
         mac: vm.mac,
         clockMs: saved.clockMs,
         ready: vm.ready,
+        ...(volumes.length ? { volumes } : {}),
         codec: 'zstd' as const,
         stateBytes: raw.length,
       };
@@ -708,6 +740,24 @@ export class Hypervisor implements HostApi {
       this.persistSnapshot(taken);
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `snapshot ${taken.name} of ${vm.name} taken (${(taken.bytes / 2 ** 20).toFixed(1)} MiB, ${Math.round(taken.takeMs!)} ms)` });
     }).then(() => taken!);
+  }
+
+  /** Why a snapshot's disks do not fit the VM now (null: they do): the same volumes in the same slots, their snapshots still there. */
+  private snapshotDisksMismatch(vm: VmRecord, disks: NonNullable<SnapshotHeader['volumes']>): string | null {
+    const now = DISK_SLOTS.filter((slot) => vm.volumes[slot]).map((slot) => `${slot}=${vm.volumes[slot]}`).join(', ') || 'none';
+    const then = disks.map((d) => `${d.slot}=${d.volume}`).join(', ') || 'none';
+    if (now !== then) return `it was taken with volumes ${then}, and ${vm.name} has ${now} now (a guest's kernel knows its disks from boot)`;
+    for (const d of disks) {
+      if (!this.storage.volumes.get(d.volume).snapshots.some((s) => s.name === d.snapshot)) return `volume ${d.volume} no longer has its snapshot ${d.snapshot}`;
+    }
+    return null;
+  }
+
+  private revertDisks(disks: NonNullable<SnapshotHeader['volumes']>): void {
+    for (const d of disks) {
+      this.storage.volumes.revert(d.volume, d.snapshot);
+      this.persistVolume(d.volume, true);
+    }
   }
 
   /** Snapshots kept, of one VM or of all. */
@@ -728,12 +778,18 @@ export class Hypervisor implements HostApi {
       return Promise.reject(err);
     }
     return this.lifecycle(snap.info.vmId, 'revert', { cancellable: true }, async (vm, signal) => {
+      const disks = snap.header.volumes ?? [];
+      const why = this.snapshotDisksMismatch(vm, disks);
+      if (why) throw new HvError('illegal-state', `cannot revert ${vm.name} to snapshot ${snap.info.name}: ${why}`, { snapshot: snap.info.name });
       if (holdsMemory(vm.state)) {
         const next = transition(vm.state, 'restart', vm.name);
         await this.teardown(vm, { keepMemory: true });
+        this.revertDisks(disks);
         await this.boot(vm, next, signal, snap);
       } else {
-        await this.boot(vm, transition(vm.state, 'start', vm.name), signal, snap);
+        const next = transition(vm.state, 'start', vm.name);
+        this.revertDisks(disks);
+        await this.boot(vm, next, signal, snap);
       }
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} reverted to snapshot ${snap.info.name}` });
     });
@@ -741,8 +797,16 @@ export class Hypervisor implements HostApi {
 
   deleteSnapshot(snapshotId: string): void {
     this.refusing('delete snapshot', null, () => {
-      const { info } = this.snaps.get(snapshotId);
+      const { info, header } = this.snaps.get(snapshotId);
       this.snaps.remove(snapshotId);
+      for (const d of header.volumes ?? []) {
+        try {
+          this.storage.volumes.deleteSnapshot(d.volume, d.snapshot);
+          this.persistVolume(d.volume);
+        } catch {
+          // The volume or its snapshot is gone already.
+        }
+      }
       this.persist(`the deletion of snapshot ${info.name}`, (p) => p.deleteSnapshot(info.vm, info.name));
     });
   }
@@ -766,6 +830,221 @@ export class Hypervisor implements HostApi {
       const info = this.snaps.addFile(target.id, target.name, file, (header) => snapshotMismatch(header, { image, memoryMiB: target.memoryMiB, nic: NIC }));
       this.persistSnapshot(info);
       return info;
+    });
+  }
+
+  // --- storage ---
+
+  /** Volumes, their sizes, written blocks, attachments and snapshots. */
+  volumes(): VolumeInfo[] {
+    return this.storage.volumes.list();
+  }
+
+  baseImages(): BaseImageInfo[] {
+    return this.storage.volumes.baseImages();
+  }
+
+  /** A volume: empty of a size, or over a base image (its size by default). */
+  createVolume(spec: VolumeSpec): VolumeInfo {
+    return this.refusing('create volume', null, () => {
+      const made = this.storage.volumes.create(spec);
+      this.persistVolume(made.name);
+      return made;
+    });
+  }
+
+  /**
+   * Keep an uploaded image as a base image (shared read-only by the volumes
+   * made from it): refused unless it is a whole number of sectors, within the
+   * size limit and a disk (partition table, ext2/3/4 or ISO 9660);
+   * `declaredBytes`, when given, must be its size.
+   */
+  uploadBaseImage(name: string, bytes: Uint8Array, declaredBytes?: number): BaseImageInfo {
+    return this.refusing('upload image', null, () => {
+      const made = this.storage.volumes.addBase(String(name ?? '').trim(), bytes, declaredBytes);
+      const kept = this.storage.volumes.baseBytes(made.name);
+      this.persist(`base image ${made.name}`, (p) => p.putBase(made.name, kept));
+      return made;
+    });
+  }
+
+  deleteBaseImage(name: string): void {
+    this.refusing('delete image', null, () => {
+      this.storage.volumes.deleteBase(name);
+      this.persist(`the deletion of base image ${name}`, (p) => p.deleteBase(name));
+    });
+  }
+
+  /** A new volume with the other's base and a copy of its written blocks (not of the disk). */
+  cloneVolume(from: string, name: string): VolumeInfo {
+    return this.refusing('clone volume', null, () => {
+      this.checkVolumeIdle(from, 'clone');
+      const made = this.storage.volumes.clone(from, String(name ?? '').trim());
+      this.persistVolume(made.name, true);
+      return made;
+    });
+  }
+
+  deleteVolume(name: string): void {
+    this.refusing('delete volume', null, () => {
+      this.storage.volumes.delete(name);
+      this.persist(`the deletion of volume ${name}`, (p) => p.deleteVolume(name));
+    });
+  }
+
+  /** Keep the volume's written blocks under a name (its guest must not be running: a running guest's disk is always changing). */
+  snapshotVolume(name: string, snapshot: string): VolumeSnapshotInfo {
+    return this.refusing('snapshot volume', null, () => {
+      this.checkVolumeIdle(name, 'snapshot');
+      const taken = this.storage.volumes.snapshot(name, String(snapshot ?? '').trim());
+      this.persistVolume(name);
+      return taken;
+    });
+  }
+
+  revertVolume(name: string, snapshot: string): void {
+    this.refusing('revert volume', null, () => {
+      this.checkVolumeIdle(name, 'revert');
+      this.storage.volumes.revert(name, snapshot);
+      this.persistVolume(name, true);
+    });
+  }
+
+  deleteVolumeSnapshot(name: string, snapshot: string): void {
+    this.refusing('delete volume snapshot', null, () => {
+      this.storage.volumes.deleteSnapshot(name, snapshot);
+      this.persistVolume(name);
+    });
+  }
+
+  /** Attach a volume to a VM that is not running, as hda (default) or hdb (hdb needs hda). */
+  attachVolume(id: string, volume: string, slot: DiskSlot = 'hda'): void {
+    this.refusing('attach volume', null, () => {
+      const vm = this.record(id);
+      this.checkNotRunning(vm, `attach volume ${volume} to`);
+      if (!DISK_SLOTS.includes(slot)) throw new HvError('invalid-argument', `disk slot "${String(slot)}" is not valid: use hda or hdb`, { slot });
+      if (vm.volumes[slot]) throw new HvError('illegal-state', `${vm.name} has volume ${vm.volumes[slot]} as ${slot} already: detach it first`, { slot });
+      const volumes = this.checkVolumes(vm.name, { ...vm.volumes, [slot]: volume });
+      this.storage.volumes.attach(volume, vm.name, slot);
+      vm.volumes = volumes;
+      this.persistVm(vm);
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `volume ${volume} attached to ${vm.name} as ${slot}` });
+    });
+  }
+
+  detachVolume(id: string, slot: DiskSlot = 'hda'): void {
+    this.refusing('detach volume', null, () => {
+      const vm = this.record(id);
+      const volume = vm.volumes[slot];
+      if (!volume) throw new HvError('not-found', `${vm.name} has no volume as ${String(slot)}`, { slot });
+      this.checkNotRunning(vm, `detach volume ${volume} from`);
+      if (slot === 'hda' && vm.volumes.hdb) throw new HvError('illegal-state', `${vm.name} has ${vm.volumes.hdb} as hdb, which needs a disk as hda: detach hdb first`, {});
+      this.storage.volumes.detach(volume);
+      const { [slot]: _gone, ...rest } = vm.volumes;
+      vm.volumes = rest;
+      this.persistVm(vm);
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `volume ${volume} detached from ${vm.name}` });
+    });
+  }
+
+  /** The volume as a raw disk image (a running guest's unsent blocks are fetched first). */
+  async downloadVolume(name: string): Promise<Uint8Array> {
+    const info = this.storage.volumes.get(name);
+    await this.flushVolumes(info.attachedTo ? [info.attachedTo.vm] : []);
+    return this.storage.volumes.raw(name);
+  }
+
+  /** Bring every block the named VMs' guests (all by default) wrote to their volumes, and persist them. */
+  async flushVolumes(vmNames?: string[]): Promise<void> {
+    const vms = [...this.vmsById.values()].filter((v) => v.guest && !v.guest.isDestroyed && Object.keys(v.volumes).length > 0 && (!vmNames || vmNames.includes(v.name)));
+    await Promise.all(vms.map((v) => this.flushGuest(v.guest!)));
+    await this.persistChain;
+  }
+
+  /** A guest's unsent blocks into its volumes (a guest that does not answer within 2 s has lost them). */
+  private async flushGuest(guest: Guest): Promise<void> {
+    const disks = await Promise.race([guest.flushDisks().catch(() => []), new Promise<[]>((r) => setTimeout(() => r([]), 2000))]);
+    for (const d of disks) this.storage.written(d.volume, d.blocks);
+  }
+
+  /** A VM's disk limits and shares: at once on its running guest, and on later boots. */
+  setIoLimits(id: string, change: Partial<IoLimits>): IoLimits {
+    return this.refusing('set disk limits', null, () => {
+      const vm = this.record(id);
+      vm.io = normalizeIoLimits(change, vm.name, vm.io);
+      void vm.guest?.setIoLimits(this.storage.effective(vm.id, vm.io)).catch(() => {});
+      this.persistVm(vm);
+      this.emit({ type: 'vm-resources', at: this.timers.now(), vmId: vm.id, name: vm.name, resources: { ...vm.resources } });
+      return { ...vm.io };
+    });
+  }
+
+  /** Put an ISO 9660 image into a running VM's CD-ROM drive (/dev/sr0), or eject it (null). */
+  async setCdrom(id: string, iso: Uint8Array | null, name = 'image.iso'): Promise<void> {
+    const vm = this.refusing('insert CD', null, () => {
+      const vm = this.record(id);
+      if (!vm.guest || (vm.state !== 'running' && vm.state !== 'paused')) {
+        throw new HvError('illegal-state', `${vm.name} is ${vm.state}: a CD goes into a running guest's drive`, { state: vm.state });
+      }
+      if (iso) checkDiskImage(iso, name, { cd: true });
+      return vm;
+    });
+    await vm.guest!.setCdrom(iso ? iso.slice().buffer : null);
+    this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: iso ? `${name} inserted into ${vm.name}'s CD-ROM drive` : `${vm.name}'s CD-ROM drive ejected` });
+  }
+
+  /** Volumes by slot for a VM named `vmName`: they exist, are free (or its own already) and hdb comes with hda. */
+  private checkVolumes(vmName: string, input: Partial<Record<DiskSlot, string>> | undefined): Partial<Record<DiskSlot, string>> {
+    const out: Partial<Record<DiskSlot, string>> = {};
+    for (const [slot, volume] of Object.entries(input ?? {})) {
+      if (volume === undefined || volume === null) continue;
+      if (!DISK_SLOTS.includes(slot as DiskSlot)) throw new HvError('invalid-argument', `${vmName}: disk slot "${slot}" is not valid: use hda or hdb`, { slot });
+      const info = this.storage.volumes.get(String(volume));
+      if (info.attachedTo && info.attachedTo.vm !== vmName) {
+        throw new HvError('illegal-state', `volume ${info.name} is attached to ${info.attachedTo.vm}: detach it there first (a volume has one VM at a time)`, { volume: info.name });
+      }
+      out[slot as DiskSlot] = info.name;
+    }
+    if (out.hdb && !out.hda) throw new HvError('invalid-argument', `${vmName}: a volume as hdb needs one as hda (v86 has hdb only beside hda)`, {});
+    if (out.hda && out.hda === out.hdb) throw new HvError('invalid-argument', `${vmName}: volume ${out.hda} cannot be both hda and hdb`, {});
+    return out;
+  }
+
+  private checkNotRunning(vm: VmRecord, action: string): void {
+    if (holdsMemory(vm.state) || vm.state === 'booting') {
+      throw new HvError('illegal-state', `cannot ${action} ${vm.name}: it is ${vm.state} (IDE disks have no hot-plug: stop it first)`, { state: vm.state });
+    }
+  }
+
+  /** Refuse to work on a volume whose VM runs (its disk changes under us). */
+  private checkVolumeIdle(name: string, action: string): void {
+    const at = this.storage.volumes.get(name).attachedTo;
+    const vm = at ? [...this.vmsById.values()].find((v) => v.name === at.vm) : undefined;
+    if (vm && (holdsMemory(vm.state) || vm.state === 'booting')) {
+      throw new HvError('illegal-state', `cannot ${action} volume ${name}: ${vm.name} is ${vm.state} with it attached (stop it first)`, { volume: name });
+    }
+  }
+
+  /** The boot spec's disks and limits for a VM's volumes. */
+  private disksFor(vm: VmRecord): { disks?: ReturnType<HostStorage['volumes']['diskSpec']>[]; ioLimits?: { iops: number | null; bytesPerSec: number | null } } {
+    const slots = DISK_SLOTS.filter((slot) => vm.volumes[slot]);
+    if (slots.length === 0) return {};
+    return { disks: slots.map((slot) => this.storage.volumes.diskSpec(vm.volumes[slot]!, slot)), ioLimits: this.storage.effective(vm.id, vm.io) };
+  }
+
+  /** Disk I/O into the period records, then the host's disk capacity divided again by shares. */
+  private accountIo(records: ClosedPeriod['vms']): void {
+    this.storage.account(records);
+    const changes = this.storage.divide(this.diskIops, records, (vmId) => this.vmsById.get(vmId)?.io ?? NO_IO_LIMITS);
+    for (const [vmId, limits] of changes) void this.vmsById.get(vmId)?.guest?.setIoLimits(limits).catch(() => {});
+  }
+
+  private persistVolume(name: string, withBlocks = false): void {
+    const saved = this.storage.volumes.saved(name);
+    const blocks = withBlocks ? this.storage.volumes.overlay(name) : null;
+    this.persist(`volume ${name}`, async (p) => {
+      await p.putVolume(saved);
+      if (blocks) await p.replaceBlocks(name, blocks);
     });
   }
 
@@ -811,6 +1090,10 @@ export class Hypervisor implements HostApi {
       return Math.max(ms, linkMs);
     };
     const source = vm.guest;
+    const attached = Object.values(vm.volumes);
+    if (attached.length) {
+      throw new HvError('unsupported', `${vm.name} has volumes attached (${attached.join(', ')}): volumes stay on their host, so stop it and detach them to move it`, {});
+    }
     const next = transition(vm.state, 'migrate', vm.name);
     if (!source) throw new HvError('illegal-state', `${vm.name} has no guest to migrate`, {});
     const target = to instanceof Hypervisor ? to.incomingMigration() : to;
@@ -1045,6 +1328,20 @@ export class Hypervisor implements HostApi {
           skip(`network ${n.name}`, err);
         }
       }
+      for (const b of world.bases ?? []) {
+        try {
+          this.storage.volumes.loadBase(b.name, b.bytes);
+        } catch (err) {
+          skip(`base image ${b.name}`, err);
+        }
+      }
+      for (const v of world.volumes ?? []) {
+        try {
+          this.storage.volumes.load(v.volume, v.blocks);
+        } catch (err) {
+          skip(`volume ${v.volume.name}`, err);
+        }
+      }
       for (const v of world.vms) {
         try {
           this.createVm(v);
@@ -1253,6 +1550,7 @@ export class Hypervisor implements HostApi {
   private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal, snapshot?: { header: SnapshotHeader; payload: Uint8Array }): Promise<void> {
     this.pool.reserve(vm.id, vm.memoryMiB, vm.name, 'start');
     const generation = ++vm.generation;
+    this.storage.booted(vm.id);
     vm.ready = null;
     vm.reason = null;
     vm.bootMs = null;
@@ -1270,6 +1568,9 @@ export class Hypervisor implements HostApi {
         guest.ready = snapshot.header.ready;
         vm.mac = snapshot.header.mac;
         vm.bootedBy = 'snapshot';
+      } else if (vm.boot === 'clone' && Object.keys(vm.volumes).length > 0) {
+        // A template's kernel found no disks when it booted (IDE has no hot-plug).
+        vm.bootNote = `${vm.name} has volumes attached, so it boots cold (a clone's kernel would not see its disks)`;
       } else if (vm.boot === 'clone') guest = await this.cloneBoot(vm, generation, signal, clonePhases);
       this.checkBoot(vm, generation, signal);
       guest ??= await this.spawn(vm, generation, signal);
@@ -1366,6 +1667,7 @@ export class Hypervisor implements HostApi {
       ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
       cpuPort: this.cpuChannelFor(vm.id, vm.resources, inbox),
       ...(vm.network ? { nicPort: this.nicChannelFor(vm.id, vm.network) } : {}),
+      ...this.disksFor(vm),
       nic: NIC,
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
@@ -1384,9 +1686,12 @@ export class Hypervisor implements HostApi {
         }
       },
       onEvent: (e) => {
+        // Written blocks count even when they come from a boot being torn down (its last flush).
+        if (e.type === 'disk-blocks') this.storage.written(e.volume, e.blocks);
         if (vm.generation !== generation || !vm.guest) return;
         if (e.type === 'boot-progress') this.emit({ type: 'boot-progress', at: this.timers.now(), vmId: vm.id, phase: e.phase, file: e.file, loaded: e.loaded, total: e.total });
         if (e.type === 'guest-crash') void this.crash(vm, generation, e.reason);
+        if (e.type === 'disk-io') this.storage.reported(vm.id, e.counters);
       },
     });
   }
@@ -1470,6 +1775,8 @@ export class Hypervisor implements HostApi {
     await this.teardown(vm);
     this.nets.forgetPort(vm.id);
     this.snaps.removeVm(vm.id);
+    this.storage.volumes.detachFrom(vm.name);
+    this.storage.forget(vm.id);
     if (stored !== null) this.persist(stored, (p) => p.deleteVm(vm.name));
     this.vmsById.delete(vm.id);
     this.setState(vm, state);
@@ -1485,6 +1792,8 @@ export class Hypervisor implements HostApi {
     vm.cpuCell = null;
     if (!options.keepMemory) this.pool.release(vm.id);
     const guest = vm.guest;
+    // Blocks written and not yet sent reach the volume before the worker goes (a dead worker has nothing to send).
+    if (guest && !guest.isDestroyed && Object.keys(vm.volumes).length > 0) await this.flushGuest(guest);
     if (guest && !guest.isDestroyed) await guest.destroy();
   }
 
@@ -1557,8 +1866,28 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk } = vm;
-  return { id, name, state, memoryMiB, image, resources: { ...resources }, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit: nicLimit ? { ...nicLimit } : null, ip, trunk: [...trunk] };
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk, volumes, io } = vm;
+  return {
+    id,
+    name,
+    state,
+    memoryMiB,
+    image,
+    resources: { ...resources },
+    ready,
+    reason,
+    bootMs,
+    boot,
+    bootedBy,
+    bootNote,
+    bootPhases,
+    network,
+    nicLimit: nicLimit ? { ...nicLimit } : null,
+    ip,
+    trunk: [...trunk],
+    volumes: { ...volumes },
+    io: { ...io },
+  };
 }
 
 /** A ready guest's start, by phase (see BootPhases). */
@@ -1600,6 +1929,8 @@ function specOf(vm: VmRecord): SavedVm {
     network: vm.network,
     nicLimit: vm.nicLimit,
     trunk: [...vm.trunk],
+    volumes: { ...vm.volumes },
+    io: { ...vm.io },
   };
 }
 
@@ -1615,8 +1946,8 @@ function randomMac(): string {
 }
 
 /** The host's settings from the scheduler's config and the pool. */
-function hostSettings(config: SchedulerConfig, pool: MemoryPool): HostSettings {
-  return { pcpus: config.pcpus, periodMs: config.periodMs, sliceMs: config.sliceMs, handOff: config.handOff, memoryMiB: pool.totalMiB, overcommit: pool.overcommit };
+function hostSettings(config: SchedulerConfig, pool: MemoryPool, diskIops: number | null): HostSettings {
+  return { pcpus: config.pcpus, periodMs: config.periodMs, sliceMs: config.sliceMs, handOff: config.handOff, memoryMiB: pool.totalMiB, overcommit: pool.overcommit, diskIops };
 }
 
 function memoryView(pool: MemoryPool, held: HostReservation[]): MemoryView {
@@ -1640,7 +1971,16 @@ function memoryView(pool: MemoryPool, held: HostReservation[]): MemoryView {
 export function initialHost(settings: Partial<HostSettings> & Pick<HostSettings, 'pcpus' | 'memoryMiB'>): { settings: HostSettings; memory: MemoryView } {
   const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
   const pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
-  return { settings: hostSettings(config, pool), memory: memoryView(pool, []) };
+  return { settings: hostSettings(config, pool, checkDiskIops(settings.diskIops ?? null)), memory: memoryView(pool, []) };
+}
+
+/** The host disk's capacity: requests/s above 0, or null (unlimited). */
+function checkDiskIops(value: unknown): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1_000_000) {
+    throw new HvError('invalid-argument', `a host disk capacity of ${String(value)} requests/s is not valid: use a number above 0 and at most 1000000, or none`, { value });
+  }
+  return value;
 }
 
 /** A NIC limit as the switch takes it: a positive rate and a burst of at least one full frame. */

@@ -1,6 +1,7 @@
 // The RPC surface between the host (main thread or Node) and one guest worker.
 // Types only: the worker implements GuestApi, the host calls it through comlink.
 import type { CpuPortLike } from './cpu-port.ts';
+import type { OverlayBlocks } from '../core/storage/blocks.ts';
 
 /** One file of a guest image, checked against images/manifest.json. */
 export interface ImageFile {
@@ -28,6 +29,37 @@ export interface GuestImage {
 }
 
 export type NicType = 'virtio' | 'ne2k';
+
+/** Where a volume is attached: v86's IDE disks (primary channel's master and slave; hdb needs hda). */
+export type DiskSlot = 'hda' | 'hdb';
+export const DISK_SLOTS: readonly DiskSlot[] = ['hda', 'hdb'];
+
+/** A volume as its guest's worker gets it: the shared base and the volume's own written blocks. */
+export interface DiskSpec {
+  slot: DiskSlot;
+  volume: string;
+  bytes: number;
+  /** The read-only base image (a copy per worker), or null: the disk starts empty. */
+  base: ArrayBuffer | null;
+  overlay: OverlayBlocks;
+}
+
+/** Blocks a guest wrote to one of its volumes. */
+export interface DiskBlocks {
+  slot: DiskSlot;
+  volume: string;
+  blocks: OverlayBlocks;
+}
+
+/** Disk requests since boot, all of a guest's disks together. */
+export interface IoCounters {
+  readOps: number;
+  writeOps: number;
+  readBytes: number;
+  writeBytes: number;
+  /** ms requests were held back by the guest's I/O limits, summed. */
+  waitMs: number;
+}
 
 /** Where a guest worker takes hand-overs of the pCPU from the hypervisor's other guest workers. */
 export interface HandOffInbox {
@@ -89,6 +121,12 @@ export interface BootSpec {
   jitAfterReady?: boolean;
   /** Restore the state and do not run (a live migration's target, until migrationFinish). */
   startPaused?: boolean;
+  /** Its volumes, as IDE disks (none: no disk). */
+  disks?: DiskSpec[];
+  /** Its disk limits (requests/s, bytes/s; null: none). */
+  ioLimits?: { iops: number | null; bytesPerSec: number | null };
+  /** An ISO image in its CD-ROM drive at boot. */
+  cdrom?: ArrayBuffer;
 }
 
 /** Why a slice ended. */
@@ -117,7 +155,11 @@ export type GuestEvent =
   | { type: 'cpu-slice-end'; grantId: number; usedMs: number; instructions: number; reason: SliceEndReason; handedOff: number | null }
   | { type: 'cpu-wake'; usedMs: number; instructions: number }
   | { type: 'cpu-usage'; usedMs: number; instructions: number; haltedMs: number }
-  | { type: 'guest-crash'; reason: string };
+  | { type: 'guest-crash'; reason: string }
+  /** Blocks the guest wrote to a volume since the last ones sent (write-back, a flush command). */
+  | ({ type: 'disk-blocks' } & DiskBlocks)
+  /** The guest's disk counters since boot (sent when they changed). */
+  | { type: 'disk-io'; counters: IoCounters };
 
 export type GuestEventSink = (events: GuestEvent[]) => void;
 
@@ -158,6 +200,8 @@ export interface MigrationPages {
 export interface SavedState {
   state: ArrayBuffer;
   clockMs: number;
+  /** Blocks written to its volumes and not sent before, up to the same instant as the state (saveState). */
+  disks?: DiskBlocks[];
 }
 
 /** Implemented by workers/guest.worker.ts; every method may reject with a serialised HvError. */
@@ -208,6 +252,11 @@ export interface GuestApi {
   migrationWrite(pages: Uint32Array, data: Uint8Array): void;
   /** Target: restore the CPU and device state over the RAM the rounds wrote, and run. */
   migrationFinish(final: SavedState): Promise<void>;
+  /** Every block written and not yet sent (in the answer, not as events: it must arrive before the caller goes on). */
+  flushDisks(): Promise<DiskBlocks[]>;
+  setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): void;
+  /** Put an ISO image in the CD-ROM drive (null: eject the medium). */
+  setCdrom(iso: ArrayBuffer | null): void;
   readMemory(address: number, length: number): Uint8Array;
   searchMemory(pattern: Uint8Array, maxHits: number): Promise<MemorySearchResult>;
   destroy(): Promise<void>;

@@ -42,6 +42,8 @@ const HeaderSchema = v.strictObject({
   clockMs: v.pipe(v.number(), v.minValue(0)),
   /** The guest's ready line when it was taken: name, RAM seen by the kernel, kernel release. */
   ready: v.nullable(v.strictObject({ name: v.string(), memKiB: v.number(), kernel: v.string() })),
+  /** Volumes attached when it was taken, and the volume snapshot holding each one's blocks then (the state holds no disk). */
+  volumes: v.optional(v.array(v.strictObject({ slot: v.picklist(['hda', 'hdb']), volume: v.string(), snapshot: v.string() }))),
   codec: v.literal('zstd'),
   /** The state's size before compression, and the payload's. */
   stateBytes: v.pipe(v.number(), v.integer(), v.minValue(1)),

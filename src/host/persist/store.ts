@@ -1,5 +1,6 @@
-// What the dashboard keeps across page reloads: networks, VM definitions and
-// snapshots (as their files). IndexedDB (through idb, a thin promise layer
+// What the dashboard keeps across page reloads: networks, VM definitions,
+// snapshots (as their files), volumes (each written block a record, so a
+// flush writes only what changed) and base images. IndexedDB (through idb, a thin promise layer
 // over it) rather than OPFS: the data are a few records and files of a few
 // MiB, looked up by key, and IndexedDB works in the hypervisor's worker in
 // every browser, where OPFS's synchronous handles are Chromium's and Safari's
@@ -8,6 +9,8 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { NetworkSpec } from '../net/networks.ts';
 import type { VmSpec } from '../hypervisor.ts';
+import type { SavedVolume } from '../storage/volumes.ts';
+import { DISK_BLOCK_BYTES, type OverlayBlocks } from '../../core/storage/blocks.ts';
 
 /** A VM as kept: the spec it is created again from (its name is the key). */
 export type SavedVm = Omit<VmSpec, 'memoryMiB'> & { memoryMiB: number };
@@ -24,6 +27,8 @@ export interface SavedWorld {
   networks: NetworkSpec[];
   vms: SavedVm[];
   snapshots: SavedSnapshot[];
+  bases: { name: string; bytes: Uint8Array }[];
+  volumes: { volume: SavedVolume; blocks: OverlayBlocks }[];
 }
 
 /** Where the hypervisor keeps what survives a reload. */
@@ -36,6 +41,16 @@ export interface Persistence {
   deleteVm(name: string): Promise<void>;
   putSnapshot(s: SavedSnapshot): Promise<void>;
   deleteSnapshot(vm: string, name: string): Promise<void>;
+  putBase(name: string, bytes: Uint8Array): Promise<void>;
+  deleteBase(name: string): Promise<void>;
+  /** A volume's description (its snapshots included); its blocks go with putBlocks. */
+  putVolume(v: SavedVolume): Promise<void>;
+  /** Blocks written to a volume (they replace the ones kept). */
+  putBlocks(volume: string, blocks: OverlayBlocks): Promise<void>;
+  /** Replace all of a volume's blocks (a revert). */
+  replaceBlocks(volume: string, blocks: OverlayBlocks): Promise<void>;
+  /** A volume and its blocks. */
+  deleteVolume(name: string): Promise<void>;
   /** Bytes this origin stores, and how many it may (null: the browser does not say). */
   usage(): Promise<{ usedBytes: number; quotaBytes: number | null }>;
 }
@@ -44,9 +59,13 @@ interface Schema extends DBSchema {
   networks: { key: string; value: NetworkSpec };
   vms: { key: string; value: SavedVm };
   snapshots: { key: [string, string]; value: SavedSnapshot; indexes: { vm: string } };
+  bases: { key: string; value: { name: string; bytes: Uint8Array } };
+  volumes: { key: string; value: SavedVolume };
+  blocks: { key: [string, number]; value: { volume: string; block: number; data: Uint8Array }; indexes: { volume: string } };
 }
 
-const VERSION = 1;
+/** 1: networks, VMs, snapshots; 2: base images, volumes and their blocks. */
+const VERSION = 2;
 
 /** What a storage failure means to the user (QuotaExceededError, a denied open). */
 export function storageProblem(err: unknown): string {
@@ -63,10 +82,17 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
   const open = (): Promise<IDBPDatabase<Schema>> => {
     if (typeof indexedDB === 'undefined') return Promise.reject(Object.assign(new Error('IndexedDB is not available here'), { name: 'InvalidStateError' }));
     db ??= openDB<Schema>(name, VERSION, {
-      upgrade(d) {
-        d.createObjectStore('networks', { keyPath: 'name' });
-        d.createObjectStore('vms', { keyPath: 'name' });
-        d.createObjectStore('snapshots', { keyPath: ['vm', 'name'] }).createIndex('vm', 'vm');
+      upgrade(d, oldVersion) {
+        if (oldVersion < 1) {
+          d.createObjectStore('networks', { keyPath: 'name' });
+          d.createObjectStore('vms', { keyPath: 'name' });
+          d.createObjectStore('snapshots', { keyPath: ['vm', 'name'] }).createIndex('vm', 'vm');
+        }
+        if (oldVersion < 2) {
+          d.createObjectStore('bases', { keyPath: 'name' });
+          d.createObjectStore('volumes', { keyPath: 'name' });
+          d.createObjectStore('blocks', { keyPath: ['volume', 'block'] }).createIndex('volume', 'volume');
+        }
       },
     }).catch((err: unknown) => {
       db = null; // a later call tries again
@@ -77,8 +103,17 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
   return {
     async load() {
       const d = await open();
-      const [networks, vms, snapshots] = await Promise.all([d.getAll('networks'), d.getAll('vms'), d.getAll('snapshots')]);
-      return { networks, vms, snapshots };
+      const [networks, vms, snapshots, bases, saved] = await Promise.all([
+        d.getAll('networks'),
+        d.getAll('vms'),
+        d.getAll('snapshots'),
+        d.getAll('bases'),
+        d.getAll('volumes'),
+      ]);
+      const volumes = await Promise.all(
+        saved.map(async (volume) => ({ volume, blocks: packBlocks(await d.getAllFromIndex('blocks', 'volume', volume.name)) })),
+      );
+      return { networks, vms, snapshots, bases, volumes };
     },
     async putNetwork(spec) {
       await (await open()).put('networks', spec);
@@ -102,6 +137,38 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
     async deleteSnapshot(vm, n) {
       await (await open()).delete('snapshots', [vm, n]);
     },
+    async putBase(n, bytes) {
+      await (await open()).put('bases', { name: n, bytes });
+    },
+    async deleteBase(n) {
+      await (await open()).delete('bases', n);
+    },
+    async putVolume(v) {
+      await (await open()).put('volumes', v);
+    },
+    async putBlocks(volume, o) {
+      const tx = (await open()).transaction('blocks', 'readwrite');
+      const puts = Array.from(o.blocks, (block, i) =>
+        tx.store.put({ volume, block, data: o.data.slice(i * DISK_BLOCK_BYTES, (i + 1) * DISK_BLOCK_BYTES) }),
+      );
+      await Promise.all([...puts, tx.done]);
+    },
+    async replaceBlocks(volume, o) {
+      const tx = (await open()).transaction('blocks', 'readwrite');
+      const keys = await tx.store.index('volume').getAllKeys(volume);
+      await Promise.all(keys.map((k) => tx.store.delete(k)));
+      const puts = Array.from(o.blocks, (block, i) =>
+        tx.store.put({ volume, block, data: o.data.slice(i * DISK_BLOCK_BYTES, (i + 1) * DISK_BLOCK_BYTES) }),
+      );
+      await Promise.all([...puts, tx.done]);
+    },
+    async deleteVolume(n) {
+      const d = await open();
+      const tx = d.transaction(['volumes', 'blocks'], 'readwrite');
+      const blocks = tx.objectStore('blocks');
+      const keys = await blocks.index('volume').getAllKeys(n);
+      await Promise.all([tx.objectStore('volumes').delete(n), ...keys.map((k) => blocks.delete(k)), tx.done]);
+    },
     async usage() {
       const estimate = typeof navigator !== 'undefined' && navigator.storage?.estimate ? await navigator.storage.estimate() : null;
       if (estimate) return { usedBytes: estimate.usage ?? 0, quotaBytes: estimate.quota ?? null };
@@ -110,4 +177,12 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
       return { usedBytes: snaps.reduce((n, s) => n + s.file.length, 0), quotaBytes: null };
     },
   };
+}
+
+/** Block records (any order) in travelling form. */
+function packBlocks(records: { block: number; data: Uint8Array }[]): OverlayBlocks {
+  const sorted = [...records].sort((a, b) => a.block - b.block);
+  const data = new Uint8Array(sorted.length * DISK_BLOCK_BYTES);
+  sorted.forEach((r, i) => data.set(r.data, i * DISK_BLOCK_BYTES));
+  return { blocks: Uint32Array.from(sorted, (r) => r.block), data };
 }
