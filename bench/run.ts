@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [--only boot,scheduler,clone,ui,lab,net,migration]
+// npm run bench [-- --json FILE] [--only boot,scheduler,clone,ui,lab,net,migration,storage]
 // Prints a table and writes JSON (default bench-results/latest.json).
 import os from 'node:os';
 import { benchBoot } from './boot.ts';
@@ -16,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   lab: async () => (await import('./lab.ts')).benchLab,
   net: async () => (await import('./net.ts')).benchNet,
   migration: async () => (await import('./migration.ts')).benchMigration,
+  storage: async () => (await import('./storage.ts')).benchStorage,
 };
 
 function arg(name: string): string | undefined {

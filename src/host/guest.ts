@@ -50,6 +50,8 @@ export interface GuestOptions {
   ioLimits?: BootSpec['ioLimits'];
   /** An ISO in its CD-ROM drive (transferred). */
   cdrom?: ArrayBuffer;
+  /** Boot with the IDE driver though it has no disk (BootSpec.cdromDrive). */
+  cdromDrive?: boolean;
 }
 
 /** What a guest said in its HV-READY line. */
@@ -135,6 +137,7 @@ export class Guest {
         ...(options.disks?.length ? { disks: options.disks } : {}),
         ...(options.ioLimits ? { ioLimits: options.ioLimits } : {}),
         ...(options.cdrom ? { cdrom: options.cdrom } : {}),
+        ...(options.cdromDrive ? { cdromDrive: true } : {}),
         // A clone prints HV-READY again only when it takes an identity.
         jitAfterReady: Boolean(options.image.bootInterpreted) && (!options.state || Boolean(options.identity)),
       };

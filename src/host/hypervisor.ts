@@ -173,6 +173,11 @@ export interface VmSpec {
   volumes?: Partial<Record<DiskSlot, string>>;
   /** Disk limits and shares (default: no limits, shares 1000). */
   io?: Partial<IoLimits> | null;
+  /**
+   * A CD-ROM drive even without volumes (setCdrom). A guest with neither
+   * boots without the IDE driver, ~0.25 s faster; one with either boots cold.
+   */
+  cdrom?: boolean;
 }
 
 export type BootMode = 'cold' | 'clone';
@@ -214,6 +219,8 @@ export interface VmInfo {
   /** Its volumes by slot. */
   volumes: Partial<Record<DiskSlot, string>>;
   io: IoLimits;
+  /** It has a CD-ROM drive without volumes (VmSpec.cdrom); one with volumes always has. */
+  cdrom: boolean;
 }
 
 /**
@@ -487,6 +494,7 @@ export class Hypervisor implements HostApi {
         trunk,
         volumes,
         io,
+        cdrom: spec.cdrom === true,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -986,6 +994,9 @@ export class Hypervisor implements HostApi {
       if (!vm.guest || (vm.state !== 'running' && vm.state !== 'paused')) {
         throw new HvError('illegal-state', `${vm.name} is ${vm.state}: a CD goes into a running guest's drive`, { state: vm.state });
       }
+      if (!vm.cdrom && Object.keys(vm.volumes).length === 0) {
+        throw new HvError('illegal-state', `${vm.name} has no CD-ROM drive its kernel knows: give it one (cdrom) or a volume, and start it again`, {});
+      }
       if (iso) checkDiskImage(iso, name, { cd: true });
       return vm;
     });
@@ -1026,9 +1037,9 @@ export class Hypervisor implements HostApi {
   }
 
   /** The boot spec's disks and limits for a VM's volumes. */
-  private disksFor(vm: VmRecord): { disks?: ReturnType<HostStorage['volumes']['diskSpec']>[]; ioLimits?: { iops: number | null; bytesPerSec: number | null } } {
+  private disksFor(vm: VmRecord): { disks?: ReturnType<HostStorage['volumes']['diskSpec']>[]; ioLimits?: { iops: number | null; bytesPerSec: number | null }; cdromDrive?: boolean } {
     const slots = DISK_SLOTS.filter((slot) => vm.volumes[slot]);
-    if (slots.length === 0) return {};
+    if (slots.length === 0) return vm.cdrom ? { cdromDrive: true } : {};
     return { disks: slots.map((slot) => this.storage.volumes.diskSpec(vm.volumes[slot]!, slot)), ioLimits: this.storage.effective(vm.id, vm.io) };
   }
 
@@ -1513,6 +1524,7 @@ export class Hypervisor implements HostApi {
     this.watchdog.dispose();
     await Promise.all(vms.map((vm) => this.teardown(vm)));
     await Promise.all(vms.map((vm) => vm.commands.idle()));
+    await this.persistChain; // the last blocks the guests wrote
     this.vmsById.clear();
     this.cpu.dispose();
     this.nets.dispose();
@@ -1568,9 +1580,9 @@ export class Hypervisor implements HostApi {
         guest.ready = snapshot.header.ready;
         vm.mac = snapshot.header.mac;
         vm.bootedBy = 'snapshot';
-      } else if (vm.boot === 'clone' && Object.keys(vm.volumes).length > 0) {
-        // A template's kernel found no disks when it booted (IDE has no hot-plug).
-        vm.bootNote = `${vm.name} has volumes attached, so it boots cold (a clone's kernel would not see its disks)`;
+      } else if (vm.boot === 'clone' && (Object.keys(vm.volumes).length > 0 || vm.cdrom)) {
+        // A template's kernel has no IDE driver and found no disks when it booted (IDE has no hot-plug).
+        vm.bootNote = `${vm.name} has ${vm.cdrom && !Object.keys(vm.volumes).length ? 'a CD-ROM drive' : 'volumes attached'}, so it boots cold (a clone's kernel would not see its disks)`;
       } else if (vm.boot === 'clone') guest = await this.cloneBoot(vm, generation, signal, clonePhases);
       this.checkBoot(vm, generation, signal);
       guest ??= await this.spawn(vm, generation, signal);
@@ -1866,7 +1878,7 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk, volumes, io } = vm;
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk, volumes, io, cdrom } = vm;
   return {
     id,
     name,
@@ -1887,6 +1899,7 @@ function publicInfo(vm: VmRecord): VmInfo {
     trunk: [...trunk],
     volumes: { ...volumes },
     io: { ...io },
+    cdrom,
   };
 }
 
@@ -1931,6 +1944,7 @@ function specOf(vm: VmRecord): SavedVm {
     trunk: [...vm.trunk],
     volumes: { ...vm.volumes },
     io: { ...vm.io },
+    cdrom: vm.cdrom,
   };
 }
 

@@ -127,6 +127,12 @@ export interface BootSpec {
   ioLimits?: { iops: number | null; bytesPerSec: number | null };
   /** An ISO image in its CD-ROM drive at boot. */
   cdrom?: ArrayBuffer;
+  /**
+   * Let the kernel find the IDE controller (its disks and its CD-ROM drive)
+   * though it has no disks: for a CD inserted later. Without disks or this,
+   * the guest boots without the IDE driver (its probe waits ~0.25 s).
+   */
+  cdromDrive?: boolean;
 }
 
 /** Why a slice ended. */

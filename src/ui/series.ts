@@ -17,6 +17,9 @@ export interface VmSeries {
   mips: (number | null)[];
   /** RAM reserved from the pool, MiB. */
   ramMiB: number[];
+  /** Disk requests per second (reads and writes), and MB/s (10^6 bytes); null where it had no volume I/O record. */
+  iops: (number | null)[];
+  ioMBps: (number | null)[];
 }
 
 /** How each pCPU spent the recent periods, for stacked charts (x as in VmSeries). */
@@ -49,6 +52,8 @@ interface Acc {
   entitledMs: number;
   ready: number;
   instructions: number;
+  ioOps: number | null;
+  ioBytes: number;
 }
 
 /**
@@ -83,12 +88,16 @@ export function vmSeries(
     for (const r of p.vms) {
       const list = accs.get(r.vmId);
       if (!list) continue;
-      const a = (list[b] ??= { used: 0, span: 0, entitledMs: 0, ready: 0, instructions: 0 });
+      const a = (list[b] ??= { used: 0, span: 0, entitledMs: 0, ready: 0, instructions: 0, ioOps: null, ioBytes: 0 });
       a.used += r.usedMs;
       a.span += r.periodMs;
       a.entitledMs += (r.entitlementPct * r.periodMs) / 100;
       a.ready += r.readyMs;
       a.instructions += r.instructions;
+      if (r.io) {
+        a.ioOps = (a.ioOps ?? 0) + r.io.readOps + r.io.writeOps;
+        a.ioBytes += r.io.readBytes + r.io.writeBytes;
+      }
     }
   }
   const out: Record<VmId, VmSeries> = {};
@@ -100,6 +109,8 @@ export function vmSeries(
       ready: list.map((a) => (a ? sharePct(a.ready, a.span) : null)),
       mips: list.map((a) => (a ? mips(a.instructions, a.span) : null)),
       ramMiB: ends.map((t) => ramAt(id, t)),
+      iops: list.map((a) => (a && a.ioOps !== null && a.span > 0 ? (a.ioOps * 1000) / a.span : null)),
+      ioMBps: list.map((a) => (a && a.ioOps !== null && a.span > 0 ? a.ioBytes / 1000 / a.span : null)),
     };
   }
   return out;

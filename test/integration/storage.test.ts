@@ -10,6 +10,8 @@ import type { Hypervisor } from '../../src/host/hypervisor.ts';
 import { nodeHypervisor } from '../../src/host/node-hypervisor.ts';
 import { indexedDbStore, type Persistence } from '../../src/host/persist/store.ts';
 import { caught } from '../../src/core/caught.test-helper.ts';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 
 const open: Hypervisor[] = [];
 function host(persistence?: Persistence, memoryMiB = 512): Hypervisor {
@@ -147,6 +149,23 @@ describe('volumes', () => {
     expect(await sh(hv, a, 'cat /mnt/f; ls -1 /mnt')).toBe('before\nf\nlost+found');
     // A state holds no disk: its file stays small however large the volume.
     expect(snap.bytes).toBeLessThan(8 * 2 ** 20);
+  });
+
+  it('inserts an ISO into a running guest\'s CD-ROM drive and ejects it; a guest without volumes or drive boots without IDE', async () => {
+    const hv = host();
+    const iso = new Uint8Array(gunzipSync(readFileSync(new URL('../fixtures/hello.iso.gz', import.meta.url))));
+    const cd = hv.createVm({ name: 'cdguest', memoryMiB: 96, cdrom: true }).id;
+    const plain = hv.createVm({ name: 'plain', memoryMiB: 96 }).id;
+    await Promise.all([hv.start(cd), hv.start(plain)]);
+    expect(await sh(hv, plain, 'cat /proc/cmdline; ls /sys/block')).toMatch(/initcall_blacklist=piix_init/);
+    await expect(hv.setCdrom(plain, iso)).rejects.toThrow(/plain has no CD-ROM drive its kernel knows/);
+    expect(await sh(hv, cd, 'ls /sys/block')).toMatch(/sr0/);
+    await expect(hv.setCdrom(cd, new Uint8Array(4096), 'notes.txt')).rejects.toThrow(/notes.txt is not a disk image/);
+    await hv.setCdrom(cd, iso, 'hello.iso');
+    expect(await sh(hv, cd, 'mount -t iso9660 -o ro /dev/sr0 /mnt && cat /mnt/hello.txt')).toBe('hello from the cd');
+    await sh(hv, cd, 'umount /mnt');
+    await hv.setCdrom(cd, null);
+    expect((await hv.exec(cd, 'mount -t iso9660 -o ro /dev/sr0 /mnt')).status).not.toBe(0);
   });
 
   it('refuses images that are not disks, or not the size given, and changes nothing', async () => {

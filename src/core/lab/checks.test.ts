@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../metrics.ts';
-import { judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, type LabEvent, type LabFacts } from './checks.ts';
+import { judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, judgeVolume, type LabEvent, type LabFacts } from './checks.ts';
 
 function facts(over: Partial<LabFacts> = {}): LabFacts {
   return {
     now: 20_000,
     stepStartedAt: 10_000,
     labStartedAt: 0,
-    vm: (name) => (name === 'a' ? { state: 'running', memoryMiB: 80, weight: 3000, capPct: null, reservationPct: 20 } : null),
+    vm: (name) => (name === 'a' ? { state: 'running', memoryMiB: 80, weight: 3000, capPct: null, reservationPct: 20, iops: 50 } : null),
     host: { pcpus: 1, memoryMiB: 256, reservedMiB: 288, freeMiB: 0, overcommit: true },
     // 50 periods of 100 ms, a used 24 ms of each: 24 %.
     window: (name, ms) =>
@@ -98,5 +98,15 @@ describe('lab check judging', () => {
     expect(judgeFact({ type: 'lifecycle', guest: 'a', happened: 'crashed', since: 'lab' }, f).passed).toBe(true);
     expect(judgeFact({ type: 'lifecycle', guest: 'b', happened: 'refused' }, f)).toMatchObject({ passed: true, found: 'refused: the pool has 64 MiB free' });
     expect(judgeFact({ type: 'lifecycle', guest: 'a', happened: 'refused' }, f).passed).toBe(false);
+  });
+});
+
+describe('judgeVolume', () => {
+  it('says where a volume is attached and whether it holds a text', () => {
+    const check = { type: 'volume' as const, volume: 'base', contains: 'secret', expect: false, attachedTo: null };
+    expect(judgeVolume(check, { attachedTo: null, holds: false })).toMatchObject({ passed: true, expected: 'attached to no guest, not holding "secret"' });
+    expect(judgeVolume(check, { attachedTo: 'web', holds: false })).toMatchObject({ passed: false, found: 'attached to web, does not hold "secret"' });
+    expect(judgeVolume(check, { attachedTo: null, holds: true })).toMatchObject({ passed: false });
+    expect(judgeVolume(check, { error: 'there is no volume base' })).toMatchObject({ passed: false, found: 'there is no volume base' });
   });
 });

@@ -25,7 +25,7 @@ export interface LabFacts {
   /** When the current step began and when the lab was loaded. */
   stepStartedAt: number;
   labStartedAt: number;
-  vm(name: string): { state: VmState; memoryMiB: number; weight: number; capPct: number | null; reservationPct: number | null } | null;
+  vm(name: string): { state: VmState; memoryMiB: number; weight: number; capPct: number | null; reservationPct: number | null; iops: number | null } | null;
   host: { pcpus: number; memoryMiB: number; reservedMiB: number; freeMiB: number; overcommit: boolean };
   /** A guest's totals over the last windowMs (records of earlier boots included). */
   window(name: string, windowMs: number): WindowSummary | null;
@@ -36,7 +36,8 @@ type CommandCheck = Extract<LabCheck, { type: 'command' }>;
 type MemoryCheck = Extract<LabCheck, { type: 'memory' }>;
 type CaptureCheck = Extract<LabCheck, { type: 'capture' }>;
 type SnapshotCheck = Extract<LabCheck, { type: 'snapshot' }>;
-type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck | SnapshotCheck>;
+type VolumeCheck = Extract<LabCheck, { type: 'volume' }>;
+type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck | SnapshotCheck | VolumeCheck>;
 
 /** Default time a check command may run, ms. */
 export const CHECK_TIMEOUT_MS = 5000;
@@ -89,6 +90,24 @@ export function judgeSnapshot(check: SnapshotCheck, names: readonly string[] | {
   if ('error' in names) return { label, passed: false, expected, found: names.error };
   const found = names.length ? `snapshots: ${names.join(', ')}` : 'no snapshot';
   return { label, passed: names.includes(check.name) === check.expect, expected, found };
+}
+
+/**
+ * The verdict on a volume check, from the guest it is attached to now and,
+ * when the check looks for text, whether the whole disk holds it.
+ */
+export function judgeVolume(check: VolumeCheck, found: { attachedTo: string | null; holds: boolean | null } | { error: string }): CheckResult {
+  const parts: string[] = [];
+  if (check.attachedTo !== undefined) parts.push(check.attachedTo === null ? 'attached to no guest' : `attached to ${check.attachedTo}`);
+  if (check.contains !== undefined) parts.push(check.expect ? `holding "${check.contains}"` : `not holding "${check.contains}"`);
+  const expected = parts.join(', ');
+  const label = check.label ?? `volume ${check.volume} ${expected}`;
+  if ('error' in found) return { label, passed: false, expected, found: found.error };
+  const attachedOk = check.attachedTo === undefined || check.attachedTo === found.attachedTo;
+  const holdsOk = check.contains === undefined || found.holds === (check.expect ?? true);
+  const where = found.attachedTo === null ? 'attached to no guest' : `attached to ${found.attachedTo}`;
+  const holds = check.contains === undefined ? '' : found.holds ? `, holds "${check.contains}"` : `, does not hold "${check.contains}"`;
+  return { label, passed: attachedOk && holdsOk, expected, found: `${where}${holds}` };
 }
 
 /** The verdict on a check the host's facts answer (metric, setting, host, lifecycle). */

@@ -35,7 +35,14 @@ export interface LabGuest {
   network?: string;
   /** More networks its port carries tagged (default none). */
   trunk: string[];
+  /** Lab volumes by IDE slot (default none). */
+  volumes: { hda?: string; hdb?: string };
+  /** Disk limits: requests/s and bytes/s (null: none), shares. */
+  io?: { iops?: number | null; bytesPerSec?: number | null; shares?: number };
 }
+
+/** A lab volume (LabFile's volumes entry). */
+export type LabVolume = NonNullable<LabFile['volumes']>[number];
 
 /** A lab mirror (LabFile's mirrors entry). */
 export type LabMirror = NonNullable<LabFile['mirrors']>[number];
@@ -47,8 +54,9 @@ export type LabNetwork = NonNullable<LabFile['networks']>[number];
 export interface Lab {
   title: string;
   description: string;
-  host: Required<Pick<LabHost, 'pcpus' | 'memoryMiB' | 'overcommit'>> & Pick<LabHost, 'periodMs' | 'sliceMs'>;
+  host: Required<Pick<LabHost, 'pcpus' | 'memoryMiB' | 'overcommit'>> & Pick<LabHost, 'periodMs' | 'sliceMs' | 'diskIops'>;
   networks: LabNetwork[];
+  volumes: LabVolume[];
   guests: LabGuest[];
   mirrors: LabMirror[];
   consoles: string[];
@@ -106,6 +114,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     overcommit: file.host?.overcommit ?? false,
     ...(file.host?.periodMs !== undefined ? { periodMs: file.host.periodMs } : {}),
     ...(file.host?.sliceMs !== undefined ? { sliceMs: file.host.sliceMs } : {}),
+    ...(file.host?.diskIops !== undefined ? { diskIops: file.host.diskIops } : {}),
   };
   if (host.pcpus > ctx.maxPcpus) report(['host', 'pcpus'], `${host.pcpus} pCPUs is more than this playground allows (${ctx.maxPcpus})`);
   if (host.memoryMiB > ctx.maxMemoryMiB) report(['host', 'memoryMiB'], `a ${host.memoryMiB} MiB pool is more than this playground allows (${ctx.maxMemoryMiB} MiB)`);
@@ -126,7 +135,32 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
   const knownNetwork = (path: LabPath, network: string): void => {
     if (!netNames.has(network)) report(path, netNames.size ? `there is no network "${network}" (networks: ${[...netNames.keys()].join(', ')})` : `there is no network "${network}": declare it under networks:`);
   };
+  const volumes = file.volumes ?? [];
+  const volNames = new Map<string, number>();
+  volumes.forEach((vol, i) => {
+    if (volNames.has(vol.name)) report(['volumes', i, 'name'], `volume name "${vol.name}" is used twice (also by volumes[${volNames.get(vol.name)}])`);
+    volNames.set(vol.name, i);
+  });
+  // Volumes made by a step (clone-volume) may be named too.
+  for (const step of file.steps) for (const a of step.solution ?? []) if (a.do === 'clone-volume') volNames.set(a.name, -1);
+  const knownVolume = (path: LabPath, volume: string): void => {
+    if (!volNames.has(volume)) report(path, volNames.size ? `there is no volume "${volume}" (volumes: ${[...volNames.keys()].join(', ')})` : `there is no volume "${volume}": declare it under volumes:`);
+  };
   const guests = expandGuests(file, ctx, report);
+  const attachedBy = new Map<string, string>();
+  file.guests.forEach((g, i) => {
+    const vols = g.volumes ?? {};
+    if (vols.hdb !== undefined && vols.hda === undefined) report(['guests', i, 'volumes', 'hdb'], 'a volume as hdb needs one as hda (v86 has hdb only beside hda)');
+    for (const slot of ['hda', 'hdb'] as const) {
+      const vol = vols[slot];
+      if (vol === undefined) continue;
+      knownVolume(['guests', i, 'volumes', slot], vol);
+      if ((g as { count?: number }).count !== undefined) report(['guests', i, 'volumes'], 'a volume has one guest at a time: give guests with volumes a name, not a count');
+      const other = attachedBy.get(vol);
+      if (other !== undefined) report(['guests', i, 'volumes', slot], `volume "${vol}" is attached to ${other} already (a volume has one guest at a time)`);
+      attachedBy.set(vol, g.name ?? g.prefix ?? '');
+    }
+  });
   file.guests.forEach((g, i) => {
     if (g.network !== undefined) knownNetwork(['guests', i, 'network'], g.network);
     const trunk = g.trunk ?? [];
@@ -168,8 +202,17 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     step.checks.forEach((check, c) => {
       checkCheck(check, ['steps', s, 'checks', c], known, report);
       if (check.type === 'capture') knownNetwork(['steps', s, 'checks', c, 'network'], check.network);
+      if (check.type === 'volume') {
+        knownVolume(['steps', s, 'checks', c, 'volume'], check.volume);
+        if (check.attachedTo) known(['steps', s, 'checks', c, 'attachedTo'], check.attachedTo);
+        if ((check.contains === undefined) !== (check.expect === undefined)) report(['steps', s, 'checks', c], 'a volume check with contains needs expect (and expect needs contains)');
+        if (check.contains === undefined && check.attachedTo === undefined) report(['steps', s, 'checks', c], 'a volume check needs contains (with expect) or attachedTo');
+      }
     });
-    (step.solution ?? []).forEach((action, a) => checkAction(action, ['steps', s, 'solution', a], known));
+    (step.solution ?? []).forEach((action, a) => {
+      checkAction(action, ['steps', s, 'solution', a], known);
+      if (action.do === 'attach' || action.do === 'clone-volume') knownVolume(['steps', s, 'solution', a, 'volume'], action.volume);
+    });
   });
   const consoles = file.consoles ?? guests.slice(0, 2).map((g) => g.name);
   return {
@@ -177,6 +220,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     description: file.description ?? '',
     host,
     networks,
+    volumes,
     guests,
     mirrors,
     consoles,
@@ -222,6 +266,16 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
         setup: e.setup ?? [],
         ...(e.network !== undefined ? { network: e.network } : {}),
         trunk: e.trunk ?? [],
+        volumes: { ...(e.volumes ?? {}) },
+        ...(e.io
+          ? {
+              io: {
+                ...(e.io.iops !== undefined ? { iops: e.io.iops } : {}),
+                ...(e.io.mbps !== undefined ? { bytesPerSec: e.io.mbps === null ? null : e.io.mbps * 1e6 } : {}),
+                ...(e.io.shares !== undefined ? { shares: e.io.shares } : {}),
+              },
+            }
+          : {}),
       });
     }
   });
@@ -262,6 +316,8 @@ function checkCheck(check: LabCheck, at: LabPath, known: (path: LabPath, guest: 
       }
       return;
     case 'memory':
+    case 'volume':
+    case 'snapshot':
       return;
   }
 }

@@ -23,7 +23,16 @@ const HOST = v.strictObject({
   overcommit: v.optional(v.boolean()),
   periodMs: v.optional(int(10, 10_000)),
   sliceMs: v.optional(int(1, 1000)),
+  /** The host disk's capacity, requests/s, divided among guests doing I/O by their disk shares (default: unlimited). */
+  diskIops: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(1_000_000))),
 });
+
+/** A volume of the lab's: an empty disk of this size (the guests make their file systems on it). */
+const VOLUME = v.strictObject({ name, sizeMiB: int(1, 1024) });
+const SLOT = v.picklist(['hda', 'hdb']);
+const positive = v.pipe(v.number(), v.minValue(0.001));
+/** A guest's disk limits: requests/s, MB/s (10^6 bytes), shares of the host's disk (default 1000). */
+const IO = v.strictObject({ iops: v.optional(v.nullable(positive)), mbps: v.optional(v.nullable(positive)), shares: v.optional(int(1, 100_000)) });
 
 const FILE = v.strictObject({
   path: v.pipe(v.string(), v.regex(/^\/[^\0]*[^/]$/, 'a file path must be absolute (start with /) and name a file')),
@@ -59,6 +68,9 @@ const GUEST_FIELDS = {
   files: v.optional(v.array(FILE)),
   /** Shell commands run through the agent once the guest is ready, in order. */
   setup: v.optional(v.array(text('a setup command'))),
+  /** Lab volumes attached as its IDE disks (/dev/sda, /dev/sdb); a guest with volumes boots cold. */
+  volumes: v.optional(v.strictObject({ hda: v.optional(name), hdb: v.optional(name) })),
+  io: v.optional(IO),
 };
 
 /** A copy of a guest's port (or of a whole network) to another guest's port, as a switch's SPAN port. */
@@ -105,7 +117,7 @@ const CHECK = v.variant('type', [
   v.strictObject({
     type: v.literal('setting'),
     guest: name,
-    setting: v.picklist(['weight', 'capPct', 'reservationPct', 'memoryMiB']),
+    setting: v.picklist(['weight', 'capPct', 'reservationPct', 'memoryMiB', 'iops']),
     /** true: the setting has a value (a cap or reservation is set); false: it has none. */
     isSet: v.optional(v.boolean()),
     ...COMPARE,
@@ -149,6 +161,17 @@ const CHECK = v.variant('type', [
     label,
   }),
   v.strictObject({
+    type: v.literal('volume'),
+    volume: name,
+    /** Text the hypervisor searches for on the whole disk (its base and written blocks). */
+    contains: v.optional(text('the text to search for')),
+    /** With contains: true, it must be found; false, it must not be. */
+    expect: v.optional(v.boolean()),
+    /** The guest it is attached to now (null: none). */
+    attachedTo: v.optional(v.nullable(name)),
+    label,
+  }),
+  v.strictObject({
     type: v.literal('snapshot'),
     guest: name,
     /** The snapshot's name. */
@@ -176,6 +199,13 @@ const ACTION = v.variant('do', [
   v.strictObject({ do: v.literal('snapshot'), guest: name, name }),
   /** Put a guest back to its snapshot of this name. */
   v.strictObject({ do: v.literal('revert'), guest: name, snapshot: name }),
+  /** Attach a volume to a stopped guest (as hda by default), or detach what it has in a slot. */
+  v.strictObject({ do: v.literal('attach'), guest: name, volume: name, slot: v.optional(SLOT) }),
+  v.strictObject({ do: v.literal('detach'), guest: name, slot: v.optional(SLOT) }),
+  /** A new volume with a copy of another's written blocks (copy-on-write: none of its disk). */
+  v.strictObject({ do: v.literal('clone-volume'), volume: name, name }),
+  /** Change a guest's disk limits (null: no limit). */
+  v.strictObject({ do: v.literal('io'), guest: name, iops: v.optional(v.nullable(positive)), mbps: v.optional(v.nullable(positive)), shares: v.optional(int(1, 100_000)) }),
 ]);
 
 const STEP = v.strictObject({
@@ -198,6 +228,7 @@ export const LAB_SCHEMA = v.strictObject({
   description: v.optional(v.string()),
   host: v.optional(HOST),
   networks: v.optional(v.array(NETWORK)),
+  volumes: v.optional(v.array(VOLUME)),
   guests: v.pipe(v.array(GUEST), v.minLength(1, 'a lab needs at least one guest')),
   mirrors: v.optional(v.array(MIRROR)),
   /** Guests whose consoles the compact lab layout shows (default: the first two). */

@@ -4,7 +4,7 @@
 // what happened to the guests (for lifecycle checks). The page, `npm run
 // lab:test` and the tests drive it the same way.
 import { HvError } from '../../core/errors.ts';
-import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
+import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, judgeVolume, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
 import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
 import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
 import { initrdMemoryLimits } from '../../core/memory-size.ts';
@@ -76,6 +76,9 @@ export class LabSession {
     // Guests and networks of an earlier lab (or of the user) go first: the pool, the pCPUs and the switch are the lab's.
     await Promise.all(this.hv.vms().map((vm) => this.hv.destroy(vm.id).catch(() => {})));
     for (const n of (await this.hv.networkView(0)).networks) await this.hv.deleteNetwork(n.name);
+    // So do volumes (the guests that had them are gone): the lab's start empty.
+    for (const v of await this.hv.volumes()) await this.hv.deleteVolume(v.name);
+    for (const v of this.lab.volumes) await this.hv.createVolume({ name: v.name, size: v.sizeMiB });
     for (const n of this.lab.networks) {
       await this.hv.createNetwork({
         name: n.name,
@@ -93,6 +96,7 @@ export class LabSession {
       overcommit: host.overcommit,
       ...(host.periodMs !== undefined ? { periodMs: host.periodMs } : {}),
       ...(host.sliceMs !== undefined ? { sliceMs: host.sliceMs } : {}),
+      diskIops: host.diskIops ?? null,
     });
     for (const g of this.lab.guests) {
       await this.hv.createVm({
@@ -105,6 +109,8 @@ export class LabSession {
         ...(g.weight !== undefined ? { weight: g.weight } : {}),
         ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
         ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
+        ...(g.volumes.hda !== undefined ? { volumes: g.volumes } : {}),
+        ...(g.io ? { io: g.io } : {}),
       });
     }
     for (const m of this.lab.mirrors) {
@@ -190,6 +196,18 @@ export class LabSession {
       );
       return judgeCapture(check, frames);
     }
+    if (check.type === 'volume') {
+      let found: Parameters<typeof judgeVolume>[1];
+      try {
+        const info = (await this.hv.volumes()).find((v) => v.name === check.volume);
+        if (!info) throw new HvError('not-found', `there is no volume ${check.volume}`, {});
+        const holds = check.contains === undefined ? null : bytesInclude(await this.hv.downloadVolume(check.volume), new TextEncoder().encode(check.contains));
+        found = { attachedTo: info.attachedTo?.vm ?? null, holds };
+      } catch (err) {
+        found = { error: HvError.from(err).message };
+      }
+      return judgeVolume(check, found);
+    }
     if (check.type === 'snapshot') {
       let names: string[] | { error: string };
       try {
@@ -243,6 +261,20 @@ export class LabSession {
         await this.hv.revertSnapshot(snap.id);
         return;
       }
+      case 'attach':
+        await this.hv.attachVolume(this.vmNamed(action.guest).id, action.volume, action.slot ?? 'hda');
+        return;
+      case 'detach':
+        await this.hv.detachVolume(this.vmNamed(action.guest).id, action.slot ?? 'hda');
+        return;
+      case 'clone-volume':
+        await this.hv.cloneVolume(action.volume, action.name);
+        return;
+      case 'io': {
+        const { do: _, guest, mbps, ...change } = action;
+        await this.hv.setIoLimits(this.vmNamed(guest).id, { ...change, ...(mbps !== undefined ? { bytesPerSec: mbps === null ? null : mbps * 1e6 } : {}) });
+        return;
+      }
       default: {
         const id = this.vmNamed(action.guest).id;
         // A refused command is part of what a solution may show (e.g. a pool that says no).
@@ -261,7 +293,7 @@ export class LabSession {
       labStartedAt: this.labStartedAt,
       vm: (name) => {
         const vm = this.hv.vms().find((v) => v.name === name);
-        return vm ? { state: vm.state, memoryMiB: vm.memoryMiB, ...vm.resources } : null;
+        return vm ? { state: vm.state, memoryMiB: vm.memoryMiB, ...vm.resources, iops: vm.io.iops } : null;
       },
       host: { pcpus: s.pcpus, memoryMiB: m.totalMiB, reservedMiB: m.reservedMiB, freeMiB: m.freeMiB, overcommit: m.overcommit },
       window: (name, ms) => {
@@ -294,4 +326,16 @@ export class LabSession {
   private say(message: string): void {
     this.options.onStatus?.(message);
   }
+}
+
+/** Whether `hay` holds `needle` anywhere. */
+function bytesInclude(hay: Uint8Array, needle: Uint8Array): boolean {
+  if (needle.length === 0) return true;
+  const first = needle[0]!;
+  for (let i = hay.indexOf(first); i !== -1 && i + needle.length <= hay.length; i = hay.indexOf(first, i + 1)) {
+    let k = 1;
+    while (k < needle.length && hay[i + k] === needle[k]) k++;
+    if (k === needle.length) return true;
+  }
+  return false;
 }
