@@ -595,9 +595,14 @@ export class Hypervisor implements HostApi {
         this.cpuConfig,
       );
       checkReservations(this.allReservations(), config.pcpus);
+      const diskIops = change.diskIops === undefined ? this.diskIops : checkDiskIops(change.diskIops);
       if (change.memoryMiB !== undefined) this.pool.setTotal(change.memoryMiB);
       if (change.overcommit !== undefined) this.pool.setOvercommit(change.overcommit);
-      if (change.diskIops !== undefined) this.diskIops = checkDiskIops(change.diskIops);
+      if (diskIops !== this.diskIops) {
+        this.diskIops = diskIops;
+        this.storage.recapacity(this.diskIops);
+        for (const vm of this.vmsById.values()) void vm.guest?.setIoLimits(this.storage.effective(vm.id, vm.io)).catch(() => {});
+      }
       this.cpu.setConfig(config);
       this.cpuConfig = config;
       this.settingsNow = hostSettings(config, this.pool, this.diskIops);
@@ -1046,7 +1051,7 @@ export class Hypervisor implements HostApi {
   /** Disk I/O into the period records, then the host's disk capacity divided again by shares. */
   private accountIo(records: ClosedPeriod['vms']): void {
     this.storage.account(records);
-    const changes = this.storage.divide(this.diskIops, records, (vmId) => this.vmsById.get(vmId)?.io ?? NO_IO_LIMITS);
+    const changes = this.storage.divide(this.diskIops, (vmId) => this.vmsById.get(vmId)?.io ?? NO_IO_LIMITS);
     for (const [vmId, limits] of changes) void this.vmsById.get(vmId)?.guest?.setIoLimits(limits).catch(() => {});
   }
 
@@ -1562,7 +1567,7 @@ export class Hypervisor implements HostApi {
   private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal, snapshot?: { header: SnapshotHeader; payload: Uint8Array }): Promise<void> {
     this.pool.reserve(vm.id, vm.memoryMiB, vm.name, 'start');
     const generation = ++vm.generation;
-    this.storage.booted(vm.id);
+    this.storage.booted(vm.id, this.diskIops);
     vm.ready = null;
     vm.reason = null;
     vm.bootMs = null;

@@ -145,6 +145,15 @@ describe('accessibility', () => {
     expect(await audit(page)).toEqual([]);
   });
 
+  it('finds none in the storage view, with a volume', async () => {
+    await page.getByTestId('tab-storage').click();
+    const view = page.getByTestId('storage-view');
+    await view.getByTestId('vol-name').fill('a11y');
+    await view.getByTestId('vol-create').click();
+    await view.locator('tr[data-volume="a11y"]').waitFor();
+    expect(await audit(page)).toEqual([]);
+  });
+
   it('finds none on the lab page and the gallery', async () => {
     await page.goto(`${site}?lab=labs/cpu-slicing.yaml`);
     await expect.poll(() => page.getByTestId('lab').getAttribute('data-phase'), { timeout: 60_000 }).toBe('ready');

@@ -120,6 +120,7 @@ describe('volumes', () => {
     const from = hv.now();
     const limited = ioLine(await sh(hv, a, 'hv-io randread /dev/sda 120'));
     const to = hv.now();
+    console.log(`IOPS limit 40: the guest measured ${limited['iops']} requests/s`);
     expect(limited['iops']).toBeGreaterThan(40 * 0.9);
     expect(limited['iops']).toBeLessThan(40 * 1.1);
     const periods = hv.history.between(from, to).flatMap((p) => p.vms.filter((r) => r.vmId === a));
@@ -133,6 +134,31 @@ describe('volumes', () => {
     const free = ioLine(await sh(hv, a, 'hv-io randread /dev/sda 120'));
     expect(free['iops']).toBeGreaterThan(limited['iops']! * 2);
     expect(caught(() => hv.setIoLimits(a, { iops: -5 })).message).toMatch(/disk iops limit -5 is not valid/);
+  });
+
+  it('divides the host disk\'s capacity between two busy guests by their shares', async () => {
+    const hv = host();
+    hv.setHost({ diskIops: 120 });
+    hv.createVolume({ name: 'd1', size: 16 });
+    hv.createVolume({ name: 'd3', size: 16 });
+    const one = hv.createVm({ name: 'share1', memoryMiB: 96, volumes: { hda: 'd1' }, io: { shares: 1000 } }).id;
+    const three = hv.createVm({ name: 'share3', memoryMiB: 96, volumes: { hda: 'd3' }, io: { shares: 3000 } }).id;
+    await Promise.all([hv.start(one), hv.start(three)]);
+    const from = hv.now() + 1000; // after the first divisions
+    const load = 'hv-io randread /dev/sda 300';
+    // share3 finishes first (then share1 has the disk alone): the window ends before.
+    const [, to] = await Promise.all([sh(hv, one, load), sh(hv, three, load).then(() => hv.now() - 500)]);
+    const rate = (id: string): number => {
+      const rs = hv.history.between(from, to).flatMap((p) => p.vms.filter((r) => r.vmId === id));
+      return (rs.reduce((n, r) => n + (r.io?.readOps ?? 0), 0) * 1000) / rs.reduce((n, r) => n + r.periodMs, 0);
+    };
+    const [r1, r3] = [rate(one), rate(three)];
+    console.log(`disk shares 1000:3000 of 120 requests/s: ${r1.toFixed(1)} and ${r3.toFixed(1)} requests/s (ratio ${(r3 / r1).toFixed(2)})`);
+    // 30 and 90 requests/s: the ratio within 25 %, the sum within the capacity.
+    expect(r3 / r1).toBeGreaterThan(3 * 0.75);
+    expect(r3 / r1).toBeLessThan(3 * 1.25);
+    expect(r1 + r3).toBeLessThan(120 * 1.1);
+    expect(r1 + r3).toBeGreaterThan(120 * 0.7);
   });
 
   it('puts a volume back with the VM snapshot it was taken with', async () => {

@@ -11,12 +11,17 @@ import { VolumeStore } from './volumes.ts';
 
 const ZERO: IoCounters = { readOps: 0, writeOps: 0, readBytes: 0, writeBytes: 0, waitMs: 0 };
 
+/** Shares divide by the I/O of about this many recent periods (guests report their counters every 250 ms). */
+const DEMAND_PERIODS = 10;
+
 interface VmIo {
   /** The counters of its current boot as last reported, and as last put in a period. */
   now: IoCounters;
   counted: IoCounters;
   /** The requests/s the host's capacity allows it (shares), or null. */
   allowedIops: number | null;
+  /** Its last periods' requests, wait and length, newest last. */
+  recent: { ops: number; waitMs: number; ms: number }[];
 }
 
 export class HostStorage {
@@ -28,10 +33,14 @@ export class HostStorage {
     private readonly persistBlocks: (volume: string, blocks: OverlayBlocks) => void,
   ) {}
 
-  /** A VM's guest starts: its counters start from zero. */
-  booted(vmId: string): void {
-    const io = this.vms.get(vmId);
-    this.vms.set(vmId, { now: { ...ZERO }, counted: { ...ZERO }, allowedIops: io?.allowedIops ?? null });
+  /** A VM's guest starts: its counters start from zero, and it may use the host's whole disk capacity until the next division. */
+  booted(vmId: string, capacityIops: number | null): void {
+    this.vms.set(vmId, { now: { ...ZERO }, counted: { ...ZERO }, allowedIops: capacityIops, recent: [] });
+  }
+
+  /** The host's capacity changed: every VM may use all of it until the next division. */
+  recapacity(capacityIops: number | null): void {
+    for (const io of this.vms.values()) io.allowedIops = capacityIops;
   }
 
   forget(vmId: string): void {
@@ -68,26 +77,27 @@ export class HostStorage {
       };
       io.counted = { ...io.now };
       r.io = d;
+      io.recent.push({ ops: d.readOps + d.writeOps, waitMs: d.waitMs, ms: r.periodMs });
+      if (io.recent.length > DEMAND_PERIODS) io.recent.shift();
     }
   }
 
   /**
    * Divide the host's capacity (requests/s) among the VMs that did I/O in
-   * these records, by their shares (max-min fair; a VM whose requests waited
-   * wants more than it got). Returns the VMs whose allowance changed, with
-   * the limit their worker should now apply (their own limit or the
-   * allowance, whichever is lower).
+   * their last periods (DEMAND_PERIODS), by their shares (max-min fair; a VM
+   * whose requests waited wants more than it got). Returns the VMs whose
+   * allowance changed, with the limit their worker should now apply (their
+   * own limit or the allowance, whichever is lower).
    */
-  divide(capacityIops: number | null, records: PeriodRecord[], limitsOf: (vmId: string) => IoLimits): Map<string, { iops: number | null; bytesPerSec: number | null }> {
+  divide(capacityIops: number | null, limitsOf: (vmId: string) => IoLimits): Map<string, { iops: number | null; bytesPerSec: number | null }> {
     const changes = new Map<string, { iops: number | null; bytesPerSec: number | null }>();
     const demands: IoDemand[] = [];
-    for (const r of records) {
-      const io = this.vms.get(r.vmId);
-      if (!io || !r.io) continue;
-      const ops = r.io.readOps + r.io.writeOps;
+    for (const [vmId, io] of this.vms) {
+      const ops = io.recent.reduce((n, p) => n + p.ops, 0);
       if (capacityIops === null || ops === 0) continue;
-      const waited = r.io.waitMs > 0;
-      demands.push({ id: r.vmId, shares: limitsOf(r.vmId).shares, iops: waited ? Infinity : (ops * 1000) / r.periodMs });
+      const waited = io.recent.some((p) => p.waitMs > 0);
+      const ms = io.recent.reduce((n, p) => n + p.ms, 0);
+      demands.push({ id: vmId, shares: limitsOf(vmId).shares, iops: waited ? Infinity : (ops * 1000) / ms });
     }
     const allowed = capacityIops === null ? new Map<string, number>() : divideIo(capacityIops, demands);
     for (const [vmId, io] of this.vms) {
