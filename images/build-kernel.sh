@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds images/vmlinuz-hv.bin: a small i386 Linux kernel for v86 guests, from
-# Debian's linux-source-6.1 and the config fragment images/kernel/hv.config.
+# Debian's linux-source-6.1, the config fragment images/kernel/hv.config and
+# the patches in images/kernel/patches/.
 #   bash images/build-kernel.sh          # run by images/build.sh, or alone
 #   HV_JOBS=1 bash images/build-kernel.sh   # fewer parallel compile jobs
 # Rerunnable: the source is unpacked once per Debian version into
@@ -19,7 +20,7 @@ trap 'echo "build-kernel: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 [ -f "$fragment" ] || die "missing $fragment"
 
 # --- Tools. The x86_64 gcc builds ARCH=i386 kernels itself (-m32, no libc).
-pkgs=(linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev cpio lz4 xz-utils kmod)
+pkgs=(linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev cpio lz4 xz-utils kmod patch)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -42,6 +43,15 @@ if [ "$(cat "$src/.hv-source-version" 2>/dev/null || true)" != "$version" ]; the
   echo "$version" > "$src.tmp/.hv-source-version"
   mv "$src.tmp" "$src"
 fi
+
+# --- This project's patches (kernel/patches/*.patch, in name order), each applied once:
+# a patch that reverses cleanly is in already.
+for p in "$here"/kernel/patches/*.patch; do
+  [ -e "$p" ] || continue
+  if patch -d "$src" -p1 -R --dry-run --silent < "$p" >/dev/null 2>&1; then continue; fi
+  echo "build-kernel: applying $(basename "$p")" >&2
+  patch -d "$src" -p1 --forward --silent < "$p" || die "patch $(basename "$p") does not apply"
+done
 
 # --- Reproducible-ish: no build date, user or host of this machine in the image.
 changelog_date=$( (zcat /usr/share/doc/linux-source-6.1/changelog.Debian.gz 2>/dev/null || true) \
