@@ -9,6 +9,7 @@ import type {
   BootResult,
   BootSpec,
   DiskBlocks,
+  DiskFlush,
   GuestApi,
   GuestCounters,
   GuestEvent,
@@ -74,6 +75,11 @@ interface V86Cdrom {
   eject(): void;
 }
 
+/** The buffers of a flush's blocks, to transfer. */
+function bufferListOf(f: DiskFlush): ArrayBuffer[] {
+  return f.disks.flatMap((d) => [d.blocks.blocks.buffer as ArrayBuffer, d.blocks.data.buffer as ArrayBuffer]);
+}
+
 export class GuestRuntime implements GuestApi {
   private emulator: (V86 & V86Internals) | null = null;
   private gate: TickGate | null = null;
@@ -98,6 +104,8 @@ export class GuestRuntime implements GuestApi {
   private disks: GuestDisk[] = [];
   private diskIo: DiskIo | null = null;
   private ioSent = '';
+  /** disk-blocks events sent. */
+  private diskSeq = 0;
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
   private readonly prepared = new Map<string, Promise<WebAssembly.Module | ArrayBuffer>>();
 
@@ -292,8 +300,8 @@ export class GuestRuntime implements GuestApi {
   async saveState(): Promise<SavedState> {
     const state = await this.requireEmulator().save_state();
     // Same turn as the save: the volumes' blocks match the state.
-    const disks = this.takeDiskBlocks();
-    return transfer({ state, clockMs: guestClock(), ...(disks.length ? { disks } : {}) }, [state, ...disks.flatMap((d) => [d.blocks.blocks.buffer, d.blocks.data.buffer])]);
+    const disks = this.diskFlush();
+    return transfer({ state, clockMs: guestClock(), ...(this.disks.length ? { disks } : {}) }, [state, ...bufferListOf(disks)]);
   }
 
   async migrationStart(): Promise<SavedState> {
@@ -332,10 +340,10 @@ export class GuestRuntime implements GuestApi {
     this.emit({ type: 'cpu-wake', usedMs: 0, instructions: 0 });
   }
 
-  async flushDisks(): Promise<DiskBlocks[]> {
-    const out = this.takeDiskBlocks();
+  async flushDisks(): Promise<DiskFlush> {
+    const out = this.diskFlush();
     this.sendIoCounters();
-    return transfer(out, out.flatMap((d) => [d.blocks.blocks.buffer, d.blocks.data.buffer]));
+    return transfer(out, bufferListOf(out));
   }
 
   setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): void {
@@ -363,8 +371,12 @@ export class GuestRuntime implements GuestApi {
 
   /** Written blocks to the host (write-back); the counters when they changed. */
   private sendDiskBlocks(): void {
-    for (const d of this.takeDiskBlocks()) this.sink([{ type: 'disk-blocks', ...d }]);
+    for (const d of this.takeDiskBlocks()) this.sink([{ type: 'disk-blocks', seq: ++this.diskSeq, ...d }]);
     this.sendIoCounters();
+  }
+
+  private diskFlush(): DiskFlush {
+    return { disks: this.takeDiskBlocks(), sentSeq: this.diskSeq };
   }
 
   /** The blocks written since they were last taken, per volume that has any. */

@@ -2,7 +2,7 @@
 // ready line, stream its console, run commands (exec), destroy it.
 // Tests, the dashboard and the experiment runner all go through this class.
 import { proxy, transfer } from 'comlink';
-import type { BootResult, BootSpec, DiskBlocks, DiskSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
+import type { BootResult, BootSpec, DiskFlush, DiskSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
 import { checkConsoleSize } from '../core/console-size.ts';
 import { HvError, isHvError } from '../core/errors.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
@@ -94,6 +94,8 @@ export class Guest {
   private agentChain: Promise<unknown> = Promise.resolve();
   private destroyed = false;
   private failure: string | null = null;
+  /** The last disk-blocks event heard (GuestEvent seq). */
+  private diskSeq = 0;
 
   private constructor(
     readonly name: string,
@@ -256,9 +258,18 @@ export class Guest {
     return this.call(() => this.worker.api.resume());
   }
 
-  /** Every block the guest wrote and its worker has not sent yet. */
-  flushDisks(): Promise<DiskBlocks[]> {
+  /** Every block the guest wrote and its worker has not sent yet (see disksSettled). */
+  flushDisks(): Promise<DiskFlush> {
     return this.call(() => this.worker.api.flushDisks());
+  }
+
+  /**
+   * Resolves once the disk-blocks events up to `seq` have been heard: they
+   * travel on the events' port and may arrive after an answer that was sent
+   * later (DiskFlush). Rejects when the guest is gone or after timeoutMs.
+   */
+  async disksSettled(seq: number, timeoutMs = 2000): Promise<void> {
+    await this.until(() => (this.diskSeq >= seq ? true : null), timeoutMs, () => `disk blocks up to ${seq}`);
   }
 
   setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): Promise<void> {
@@ -326,6 +337,7 @@ export class Guest {
       if (e.type === 'serial0-output') this.transcript.append(e.bytes);
       else if (e.type === 'serial1-output') this.agentText.append(e.bytes);
       if (e.type === 'guest-crash') this.failure = `guest crashed: ${e.reason}`;
+      if (e.type === 'disk-blocks') this.diskSeq = Math.max(this.diskSeq, e.seq);
       for (const l of this.listeners) l(e);
     }
     this.wake();

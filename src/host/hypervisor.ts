@@ -37,7 +37,7 @@ import { HostStorage } from './storage/storage.ts';
 import { vmSnapshotName, type BaseImageInfo, type VolumeInfo, type VolumeSnapshotInfo, type VolumeSpec } from './storage/volumes.ts';
 import { NO_IO_LIMITS, normalizeIoLimits, type IoLimits } from '../core/storage/io-limit.ts';
 import { checkDiskImage } from '../core/storage/image-check.ts';
-import { DISK_SLOTS, type DiskSlot } from '../protocol/guest-api.ts';
+import { DISK_SLOTS, type DiskFlush, type DiskSlot } from '../protocol/guest-api.ts';
 
 export interface HypervisorEnv {
   workers: GuestWorkerFactory;
@@ -727,7 +727,7 @@ export class Hypervisor implements HostApi {
       const t0 = performance.now();
       const saved = await guest.saveState();
       // The state holds no disk: each volume's blocks at the same instant become a volume snapshot beside it.
-      for (const d of saved.disks ?? []) this.storage.written(d.volume, d.blocks);
+      if (saved.disks) await this.applyFlush(guest, saved.disks);
       const volumes = DISK_SLOTS.filter((slot) => vm.volumes[slot]).map((slot) => ({ slot, volume: vm.volumes[slot]!, snapshot: vmSnapshotName(vm.name, snapshotName) }));
       for (const x of volumes) {
         this.storage.volumes.snapshot(x.volume, x.snapshot);
@@ -976,8 +976,14 @@ export class Hypervisor implements HostApi {
 
   /** A guest's unsent blocks into its volumes (a guest that does not answer within 2 s has lost them). */
   private async flushGuest(guest: Guest): Promise<void> {
-    const disks = await Promise.race([guest.flushDisks().catch(() => []), new Promise<[]>((r) => setTimeout(() => r([]), 2000))]);
-    for (const d of disks) this.storage.written(d.volume, d.blocks);
+    const flush = await Promise.race([guest.flushDisks().catch(() => null), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+    if (flush) await this.applyFlush(guest, flush);
+  }
+
+  /** Blocks a flush answer carries, after the older ones that write-back events still carry (they arrive on another port). */
+  private async applyFlush(guest: Guest, flush: DiskFlush): Promise<void> {
+    await guest.disksSettled(flush.sentSeq).catch((err: unknown) => this.fault(null, `${guest.name}: written blocks lost on their way: ${HvError.from(err).message}`));
+    for (const d of flush.disks) this.storage.written(d.volume, d.blocks);
   }
 
   /** A VM's disk limits and shares: at once on its running guest, and on later boots. */

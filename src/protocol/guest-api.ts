@@ -51,6 +51,16 @@ export interface DiskBlocks {
   blocks: OverlayBlocks;
 }
 
+/**
+ * Blocks taken at one instant, and how many disk-blocks events the worker
+ * had sent before: those carry older blocks and travel on another port, so
+ * the host applies them first (Guest.disksSettled).
+ */
+export interface DiskFlush {
+  disks: DiskBlocks[];
+  sentSeq: number;
+}
+
 /** Disk requests since boot, all of a guest's disks together. */
 export interface IoCounters {
   readOps: number;
@@ -163,7 +173,8 @@ export type GuestEvent =
   | { type: 'cpu-usage'; usedMs: number; instructions: number; haltedMs: number }
   | { type: 'guest-crash'; reason: string }
   /** Blocks the guest wrote to a volume since the last ones sent (write-back, a flush command). */
-  | ({ type: 'disk-blocks' } & DiskBlocks)
+  /** `seq` counts these events from 1 (answers that carry blocks say how many were sent before them: DiskFlush.sentSeq). */
+  | ({ type: 'disk-blocks'; seq: number } & DiskBlocks)
   /** The guest's disk counters since boot (sent when they changed). */
   | { type: 'disk-io'; counters: IoCounters };
 
@@ -207,7 +218,7 @@ export interface SavedState {
   state: ArrayBuffer;
   clockMs: number;
   /** Blocks written to its volumes and not sent before, up to the same instant as the state (saveState). */
-  disks?: DiskBlocks[];
+  disks?: DiskFlush;
 }
 
 /** Implemented by workers/guest.worker.ts; every method may reject with a serialised HvError. */
@@ -259,7 +270,7 @@ export interface GuestApi {
   /** Target: restore the CPU and device state over the RAM the rounds wrote, and run. */
   migrationFinish(final: SavedState): Promise<void>;
   /** Every block written and not yet sent (in the answer, not as events: it must arrive before the caller goes on). */
-  flushDisks(): Promise<DiskBlocks[]>;
+  flushDisks(): Promise<DiskFlush>;
   setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): void;
   /** Put an ISO image in the CD-ROM drive (null: eject the medium). */
   setCdrom(iso: ArrayBuffer | null): void;

@@ -129,8 +129,14 @@ describe('volumes', () => {
     expect(ops / seconds).toBeGreaterThan(40 * 0.9 * 0.8); // the window holds some time without I/O (the command's start and end)
     expect(ops / seconds).toBeLessThan(40 * 1.1);
     expect(periods.some((r) => (r.io?.waitMs ?? 0) > 0)).toBe(true);
+    // A bytes/s limit: 16 reads of 256 KiB at 2 MB/s.
+    hv.setIoLimits(a, { iops: null, bytesPerSec: 2e6 });
+    const bytes = ioLine(await sh(hv, a, 'hv-io seqread /dev/sda 16 256'));
+    console.log(`bytes/s limit 2 MB/s: the guest measured ${bytes['mbps']} MB/s`);
+    expect(bytes['mbps']).toBeGreaterThan(2 * 0.9);
+    expect(bytes['mbps']).toBeLessThan(2 * 1.1);
     // Lifted at once on the running guest: the same requests go several times faster.
-    hv.setIoLimits(a, { iops: null });
+    hv.setIoLimits(a, { bytesPerSec: null });
     const free = ioLine(await sh(hv, a, 'hv-io randread /dev/sda 120'));
     expect(free['iops']).toBeGreaterThan(limited['iops']! * 2);
     expect(caught(() => hv.setIoLimits(a, { iops: -5 })).message).toMatch(/disk iops limit -5 is not valid/);
@@ -154,10 +160,11 @@ describe('volumes', () => {
     };
     const [r1, r3] = [rate(one), rate(three)];
     console.log(`disk shares 1000:3000 of 120 requests/s: ${r1.toFixed(1)} and ${r3.toFixed(1)} requests/s (ratio ${(r3 / r1).toFixed(2)})`);
-    // 30 and 90 requests/s: the ratio within 25 %, the sum within the capacity.
+    // 30 and 90 requests/s: the ratio within 25 %; the sum near the capacity (counters come every 250 ms,
+    // so a window of ~2.5 s may hold a quarter second of I/O more or less than it spans).
     expect(r3 / r1).toBeGreaterThan(3 * 0.75);
     expect(r3 / r1).toBeLessThan(3 * 1.25);
-    expect(r1 + r3).toBeLessThan(120 * 1.1);
+    expect(r1 + r3).toBeLessThan(120 * 1.25);
     expect(r1 + r3).toBeGreaterThan(120 * 0.7);
   });
 

@@ -53,10 +53,12 @@ export function normalizeIoLimits(input: Partial<IoLimits> | null | undefined, w
 }
 
 /**
- * Paces requests to at most `iops` a second and `bytesPerSec` (a virtual
- * clock per limit, the generic cell rate algorithm: each request books its
- * cost on the clock and waits until the clock, less the burst allowance,
- * reaches now). `burstMs` of requests may pass at once after an idle spell.
+ * Paces requests to at most `iops` a second and `bytesPerSec`, as a link of
+ * that speed would: a virtual clock per limit, on which each request books
+ * its cost (1/iops, bytes/bytesPerSec) from the later of the clock and now
+ * less `burstMs`; it completes when both clocks have passed its booking. So
+ * a request costs its own time (a long run holds the limit to within
+ * `burstMs`), and after an idle spell `burstMs` worth of requests pass at once.
  */
 export class IoPacer {
   private opsAt = -Infinity;
@@ -71,21 +73,19 @@ export class IoPacer {
     this.limits = limits;
   }
 
-  /** Book a request of `bytes` arriving at `now` (ms): how long it must wait, ms (0: go now). */
+  /** Book a request of `bytes` arriving at `now` (ms): how long until it may complete, ms (0: at once). */
   admit(bytes: number, now: number): number {
-    let start = now;
+    let done = now;
     const { iops, bytesPerSec } = this.limits;
     if (iops !== null) {
-      const at = Math.max(this.opsAt, now - this.burstMs);
-      start = Math.max(start, at);
-      this.opsAt = at + 1000 / iops;
+      this.opsAt = Math.max(this.opsAt, now - this.burstMs) + 1000 / iops;
+      done = Math.max(done, this.opsAt);
     }
     if (bytesPerSec !== null) {
-      const at = Math.max(this.bytesAt, now - this.burstMs);
-      start = Math.max(start, at);
-      this.bytesAt = at + (bytes * 1000) / bytesPerSec;
+      this.bytesAt = Math.max(this.bytesAt, now - this.burstMs) + (bytes * 1000) / bytesPerSec;
+      done = Math.max(done, this.bytesAt);
     }
-    return start - now;
+    return done - now;
   }
 }
 

@@ -134,11 +134,13 @@ export class VolumeStore {
   }
 
   /** A new volume with the same base and a copy of the overlay: its own disk from now on. */
-  clone(from: string, name: string): VolumeInfo {
+  clone(from: string, name: string, createdAt = Date.now()): VolumeInfo {
     const src = this.volume(from);
-    const made = this.create({ name, size: src.bytes / 1024 ** 2, base: src.base });
-    this.volume(made.name).overlay = src.overlay.copy();
-    return this.get(made.name);
+    checkName('volume', name);
+    if (this.volumes.has(name)) throw new HvError('duplicate-name', `a volume named ${name} exists already`, { name });
+    const v: Volume = { name, bytes: src.bytes, base: src.base, overlay: src.overlay.copy(), attachedTo: null, snapshots: new Map(), createdAt };
+    this.volumes.set(name, v);
+    return info(v);
   }
 
   delete(name: string): void {
