@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [--only boot,scheduler,clone,ui,lab,net,migration,storage]
+// npm run bench [-- --json FILE] [--only boot,scheduler,clone,ui,lab,net,migration,storage,memory]
 // Prints a table and writes JSON (default bench-results/latest.json).
 import os from 'node:os';
 import { benchBoot } from './boot.ts';
@@ -17,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   net: async () => (await import('./net.ts')).benchNet,
   migration: async () => (await import('./migration.ts')).benchMigration,
   storage: async () => (await import('./storage.ts')).benchStorage,
+  memory: async () => (await import('./memory.ts')).benchMemory,
 };
 
 function arg(name: string): string | undefined {

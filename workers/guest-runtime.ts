@@ -7,6 +7,7 @@ import { V86 } from 'v86';
 import type { V86Options } from 'v86';
 import type {
   BootResult,
+  BalloonInfo,
   BootSpec,
   DiskBlocks,
   DiskFlush,
@@ -29,6 +30,7 @@ import { HandOffLink } from './hand-off.ts';
 import { SerialBatcher } from './serial-batch.ts';
 import { Nic } from './nic.ts';
 import { CdMedium, DiskIo, GuestDisk, onFlushCommand } from './disk.ts';
+import { Balloon, type V86Balloon } from './balloon.ts';
 import { changedPages, keepingMemory, pageHashes, readPages, withoutMemory, writePages, type V86MemoryPacking } from './migration.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
 import { installFastMemoryOps, installFastYield, nicHost, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
@@ -47,6 +49,9 @@ const READY_MARK = 'HV-READY';
 const JIT_AFTER_RUN_MS = 5000;
 
 const now = guestClock;
+/** How long the guest's balloon driver may take to report its statistics, and its free pages, ms. */
+const BALLOON_ANSWER_MS = 2000;
+const HINT_ANSWER_MS = 10_000;
 /** Kernel parameter that leaves the IDE driver (ata_piix) out of a boot. */
 const NO_IDE = 'initcall_blacklist=piix_init';
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
@@ -104,6 +109,7 @@ export class GuestRuntime implements GuestApi {
   private disks: GuestDisk[] = [];
   private diskIo: DiskIo | null = null;
   private ioSent = '';
+  private balloon: Balloon | null = null;
   /** disk-blocks events sent. */
   private diskSeq = 0;
   /** What prepare() started loading, by wasmKey / fileKey; each is used by one boot. */
@@ -170,6 +176,8 @@ export class GuestRuntime implements GuestApi {
       disable_keyboard: true,
       disable_mouse: true,
       disable_speaker: true,
+      // Every guest has the device (a restore needs the options it was saved with).
+      virtio_balloon: true,
     };
     if (spec.nic) options.net_device = { type: spec.nic, relay_url: undefined as unknown as string };
     this.attachDisks(spec, options as unknown as Record<string, unknown>);
@@ -182,6 +190,8 @@ export class GuestRuntime implements GuestApi {
     const tConstruct = hostClock();
     // Without a kernel, v86 wrote nothing above the first MiB (test/integration/v86-facts.test.ts).
     installFastMemoryOps(emulator.v86.cpu as unknown as V86MemoryOps, spec.state ? FIRST_MIB : Infinity);
+    const cpu = emulator.v86.cpu as unknown as V86MemoryOps & { devices: { virtio_balloon?: V86Balloon } };
+    if (cpu.devices.virtio_balloon) this.balloon = new Balloon(cpu.devices.virtio_balloon, () => cpu.mem8, (a, n) => cpu.zero_memory(a, n));
     if (!isNode) this.uninstallYield = installFastYield(emulator.v86 as unknown as V86Yield);
     if (this.disks.length > 0) onFlushCommand((emulator.v86.cpu as unknown as { devices: { ide?: Parameters<typeof onFlushCommand>[0] } }).devices.ide, () => this.sendDiskBlocks());
     emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
@@ -344,6 +354,30 @@ export class GuestRuntime implements GuestApi {
     const out = this.diskFlush();
     this.sendIoCounters();
     return transfer(out, bufferListOf(out));
+  }
+
+  setBalloon(pages: number): void {
+    this.requireBalloon().setTarget(pages);
+  }
+
+  async balloonInfo(): Promise<BalloonInfo> {
+    const b = this.requireBalloon();
+    return { targetPages: b.targetPages, actualPages: b.actualPages, zeroedPages: b.zeroedPages, stats: await b.stats(BALLOON_ANSWER_MS) };
+  }
+
+  hintFreePages(): Promise<number | null> {
+    return this.requireBalloon().hintFree(HINT_ANSWER_MS);
+  }
+
+  pageHashes(): Uint32Array {
+    const hashes = pageHashes(this.cpuMemory().mem8);
+    return transfer(hashes, [hashes.buffer]);
+  }
+
+  private requireBalloon(): Balloon {
+    this.requireEmulator();
+    if (!this.balloon) throw new HvError('unsupported', 'this guest has no memory balloon device', {});
+    return this.balloon;
   }
 
   setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): void {

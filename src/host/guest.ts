@@ -2,7 +2,7 @@
 // ready line, stream its console, run commands (exec), destroy it.
 // Tests, the dashboard and the experiment runner all go through this class.
 import { proxy, transfer } from 'comlink';
-import type { BootResult, BootSpec, DiskFlush, DiskSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
+import type { BalloonInfo, BootResult, BootSpec, DiskFlush, DiskSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
 import { checkConsoleSize } from '../core/console-size.ts';
 import { HvError, isHvError } from '../core/errors.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
@@ -279,6 +279,23 @@ export class Guest {
   /** Put an ISO in the CD-ROM drive (null: eject); the buffer is transferred. */
   setCdrom(iso: ArrayBuffer | null): Promise<void> {
     return this.call(async () => this.worker.api.setCdrom(iso ? transfer(iso, [iso]) : null));
+  }
+
+  /** The balloon's target in pages taken from the guest (GuestApi.setBalloon). */
+  setBalloon(pages: number): Promise<void> {
+    return this.call(async () => this.worker.api.setBalloon(pages));
+  }
+
+  balloonInfo(): Promise<BalloonInfo> {
+    return this.call(() => this.worker.api.balloonInfo());
+  }
+
+  hintFreePages(): Promise<number | null> {
+    return this.call(() => this.worker.api.hintFreePages());
+  }
+
+  pageHashes(): Promise<Uint32Array> {
+    return this.call(async () => this.worker.api.pageHashes());
   }
 
   saveState(): Promise<SavedState> {

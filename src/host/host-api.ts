@@ -7,7 +7,8 @@ import type { MemoryLimits } from '../core/memory-size.ts';
 import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
 import type { ExecResult } from './guest.ts';
-import type { HostSettings, HvEvent, MemoryView, MigrationReport, MirrorSpec, RemoteMigrationOptions, StorageInfo, VmInfo, VmSpec } from './hypervisor.ts';
+import type { SharingReport } from '../core/memory/page-sharing.ts';
+import type { GuestMemoryInfo, HostSettings, HvEvent, MemoryView, MigrationReport, MirrorSpec, RemoteMigrationOptions, StorageInfo, VmInfo, VmSpec } from './hypervisor.ts';
 import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
@@ -112,6 +113,11 @@ export interface HostApi {
   flushVolumes(vmNames?: string[]): Promise<void>;
   setIoLimits(id: string, change: Partial<IoLimits>): MaybePromise<IoLimits>;
   setCdrom(id: string, iso: Uint8Array | null, name?: string): Promise<void>;
+  /** The memory balloon (Hypervisor.setBalloon and the rest). */
+  setBalloon(id: string, targetMiB: number | null): Promise<void>;
+  memoryInfo(id: string): Promise<GuestMemoryInfo>;
+  hintFreePages(id: string): Promise<number>;
+  pageSharing(): Promise<SharingReport>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;
@@ -122,8 +128,8 @@ export interface HostApi {
 export const VM_COMMANDS = ['start', 'restart', 'pause', 'resume', 'stop', 'destroy'] as const;
 export type VmCommand = (typeof VM_COMMANDS)[number];
 
-/** The storage calls of a HostApi: the page's client passes them to the hypervisor's worker as they are. */
-export const STORAGE_CALLS = [
+/** The storage and memory calls of a HostApi: the page's client passes them to the hypervisor's worker as they are. */
+export const FORWARDED_CALLS = [
   'volumes',
   'baseImages',
   'createVolume',
@@ -140,5 +146,9 @@ export const STORAGE_CALLS = [
   'flushVolumes',
   'setIoLimits',
   'setCdrom',
+  'setBalloon',
+  'memoryInfo',
+  'hintFreePages',
+  'pageSharing',
 ] as const satisfies readonly (keyof HostApi)[];
-export type StorageCall = (typeof STORAGE_CALLS)[number];
+export type ForwardedCall = (typeof FORWARDED_CALLS)[number];

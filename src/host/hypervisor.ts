@@ -37,6 +37,8 @@ import { HostStorage } from './storage/storage.ts';
 import { vmSnapshotName, type BaseImageInfo, type VolumeInfo, type VolumeSnapshotInfo, type VolumeSpec } from './storage/volumes.ts';
 import { NO_IO_LIMITS, normalizeIoLimits, type IoLimits } from '../core/storage/io-limit.ts';
 import { checkDiskImage } from '../core/storage/image-check.ts';
+import { BALLOON_FLOOR_MIB, checkBalloonTarget } from '../core/memory/balloon-target.ts';
+import { sharingReport, type SharingReport } from '../core/memory/page-sharing.ts';
 import { DISK_SLOTS, type DiskFlush, type DiskSlot } from '../protocol/guest-api.ts';
 
 export interface HypervisorEnv {
@@ -173,6 +175,8 @@ export interface VmSpec {
   volumes?: Partial<Record<DiskSlot, string>>;
   /** Disk limits and shares (default: no limits, shares 1000). */
   io?: Partial<IoLimits> | null;
+  /** RAM (MiB) its balloon leaves the guest once it is ready (setBalloon); none: all of it. */
+  balloonMiB?: number | null;
   /**
    * A CD-ROM drive even without volumes (setCdrom). A guest with neither
    * boots without the IDE driver, ~0.25 s faster; one with either boots cold.
@@ -221,6 +225,21 @@ export interface VmInfo {
   io: IoLimits;
   /** It has a CD-ROM drive without volumes (VmSpec.cdrom); one with volumes always has. */
   cdrom: boolean;
+  /** The RAM its balloon leaves the guest (MiB), or null: no balloon. */
+  balloonMiB: number | null;
+}
+
+/** A guest's memory as the hypervisor and the guest's own kernel see it (Hypervisor.memoryInfo). */
+export interface GuestMemoryInfo {
+  memoryMiB: number;
+  /** The RAM the balloon should leave it, and the RAM it leaves now (MiB). */
+  targetMiB: number;
+  keptMiB: number;
+  /** The balloon now, MiB, and the pages it zeroed as it took them since boot, MiB. */
+  balloonMiB: number;
+  zeroedMiB: number;
+  /** What the guest's kernel reports (MiB; faults and swap as counts), or null when its driver did not answer. */
+  guest: { totalMiB: number; freeMiB: number; availableMiB: number; cachesMiB: number; majorFaults: number; swapIn: number; swapOut: number } | null;
 }
 
 /**
@@ -285,6 +304,8 @@ interface VmRecord extends VmInfo {
   commands: CommandQueue;
   /** The MAC its guest took as a clone (kept in its snapshots), or null (a cold boot's is v86's). */
   mac: string | null;
+  /** Its balloon target was set by the overcommit policy (rebalanceBalloons), not by the user. */
+  autoBalloon: boolean;
 }
 
 /** Faults kept for faults() (older ones drop off). */
@@ -495,6 +516,8 @@ export class Hypervisor implements HostApi {
         volumes,
         io,
         cdrom: spec.cdrom === true,
+        balloonMiB: checkBalloonTarget(spec.balloonMiB ?? null, memoryMiB, name),
+        autoBalloon: false,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -844,6 +867,127 @@ export class Hypervisor implements HostApi {
       this.persistSnapshot(info);
       return info;
     });
+  }
+
+  // --- memory: balloon, free-page hinting, page sharing ---
+
+  /**
+   * Inflate or deflate a VM's balloon so that its guest keeps `targetMiB` of
+   * its RAM (null: give it all back): at once on a running or paused guest,
+   * and on its later boots once it is ready. The pages the guest gives up are
+   * zeroed, so its snapshots and migrations shrink with the balloon.
+   */
+  async setBalloon(id: string, targetMiB: number | null): Promise<void> {
+    const vm = this.refusing('set balloon', null, () => {
+      const vm = this.record(id);
+      vm.balloonMiB = checkBalloonTarget(targetMiB, vm.memoryMiB, vm.name);
+      vm.autoBalloon = false;
+      this.persistVm(vm);
+      return vm;
+    });
+    this.emit({ type: 'vm-resources', at: this.timers.now(), vmId: vm.id, name: vm.name, resources: { ...vm.resources } });
+    const guest = vm.guest;
+    if (guest && !guest.isDestroyed && (vm.state === 'running' || vm.state === 'paused')) {
+      await guest.setBalloon(balloonPages(vm.memoryMiB, vm.balloonMiB));
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: vm.balloonMiB === null ? `${vm.name}'s balloon deflates: it gets all ${vm.memoryMiB} MiB back` : `${vm.name}'s balloon inflates to leave it ${vm.balloonMiB} of its ${vm.memoryMiB} MiB` });
+    }
+  }
+
+  /**
+   * The overcommit policy: when the guests holding RAM reserve more than the
+   * pool (overcommit on), the balloons of those whose target the user did not
+   * set take the excess, each left an equal share of what the others do not
+   * keep (never below BALLOON_FLOOR_MIB); when RAM is free again, they give it
+   * back. Each change is a note in the event log, with the numbers.
+   */
+  private rebalanceBalloons(why: string): void {
+    if (!this.pool.overcommit || this.disposed) return;
+    const holding = [...this.vmsById.values()].filter((v) => this.pool.reservationOf(v.id) !== undefined);
+    // A VM that holds no RAM keeps no balloon the policy gave it (its next start is divided afresh).
+    for (const v of this.vmsById.values()) {
+      if (v.autoBalloon && !holding.includes(v)) {
+        v.balloonMiB = null;
+        v.autoBalloon = false;
+      }
+    }
+    const auto = holding.filter((v) => v.balloonMiB === null || v.autoBalloon);
+    const fixed = holding.filter((v) => !auto.includes(v)).reduce((n, v) => n + v.balloonMiB!, 0);
+    const want = auto.reduce((n, v) => n + v.memoryMiB, 0);
+    const room = this.pool.totalMiB - fixed;
+    const changes: string[] = [];
+    for (const v of auto) {
+      // Each keeps its RAM when it all fits; otherwise an equal share of the room (a smaller guest keeps all of its own).
+      let keep: number | null = null;
+      if (want > room) {
+        const share = Math.floor(room / auto.length);
+        keep = Math.max(BALLOON_FLOOR_MIB, Math.min(v.memoryMiB, share));
+        if (keep >= v.memoryMiB) keep = null;
+      }
+      if (keep === v.balloonMiB) continue;
+      v.balloonMiB = keep;
+      v.autoBalloon = keep !== null;
+      changes.push(keep === null ? `${v.name} gets all ${v.memoryMiB} MiB back` : `${v.name} keeps ${keep} of ${v.memoryMiB} MiB`);
+      const guest = v.guest;
+      if (guest && !guest.isDestroyed && (v.state === 'running' || v.state === 'paused')) {
+        void guest.setBalloon(balloonPages(v.memoryMiB, keep)).catch((err: unknown) => this.fault(v.id, `${v.name}'s balloon: ${HvError.from(err).message}`));
+      }
+      this.emit({ type: 'vm-resources', at: this.timers.now(), vmId: v.id, name: v.name, resources: { ...v.resources } });
+    }
+    if (changes.length) {
+      const total = this.pool.totalMiB;
+      this.emit({ type: 'vm-note', at: this.timers.now(), vmId: holding[0]?.id ?? '', name: holding[0]?.name ?? '', message: `balloons (${why}; guests reserve ${want + fixed} MiB of a ${total} MiB pool): ${changes.join('; ')}` });
+    }
+  }
+
+  /** A running guest's memory: its balloon (target, now, zeroed) and what its kernel reports. */
+  async memoryInfo(id: string): Promise<GuestMemoryInfo> {
+    const vm = this.record(id);
+    if (!vm.guest || (vm.state !== 'running' && vm.state !== 'paused')) {
+      throw new HvError('illegal-state', `${vm.name} is ${vm.state}: memory statistics come from a running guest`, { state: vm.state });
+    }
+    const b = await vm.guest.balloonInfo();
+    const mib = (bytes: number): number => bytes / 2 ** 20;
+    const pagesMiB = (pages: number): number => pages / 256;
+    return {
+      memoryMiB: vm.memoryMiB,
+      targetMiB: vm.memoryMiB - pagesMiB(b.targetPages),
+      keptMiB: vm.memoryMiB - pagesMiB(b.actualPages),
+      balloonMiB: pagesMiB(b.actualPages),
+      zeroedMiB: pagesMiB(b.zeroedPages),
+      guest: b.stats
+        ? {
+            totalMiB: mib(b.stats.memTotal),
+            freeMiB: mib(b.stats.memFree),
+            availableMiB: mib(b.stats.memAvailable),
+            cachesMiB: mib(b.stats.caches),
+            majorFaults: b.stats.majorFaults,
+            swapIn: b.stats.swapIn,
+            swapOut: b.stats.swapOut,
+          }
+        : null,
+    };
+  }
+
+  /** Free-page hinting: the guest reports its free pages and they are zeroed (a snapshot then skips them). MiB zeroed. */
+  async hintFreePages(id: string): Promise<number> {
+    const vm = this.record(id);
+    if (!vm.guest || vm.state !== 'running') throw new HvError('illegal-state', `${vm.name} is ${vm.state}: free-page hinting needs a running guest`, { state: vm.state });
+    const bytes = await vm.guest.hintFreePages();
+    if (bytes === null) throw new HvError('guest-crashed', `${vm.name} did not report its free pages within 10 s (is its balloon driver loaded?)`, {});
+    this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} reported ${(bytes / 2 ** 20).toFixed(1)} MiB of free pages, now zeroed` });
+    return bytes / 2 ** 20;
+  }
+
+  /**
+   * What page sharing (KSM, ESXi's TPS) could save across the running
+   * guests: every 4 KiB page of each guest's RAM hashed in its worker, and the
+   * copies of the same content counted. Browsers cannot share memory between
+   * workers, so this is an estimate only.
+   */
+  async pageSharing(): Promise<SharingReport> {
+    const running = [...this.vmsById.values()].filter((v) => v.guest && !v.guest.isDestroyed && (v.state === 'running' || v.state === 'paused'));
+    const hashes = await Promise.all(running.map(async (v) => ({ id: v.name, hashes: await v.guest!.pageHashes() })));
+    return sharingReport(hashes);
   }
 
   // --- storage ---
@@ -1572,6 +1716,7 @@ export class Hypervisor implements HostApi {
 
   private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal, snapshot?: { header: SnapshotHeader; payload: Uint8Array }): Promise<void> {
     this.pool.reserve(vm.id, vm.memoryMiB, vm.name, 'start');
+    this.rebalanceBalloons(`${vm.name} starts`);
     const generation = ++vm.generation;
     this.storage.booted(vm.id, this.diskIops);
     vm.ready = null;
@@ -1603,6 +1748,7 @@ export class Hypervisor implements HostApi {
       vm.bootedBy ??= 'cold';
       vm.bootPhases = phasesOf(guest, guest.boot?.restored ? clonePhases : { templateMs: 0, copyMs: 0 });
       if (vm.consoleSize) guest.resizeConsole(vm.consoleSize.cols, vm.consoleSize.rows);
+      if (vm.balloonMiB !== null) await guest.setBalloon(balloonPages(vm.memoryMiB, vm.balloonMiB));
       this.setState(vm, transition(vm.state, 'booted', vm.name));
       this.watchdog.watch(vm.id, () => guest.ping());
     } catch (err) {
@@ -1813,7 +1959,10 @@ export class Hypervisor implements HostApi {
     this.nets.disconnect(vm.id);
     if (vm.cpuCell !== null) this.cpuCells?.release(vm.cpuCell);
     vm.cpuCell = null;
-    if (!options.keepMemory) this.pool.release(vm.id);
+    if (!options.keepMemory && this.pool.reservationOf(vm.id) !== undefined) {
+      this.pool.release(vm.id);
+      this.rebalanceBalloons(`${vm.name} released its RAM`);
+    }
     const guest = vm.guest;
     // Blocks written and not yet sent reach the volume before the worker goes (a dead worker has nothing to send).
     if (guest && !guest.isDestroyed && Object.keys(vm.volumes).length > 0) await this.flushGuest(guest);
@@ -1889,7 +2038,7 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk, volumes, io, cdrom } = vm;
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk, volumes, io, cdrom, balloonMiB } = vm;
   return {
     id,
     name,
@@ -1911,6 +2060,7 @@ function publicInfo(vm: VmRecord): VmInfo {
     volumes: { ...volumes },
     io: { ...io },
     cdrom,
+    balloonMiB,
   };
 }
 
@@ -1956,6 +2106,7 @@ function specOf(vm: VmRecord): SavedVm {
     volumes: { ...vm.volumes },
     io: { ...vm.io },
     cdrom: vm.cdrom,
+    balloonMiB: vm.balloonMiB,
   };
 }
 
@@ -1997,6 +2148,11 @@ export function initialHost(settings: Partial<HostSettings> & Pick<HostSettings,
   const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
   const pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
   return { settings: hostSettings(config, pool, checkDiskIops(settings.diskIops ?? null)), memory: memoryView(pool, []) };
+}
+
+/** Pages a balloon takes so that a guest of `memoryMiB` keeps `targetMiB` (null: none). */
+function balloonPages(memoryMiB: number, targetMiB: number | null): number {
+  return targetMiB === null ? 0 : (memoryMiB - targetMiB) * 256;
 }
 
 /** The host disk's capacity: requests/s above 0, or null (unlimited). */

@@ -61,6 +61,27 @@ export interface DiskFlush {
   sentSeq: number;
 }
 
+/** The guest's memory as its kernel reports it (virtio-balloon statistics), bytes and counts. */
+export interface BalloonStats {
+  memFree: number;
+  memTotal: number;
+  memAvailable: number;
+  caches: number;
+  swapIn: number;
+  swapOut: number;
+  majorFaults: number;
+  minorFaults: number;
+}
+
+/** The balloon as the worker sees it: pages asked for, pages given, pages zeroed; the guest's statistics. */
+export interface BalloonInfo {
+  targetPages: number;
+  actualPages: number;
+  zeroedPages: number;
+  /** Null when the guest's driver did not answer in time (still booting, or no driver). */
+  stats: BalloonStats | null;
+}
+
 /** Disk requests since boot, all of a guest's disks together. */
 export interface IoCounters {
   readOps: number;
@@ -274,6 +295,13 @@ export interface GuestApi {
   setIoLimits(limits: { iops: number | null; bytesPerSec: number | null }): void;
   /** Put an ISO image in the CD-ROM drive (null: eject the medium). */
   setCdrom(iso: ArrayBuffer | null): void;
+  /** Inflate or deflate the memory balloon to `pages` 4 KiB pages taken from the guest. */
+  setBalloon(pages: number): void;
+  balloonInfo(): Promise<BalloonInfo>;
+  /** Free-page hinting: the guest reports free pages, which are zeroed; bytes zeroed (null: no answer in time). */
+  hintFreePages(): Promise<number | null>;
+  /** A hash of every 4 KiB page of the guest's RAM (0: a page of zeros), for the page-sharing estimate. */
+  pageHashes(): Uint32Array;
   readMemory(address: number, length: number): Uint8Array;
   searchMemory(pattern: Uint8Array, maxHits: number): Promise<MemorySearchResult>;
   destroy(): Promise<void>;

@@ -8,6 +8,7 @@ import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Hypervisor } from '../../src/host/hypervisor.ts';
 import { nodeHypervisor } from '../../src/host/node-hypervisor.ts';
+import { sh } from './hypervisor-helpers.ts';
 import { indexedDbStore, type Persistence } from '../../src/host/persist/store.ts';
 import { caught } from '../../src/core/caught.test-helper.ts';
 import { readFileSync } from 'node:fs';
@@ -20,11 +21,6 @@ function host(persistence?: Persistence, memoryMiB = 512): Hypervisor {
   return hv;
 }
 
-async function sh(hv: Hypervisor, id: string, command: string, timeoutMs = 60_000): Promise<string> {
-  const r = await hv.exec(id, command, timeoutMs);
-  if (r.status !== 0) throw new Error(`'${command}' exited ${r.status}: ${r.output}`);
-  return r.output.trim();
-}
 
 const MOUNT = 'mount /dev/sda /mnt';
 const MKFS_MOUNT = `mke2fs -q /dev/sda && ${MOUNT}`;

@@ -56,7 +56,8 @@ describe("v86's TSC on a 0.1 ms clock", () => {
     console.log(`most the TSC ran ahead of the clock between two readings: ${jumpPlain.toFixed(1)} ms unprimed, ${jumpPrimed.toFixed(3)} ms primed`);
     // The fact primeTsc exists for (a guest clock that leaps seconds ahead, then stands still).
     expect(jumpPlain).toBeGreaterThan(1000);
-    // v86 extrapolates up to one clock step (0.1 ms) ahead within a step.
-    expect(jumpPrimed).toBeLessThan(0.15);
+    // v86 extrapolates up to one clock step (0.1 ms) ahead within a step; a thread descheduled between two
+    // readings on a busy machine sees two (0.2 ms measured in a CI run). Unprimed, it is seconds.
+    expect(jumpPrimed).toBeLessThan(1);
   });
 });

@@ -37,7 +37,8 @@ type MemoryCheck = Extract<LabCheck, { type: 'memory' }>;
 type CaptureCheck = Extract<LabCheck, { type: 'capture' }>;
 type SnapshotCheck = Extract<LabCheck, { type: 'snapshot' }>;
 type VolumeCheck = Extract<LabCheck, { type: 'volume' }>;
-type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck | SnapshotCheck | VolumeCheck>;
+type BalloonCheck = Extract<LabCheck, { type: 'balloon' }>;
+type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck | SnapshotCheck | VolumeCheck | BalloonCheck>;
 
 /** Default time a check command may run, ms. */
 export const CHECK_TIMEOUT_MS = 5000;
@@ -90,6 +91,17 @@ export function judgeSnapshot(check: SnapshotCheck, names: readonly string[] | {
   if ('error' in names) return { label, passed: false, expected, found: names.error };
   const found = names.length ? `snapshots: ${names.join(', ')}` : 'no snapshot';
   return { label, passed: names.includes(check.name) === check.expect, expected, found };
+}
+
+/** The verdict on a balloon check, from the guest's memory as the hypervisor read it (MiB). */
+export function judgeBalloon(check: BalloonCheck, found: { keptMiB: number; guestTotalMiB: number | null } | { error: string }): CheckResult {
+  const what = check.value ?? 'keptMiB';
+  const label = check.label ?? `${check.guest}: ${what === 'keptMiB' ? 'the RAM its balloon leaves it' : 'MemTotal its kernel reports'}`;
+  const expected = describeCompare(check);
+  if ('error' in found) return { label, passed: false, expected, found: found.error };
+  const value = found[what];
+  if (value === null) return { label, passed: false, expected, found: 'its balloon driver has not reported yet' };
+  return { label, ...compare(Math.round(value * 10) / 10, check), found: `${value.toFixed(1)} MiB` };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface LabGuest {
   trunk: string[];
   /** Lab volumes by IDE slot (default none). */
   volumes: { hda?: string; hdb?: string };
+  /** RAM its balloon leaves it once ready (MiB), if set. */
+  balloonMiB?: number;
   /** Disk limits: requests/s and bytes/s (null: none), shares. */
   io?: { iops?: number | null; bytesPerSec?: number | null; shares?: number };
 }
@@ -267,6 +269,7 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
         ...(e.network !== undefined ? { network: e.network } : {}),
         trunk: e.trunk ?? [],
         volumes: { ...(e.volumes ?? {}) },
+        ...(e.balloonMiB !== undefined ? { balloonMiB: e.balloonMiB } : {}),
         ...(e.io
           ? {
               io: {
@@ -314,6 +317,9 @@ function checkCheck(check: LabCheck, at: LabPath, known: (path: LabPath, guest: 
       } catch (err) {
         report([...at, 'contains'], `not a regular expression: ${(err as Error).message}`);
       }
+      return;
+    case 'balloon':
+      if (!compares(check)) report(at, 'a balloon check needs equals, min or max');
       return;
     case 'memory':
     case 'volume':

@@ -71,6 +71,8 @@ const GUEST_FIELDS = {
   /** Lab volumes attached as its IDE disks (/dev/sda, /dev/sdb); a guest with volumes boots cold. */
   volumes: v.optional(v.strictObject({ hda: v.optional(name), hdb: v.optional(name) })),
   io: v.optional(IO),
+  /** RAM (MiB) its memory balloon leaves it once it is ready (default: all of it). */
+  balloonMiB: v.optional(int(16, 1 << 20)),
 };
 
 /** A copy of a guest's port (or of a whole network) to another guest's port, as a switch's SPAN port. */
@@ -161,6 +163,14 @@ const CHECK = v.variant('type', [
     label,
   }),
   v.strictObject({
+    type: v.literal('balloon'),
+    guest: name,
+    /** What is compared: the RAM the balloon leaves the guest now, or the MemTotal its own kernel reports (MiB). */
+    value: v.optional(v.picklist(['keptMiB', 'guestTotalMiB'])),
+    ...COMPARE,
+    label,
+  }),
+  v.strictObject({
     type: v.literal('volume'),
     volume: name,
     /** Text the hypervisor searches for on the whole disk (its base and written blocks). */
@@ -204,6 +214,9 @@ const ACTION = v.variant('do', [
   v.strictObject({ do: v.literal('detach'), guest: name, slot: v.optional(SLOT) }),
   /** A new volume with a copy of another's written blocks (copy-on-write: none of its disk). */
   v.strictObject({ do: v.literal('clone-volume'), volume: name, name }),
+  /** Set a guest's memory balloon to leave it targetMiB (null: all its RAM back), or hint its free pages. */
+  v.strictObject({ do: v.literal('balloon'), guest: name, targetMiB: v.nullable(int(16, 1 << 20)) }),
+  v.strictObject({ do: v.literal('hint'), guest: name }),
   /** Change a guest's disk limits (null: no limit). */
   v.strictObject({ do: v.literal('io'), guest: name, iops: v.optional(v.nullable(positive)), mbps: v.optional(v.nullable(positive)), shares: v.optional(int(1, 100_000)) }),
 ]);

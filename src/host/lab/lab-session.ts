@@ -4,7 +4,7 @@
 // what happened to the guests (for lifecycle checks). The page, `npm run
 // lab:test` and the tests drive it the same way.
 import { HvError } from '../../core/errors.ts';
-import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, judgeVolume, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
+import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, judgeVolume, judgeBalloon, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
 import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
 import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
 import { initrdMemoryLimits } from '../../core/memory-size.ts';
@@ -111,6 +111,7 @@ export class LabSession {
         ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
         ...(g.volumes.hda !== undefined ? { volumes: g.volumes } : {}),
         ...(g.io ? { io: g.io } : {}),
+        ...(g.balloonMiB !== undefined ? { balloonMiB: g.balloonMiB } : {}),
       });
     }
     for (const m of this.lab.mirrors) {
@@ -196,6 +197,13 @@ export class LabSession {
       );
       return judgeCapture(check, frames);
     }
+    if (check.type === 'balloon') {
+      const found = await Promise.resolve(this.hv.memoryInfo(this.vmNamed(check.guest).id)).then(
+        (m) => ({ keptMiB: m.keptMiB, guestTotalMiB: m.guest?.totalMiB ?? null }),
+        (err: unknown) => ({ error: HvError.from(err).message }),
+      );
+      return judgeBalloon(check, found);
+    }
     if (check.type === 'volume') {
       let found: Parameters<typeof judgeVolume>[1];
       try {
@@ -266,6 +274,12 @@ export class LabSession {
         return;
       case 'detach':
         await this.hv.detachVolume(this.vmNamed(action.guest).id, action.slot ?? 'hda');
+        return;
+      case 'balloon':
+        await this.hv.setBalloon(this.vmNamed(action.guest).id, action.targetMiB);
+        return;
+      case 'hint':
+        await this.hv.hintFreePages(this.vmNamed(action.guest).id);
         return;
       case 'clone-volume':
         await this.hv.cloneVolume(action.volume, action.name);

@@ -8,11 +8,12 @@ import { initrdMemoryLimits, type MemoryLimits } from '../../core/memory-size.ts
 import type { VmResources, VmResourcesInput } from '../../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../../protocol/guest-api.ts';
 import type { ExecResult } from '../guest.ts';
-import type { FaultRecord, GuestHandle, HostApi, StorageCall } from '../host-api.ts';
+import type { FaultRecord, GuestHandle, HostApi, ForwardedCall } from '../host-api.ts';
 import type { BaseImageInfo, VolumeInfo, VolumeSnapshotInfo, VolumeSpec } from '../storage/volumes.ts';
 import type { IoLimits } from '../../core/storage/io-limit.ts';
 import type { DiskSlot } from '../../protocol/guest-api.ts';
-import { initialHost, type HostSettings, type HvEvent, type MemoryView, type MigrationReport, type MirrorSpec, type RemoteMigrationOptions, type StorageInfo, type VmInfo, type VmSpec } from '../hypervisor.ts';
+import type { SharingReport } from '../../core/memory/page-sharing.ts';
+import { initialHost, type GuestMemoryInfo, type HostSettings, type HvEvent, type MemoryView, type MigrationReport, type MirrorSpec, type RemoteMigrationOptions, type StorageInfo, type VmInfo, type VmSpec } from '../hypervisor.ts';
 import { imageById } from '../images.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from '../net/networks.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
@@ -224,73 +225,89 @@ export class HypervisorClient implements HostApi {
     return this.call({ op: 'storageInfo' });
   }
 
-  // Storage: each call goes to the hypervisor's worker as it is (HostApi STORAGE_CALLS).
-  private storage<T>(call: StorageCall, ...args: unknown[]): Promise<T> {
-    return this.call({ op: 'storage', call, args });
+  // Storage and memory: each call goes to the hypervisor's worker as it is (HostApi FORWARDED_CALLS).
+  private forward<T>(call: ForwardedCall, ...args: unknown[]): Promise<T> {
+    return this.call({ op: 'forward', call, args });
   }
 
   volumes(): Promise<VolumeInfo[]> {
-    return this.storage('volumes');
+    return this.forward('volumes');
   }
 
   baseImages(): Promise<BaseImageInfo[]> {
-    return this.storage('baseImages');
+    return this.forward('baseImages');
   }
 
   createVolume(spec: VolumeSpec): Promise<VolumeInfo> {
-    return this.storage('createVolume', spec);
+    return this.forward('createVolume', spec);
   }
 
   uploadBaseImage(name: string, bytes: Uint8Array, declaredBytes?: number): Promise<BaseImageInfo> {
-    return this.storage('uploadBaseImage', name, bytes, declaredBytes);
+    return this.forward('uploadBaseImage', name, bytes, declaredBytes);
   }
 
   deleteBaseImage(name: string): Promise<void> {
-    return this.storage('deleteBaseImage', name);
+    return this.forward('deleteBaseImage', name);
   }
 
   cloneVolume(from: string, name: string): Promise<VolumeInfo> {
-    return this.storage('cloneVolume', from, name);
+    return this.forward('cloneVolume', from, name);
   }
 
   deleteVolume(name: string): Promise<void> {
-    return this.storage('deleteVolume', name);
+    return this.forward('deleteVolume', name);
   }
 
   snapshotVolume(name: string, snapshot: string): Promise<VolumeSnapshotInfo> {
-    return this.storage('snapshotVolume', name, snapshot);
+    return this.forward('snapshotVolume', name, snapshot);
   }
 
   revertVolume(name: string, snapshot: string): Promise<void> {
-    return this.storage('revertVolume', name, snapshot);
+    return this.forward('revertVolume', name, snapshot);
   }
 
   deleteVolumeSnapshot(name: string, snapshot: string): Promise<void> {
-    return this.storage('deleteVolumeSnapshot', name, snapshot);
+    return this.forward('deleteVolumeSnapshot', name, snapshot);
   }
 
   attachVolume(id: string, volume: string, slot: DiskSlot = 'hda'): Promise<void> {
-    return this.storage('attachVolume', id, volume, slot);
+    return this.forward('attachVolume', id, volume, slot);
   }
 
   detachVolume(id: string, slot: DiskSlot = 'hda'): Promise<void> {
-    return this.storage('detachVolume', id, slot);
+    return this.forward('detachVolume', id, slot);
   }
 
   downloadVolume(name: string): Promise<Uint8Array> {
-    return this.storage('downloadVolume', name);
+    return this.forward('downloadVolume', name);
   }
 
   flushVolumes(vmNames?: string[]): Promise<void> {
-    return this.storage('flushVolumes', vmNames);
+    return this.forward('flushVolumes', vmNames);
   }
 
   setIoLimits(id: string, change: Partial<IoLimits>): Promise<IoLimits> {
-    return this.storage('setIoLimits', id, change);
+    return this.forward('setIoLimits', id, change);
   }
 
   setCdrom(id: string, iso: Uint8Array | null, name?: string): Promise<void> {
-    return this.storage('setCdrom', id, iso, name);
+    return this.forward('setCdrom', id, iso, name);
+  }
+
+  setBalloon(id: string, targetMiB: number | null): Promise<void> {
+    return this.forward('setBalloon', id, targetMiB);
+  }
+
+  memoryInfo(id: string): Promise<GuestMemoryInfo> {
+    return this.forward('memoryInfo', id);
+  }
+
+  hintFreePages(id: string): Promise<number> {
+    return this.forward('hintFreePages', id);
+  }
+
+  pageSharing(): Promise<SharingReport> {
+    return this.forward('pageSharing');
   }
 
   exportSnapshot(snapshotId: string): Promise<Uint8Array> {

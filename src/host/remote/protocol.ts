@@ -8,7 +8,7 @@ import type { HvErrorJSON } from '../../core/errors.ts';
 import type { VmResourcesInput } from '../../core/scheduler-types.ts';
 import type { GuestImage } from '../../protocol/guest-api.ts';
 import type { HostSettings, HvEvent, MemoryView, MirrorSpec, RemoteMigrationOptions, VmInfo, VmSpec } from '../hypervisor.ts';
-import type { StorageCall, VmCommand } from '../host-api.ts';
+import type { ForwardedCall, VmCommand } from '../host-api.ts';
 import type { NetworkSpec } from '../net/networks.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
 
@@ -59,8 +59,8 @@ export type HvCall =
   | { op: 'revertSnapshot' | 'deleteSnapshot' | 'exportSnapshot'; snapshotId: string }
   | { op: 'importSnapshot'; file: Uint8Array; vm?: string }
   | { op: 'restoreSaved' | 'suspendAll' | 'resumeSuspended' | 'storageInfo' }
-  /** A storage call (HostApi STORAGE_CALLS) with its arguments as given. */
-  | { op: 'storage'; call: StorageCall; args: unknown[] }
+  /** A call of HostApi FORWARDED_CALLS, with its arguments as given. */
+  | { op: 'forward'; call: ForwardedCall; args: unknown[] }
   | { op: 'migrateVia'; id: string; channel: string; options: RemoteMigrationOptions }
   | { op: 'acceptMigrations'; channel: string | null }
   | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }

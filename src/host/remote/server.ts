@@ -8,7 +8,7 @@ import { concatBytes } from '../../core/bytes.ts';
 import { HvError } from '../../core/errors.ts';
 import type { Guest } from '../guest.ts';
 import type { Hypervisor, HvEvent } from '../hypervisor.ts';
-import { STORAGE_CALLS, VM_COMMANDS, type VmCommand } from '../host-api.ts';
+import { FORWARDED_CALLS, VM_COMMANDS, type VmCommand } from '../host-api.ts';
 import type { Batch, GuestRef, GuestState, HvCall, HvMessage, PageMessage, RemoteInit, WorkerCounts } from './protocol.ts';
 
 /** A message port, a worker's global scope or a Node MessagePort. */
@@ -157,8 +157,8 @@ export class HypervisorServer {
         return hv.resumeSuspended();
       case 'storageInfo':
         return hv.storageInfo();
-      case 'storage': {
-        if (!STORAGE_CALLS.includes(call.call)) throw new HvError('invalid-argument', `unknown storage call ${String(call.call)}`, {});
+      case 'forward': {
+        if (!FORWARDED_CALLS.includes(call.call)) throw new HvError('invalid-argument', `unknown forwarded call ${String(call.call)}`, {});
         const fn = hv[call.call] as (...args: unknown[]) => unknown;
         return fn.apply(hv, call.args);
       }

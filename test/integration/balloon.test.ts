@@ -1,0 +1,115 @@
+// The memory balloon with real guests (issue: memory overcommit): a 128 MiB
+// guest's balloon inflates to leave it 64 MiB and its kernel's MemTotal
+// follows within 2 s, then deflates back; pages freed in the guest and hinted
+// are zeroed, and its saved state shrinks; three 128 MiB guests run in a
+// 256 MiB pool with overcommit, the policy ballooning them, each answering;
+// bad targets are refused; the page-sharing estimate finds clones' identical
+// pages.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Hypervisor } from '../../src/host/hypervisor.ts';
+import { nodeHypervisor } from '../../src/host/node-hypervisor.ts';
+import { sh } from './hypervisor-helpers.ts';
+
+const open: Hypervisor[] = [];
+function host(memoryMiB = 512, overcommit = false): Hypervisor {
+  const hv = nodeHypervisor({ pcpus: 1, memoryMiB, overcommit }, 1);
+  open.push(hv);
+  return hv;
+}
+
+
+const memTotalMiB = async (hv: Hypervisor, id: string): Promise<number> => Number(await sh(hv, id, "awk '/MemTotal/ {print $2}' /proc/meminfo")) / 1024;
+
+/** Poll until `ok(value)` or `ms` pass; the last value. */
+async function within<T>(ms: number, read: () => Promise<T>, ok: (v: T) => boolean): Promise<{ value: T; ms: number }> {
+  const t0 = performance.now();
+  for (;;) {
+    const value = await read();
+    if (ok(value) || performance.now() - t0 > ms) return { value, ms: performance.now() - t0 };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the memory balloon', () => {
+  afterEach(async () => {
+    for (const hv of open.splice(0)) await hv.dispose();
+  });
+
+  it('inflates a 128 MiB guest to 64 MiB, and its kernel sees it within 2 s; deflating gives it back', async () => {
+    const hv = host();
+    const id = hv.createVm({ name: 'bal1', memoryMiB: 128, boot: 'clone' }).id;
+    await hv.start(id);
+    const before = await memTotalMiB(hv, id);
+    await hv.setBalloon(id, 64);
+    const inflated = await within(2000, () => memTotalMiB(hv, id), (t) => t <= before - 63);
+    console.log(`balloon to 64 MiB: MemTotal ${before.toFixed(1)} -> ${inflated.value.toFixed(1)} MiB in ${inflated.ms.toFixed(0)} ms`);
+    expect(inflated.value).toBeLessThanOrEqual(before - 63);
+    const info = await hv.memoryInfo(id);
+    expect(info).toMatchObject({ memoryMiB: 128, targetMiB: 64, keptMiB: 64, balloonMiB: 64 });
+    expect(info.zeroedMiB).toBe(64); // every page given up was zeroed
+    expect(info.guest!.totalMiB).toBeCloseTo(inflated.value, 0);
+    expect(hv.vm(id).balloonMiB).toBe(64);
+    await hv.setBalloon(id, null);
+    const deflated = await within(2000, () => memTotalMiB(hv, id), (t) => t >= before - 1);
+    expect(deflated.value).toBeGreaterThanOrEqual(before - 1);
+    expect((await hv.memoryInfo(id)).balloonMiB).toBe(0);
+    expect(await sh(hv, id, 'echo alive')).toBe('alive');
+  });
+
+  it('zeroes the pages a guest freed when it hints them, and its saved state shrinks by 40 % or more', async () => {
+    const hv = host();
+    const id = hv.createVm({ name: 'hint1', memoryMiB: 128, boot: 'clone' }).id;
+    await hv.start(id);
+    // 64 MiB written (not zeros) by a process that then exits: the freed pages keep their bytes.
+    await sh(hv, id, 'hv-dirty 40000 64 & sleep 2; kill $!; wait');
+    const before = await hv.takeSnapshot(id, 'before');
+    const zeroedMiB = await hv.hintFreePages(id);
+    const after = await hv.takeSnapshot(id, 'after');
+    console.log(`free-page hinting zeroed ${zeroedMiB.toFixed(1)} MiB; state ${(before.stateBytes / 2 ** 20).toFixed(1)} -> ${(after.stateBytes / 2 ** 20).toFixed(1)} MiB`);
+    expect(zeroedMiB).toBeGreaterThan(48);
+    expect(after.stateBytes).toBeLessThan(before.stateBytes * 0.6);
+    expect(await sh(hv, id, 'echo alive')).toBe('alive');
+  });
+
+  it('runs three 128 MiB guests in a 256 MiB pool with overcommit: the policy balloons them, each answers', async () => {
+    const hv = host(256, true);
+    const notes: string[] = [];
+    hv.on((e) => {
+      if (e.type === 'vm-note' && e.message.startsWith('balloons')) notes.push(e.message);
+    });
+    const ids = ['oc1', 'oc2', 'oc3'].map((name) => hv.createVm({ name, memoryMiB: 128, boot: 'clone' }).id);
+    for (const id of ids) await hv.start(id);
+    expect(hv.vms().map((v) => v.balloonMiB)).toEqual([85, 85, 85]);
+    expect(notes.at(-1)).toMatch(/guests reserve 384 MiB of a 256 MiB pool.*oc3 keeps 85 of 128 MiB/);
+    for (const id of ids) {
+      const kept = await within(3000, async () => (await hv.memoryInfo(id)).keptMiB, (k) => k <= 85);
+      expect(kept.value).toBe(85);
+      expect(await sh(hv, id, 'echo ok')).toBe('ok');
+    }
+    // One stops: the others get their RAM back.
+    await hv.stop(ids[2]!);
+    expect(hv.vms().map((v) => v.balloonMiB)).toEqual([null, null, null]);
+    expect(notes.at(-1)).toMatch(/oc1 gets all 128 MiB back/);
+  });
+
+  it('refuses a target above the guest\'s RAM or below what its kernel needs', async () => {
+    const hv = host();
+    const id = hv.createVm({ name: 'bal2', memoryMiB: 96 }).id;
+    await expect(hv.setBalloon(id, 128)).rejects.toThrow(/bal2: a balloon target of 128 MiB is above its RAM \(96 MiB\)/);
+    await expect(hv.setBalloon(id, 16)).rejects.toThrow(/below the 48 MiB its kernel and in-memory root file system need/);
+    await expect(hv.setBalloon(id, 60.5)).rejects.toThrow(/not a whole number of MiB/);
+    expect(hv.vm(id).balloonMiB).toBeNull();
+  });
+
+  it('estimates what page sharing would save across clones of one template', async () => {
+    const hv = host();
+    const ids = ['ps1', 'ps2'].map((name) => hv.createVm({ name, memoryMiB: 96, boot: 'clone' }).id);
+    for (const id of ids) await hv.start(id);
+    const r = await hv.pageSharing();
+    console.log(`page sharing over 2 clones: ${r.pages} pages, ${r.zeroPages} zero, ${r.sharablePages} sharable (${r.acrossGuestsPages} across guests)`);
+    expect(r.pages).toBe(2 * 96 * 256);
+    // Clones of one template hold the same kernel and initramfs: thousands of identical pages.
+    expect(r.acrossGuestsPages).toBeGreaterThan(1000);
+    expect(r.guests.map((g) => g.id)).toEqual(['ps1', 'ps2']);
+  });
+});
