@@ -8,7 +8,7 @@ import type { VmResources, VmResourcesInput } from '../core/scheduler-types.ts';
 import type { GuestImage, MemorySearchResult } from '../protocol/guest-api.ts';
 import type { ExecResult } from './guest.ts';
 import type { SharingReport } from '../core/memory/page-sharing.ts';
-import type { GuestMemoryInfo, HostSettings, HvEvent, MemoryView, MigrationReport, MirrorSpec, RemoteMigrationOptions, StorageInfo, VmInfo, VmSpec } from './hypervisor.ts';
+import type { CompactionReport, GuestMemoryInfo, HostSettings, HvEvent, MemoryView, MigrationReport, MirrorSpec, RemoteMigrationOptions, StorageInfo, VmInfo, VmSpec } from './hypervisor.ts';
 import type { RateLimit } from '../core/net/token-bucket.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from './net/networks.ts';
 import type { PeriodHistory } from './period-history.ts';
@@ -118,6 +118,9 @@ export interface HostApi {
   memoryInfo(id: string): Promise<GuestMemoryInfo>;
   hintFreePages(id: string): Promise<number>;
   pageSharing(): Promise<SharingReport>;
+  compact(id: string): Promise<CompactionReport>;
+  hibernate(id: string): Promise<void>;
+  wake(id: string): Promise<void>;
   resizeConsole(id: string, cols: number, rows: number): void;
   prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
   standbyReady(): Promise<void>;
@@ -150,5 +153,8 @@ export const FORWARDED_CALLS = [
   'memoryInfo',
   'hintFreePages',
   'pageSharing',
+  'compact',
+  'hibernate',
+  'wake',
 ] as const satisfies readonly (keyof HostApi)[];
 export type ForwardedCall = (typeof FORWARDED_CALLS)[number];

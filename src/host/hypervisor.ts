@@ -60,6 +60,24 @@ export interface HypervisorEnv {
   zstdWasmUrl?: string;
   /** Where networks, VM definitions and snapshots are kept across reloads (the dashboard's IndexedDB); none: nowhere. */
   persistence?: Persistence;
+  /**
+   * The host memory this process holds, bytes (Node: its resident set), for
+   * compaction's report; none: the browser does not say (a worker's
+   * committed memory is not visible to the page).
+   */
+  hostMemoryBytes?: () => number;
+}
+
+/** What a compaction did (Hypervisor.compact). */
+export interface CompactionReport {
+  /** MiB of free pages the guest reported and the host zeroed. */
+  zeroedMiB: number;
+  /** The saved state it was rebuilt from, MiB (only its non-zero pages are touched again). */
+  stateMiB: number;
+  /** Host memory before and after, MiB, where the host can measure it (null: it cannot). */
+  hostBeforeMiB: number | null;
+  hostAfterMiB: number | null;
+  ms: number;
 }
 
 /** What the hypervisor keeps across reloads, and whether it can. */
@@ -821,11 +839,11 @@ export class Hypervisor implements HostApi {
         const next = transition(vm.state, 'restart', vm.name);
         await this.teardown(vm, { keepMemory: true });
         this.revertDisks(disks);
-        await this.boot(vm, next, signal, snap);
+        await this.boot(vm, next, signal, restoreOf(snap));
       } else {
         const next = transition(vm.state, 'start', vm.name);
         this.revertDisks(disks);
-        await this.boot(vm, next, signal, snap);
+        await this.boot(vm, next, signal, restoreOf(snap));
       }
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} reverted to snapshot ${snap.info.name}` });
     });
@@ -976,6 +994,40 @@ export class Hypervisor implements HostApi {
     if (bytes === null) throw new HvError('guest-crashed', `${vm.name} did not report its free pages within 10 s (is its balloon driver loaded?)`, {});
     this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} reported ${(bytes / 2 ** 20).toFixed(1)} MiB of free pages, now zeroed` });
     return bytes / 2 ** 20;
+  }
+
+  /**
+   * Reclaim for real: a WebAssembly memory never shrinks, so the guest's
+   * free pages are hinted and zeroed, its state saved, and the guest rebuilt
+   * in a fresh worker from that state, where only the non-zero pages are
+   * touched (workers/v86-tuning.ts); the old worker and its memory go. The
+   * guest goes on where it was, with its identity. Reports the host memory
+   * before and after where it can be measured.
+   */
+  async compact(id: string): Promise<CompactionReport> {
+    const vm = this.record(id);
+    const t0 = performance.now();
+    const measure = (): number | null => (this.env.hostMemoryBytes ? this.env.hostMemoryBytes() / 2 ** 20 : null);
+    const hostBeforeMiB = measure();
+    const zeroedMiB = await this.hintFreePages(id);
+    let stateMiB = 0;
+    await this.lifecycle(id, 'compact', { cancellable: true }, async (vm, signal) => {
+      const guest = vm.guest;
+      if (!guest || vm.state !== 'running') throw new HvError('illegal-state', `${vm.name} is ${vm.state}: compaction rebuilds a running guest`, { state: vm.state });
+      // The state as v86 saves it (zero pages skipped), straight into the new worker: no copy, no compression.
+      const saved = await guest.saveState();
+      if (saved.disks) await this.applyFlush(guest, saved.disks);
+      stateMiB = saved.state.byteLength / 2 ** 20;
+      const next = transition(vm.state, 'restart', vm.name);
+      await this.teardown(vm, { keepMemory: true });
+      await this.boot(vm, next, signal, { state: () => saved.state, clockMs: saved.clockMs, ready: vm.ready, mac: vm.mac });
+    });
+    // The old worker's memory is the engine's to return: give it a moment.
+    await new Promise((r) => setTimeout(r, 200));
+    const report = { zeroedMiB, stateMiB, hostBeforeMiB, hostAfterMiB: measure(), ms: performance.now() - t0 };
+    const host = report.hostBeforeMiB !== null && report.hostAfterMiB !== null ? `; host memory ${report.hostBeforeMiB.toFixed(0)} -> ${report.hostAfterMiB.toFixed(0)} MiB` : '';
+    this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} compacted: ${zeroedMiB.toFixed(1)} MiB of free pages zeroed, rebuilt from a ${report.stateMiB.toFixed(1)} MiB state${host}` });
+    return report;
   }
 
   /**
@@ -1539,22 +1591,41 @@ export class Hypervisor implements HostApi {
   async suspendAll(): Promise<string[]> {
     const done: string[] = [];
     for (const vm of [...this.vmsById.values()].filter((v) => v.state === 'running' || v.state === 'paused')) {
-      const old = this.snaps.list(vm.id).find((x) => x.name === SUSPENDED_SNAPSHOT);
-      if (old) this.deleteSnapshot(old.id);
-      await this.takeSnapshot(vm.id, SUSPENDED_SNAPSHOT);
-      await this.stop(vm.id);
+      await this.hibernate(vm.id);
       done.push(vm.name);
     }
     await this.persistChain;
     return done;
   }
 
+  /**
+   * Hibernate one guest: its whole state saved as its snapshot "suspended"
+   * (zstd-compressed; kept in storage where the hypervisor has it, in memory
+   * otherwise) and the VM stopped, its RAM back in the pool. wake() (or the
+   * "Resume them" of a reload) starts it where it was.
+   */
+  async hibernate(id: string): Promise<void> {
+    const vm = this.record(id);
+    const old = this.snaps.list(vm.id).find((x) => x.name === SUSPENDED_SNAPSHOT);
+    if (old) this.deleteSnapshot(old.id);
+    await this.takeSnapshot(vm.id, SUSPENDED_SNAPSHOT);
+    await this.stop(vm.id);
+  }
+
+  /** Start a hibernated guest from its snapshot "suspended", then drop the snapshot. */
+  async wake(id: string): Promise<void> {
+    const vm = this.record(id);
+    const snap = this.snaps.list(vm.id).find((x) => x.name === SUSPENDED_SNAPSHOT);
+    if (!snap) throw new HvError('not-found', `${vm.name} is not hibernated (it has no snapshot "${SUSPENDED_SNAPSHOT}")`, {});
+    await this.revertSnapshot(snap.id);
+    this.deleteSnapshot(snap.id);
+  }
+
   /** Start every VM that has a "suspended" snapshot from it, then drop the snapshot. */
   async resumeSuspended(): Promise<string[]> {
     const done: string[] = [];
     for (const snap of this.snaps.list().filter((x) => x.name === SUSPENDED_SNAPSHOT)) {
-      await this.revertSnapshot(snap.id);
-      this.deleteSnapshot(snap.id);
+      await this.wake(snap.vmId);
       done.push(snap.vm);
     }
     return done;
@@ -1714,7 +1785,7 @@ export class Hypervisor implements HostApi {
     });
   }
 
-  private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal, snapshot?: { header: SnapshotHeader; payload: Uint8Array }): Promise<void> {
+  private async boot(vm: VmRecord, booting: VmState, signal: AbortSignal, snapshot?: Restore): Promise<void> {
     this.pool.reserve(vm.id, vm.memoryMiB, vm.name, 'start');
     this.rebalanceBalloons(`${vm.name} starts`);
     const generation = ++vm.generation;
@@ -1732,9 +1803,9 @@ export class Hypervisor implements HostApi {
       let guest: Guest | null = null;
       if (snapshot) {
         // The guest goes on from the snapshot with the identity it had then (no new one): its ready line is the snapshot's.
-        guest = await this.spawn(vm, generation, signal, { state: snapshot.payload.slice().buffer, clockMs: snapshot.header.clockMs }, false);
-        guest.ready = snapshot.header.ready;
-        vm.mac = snapshot.header.mac;
+        guest = await this.spawn(vm, generation, signal, { state: snapshot.state(), clockMs: snapshot.clockMs }, false);
+        guest.ready = snapshot.ready;
+        vm.mac = snapshot.mac;
         vm.bootedBy = 'snapshot';
       } else if (vm.boot === 'clone' && (Object.keys(vm.volumes).length > 0 || vm.cdrom)) {
         // A template's kernel has no IDE driver and found no disks when it booted (IDE has no hot-plug).
@@ -2148,6 +2219,19 @@ export function initialHost(settings: Partial<HostSettings> & Pick<HostSettings,
   const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
   const pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
   return { settings: hostSettings(config, pool, checkDiskIops(settings.diskIops ?? null)), memory: memoryView(pool, []) };
+}
+
+/** A guest state to boot from, with the identity it had (a snapshot's, or a compaction's). */
+interface Restore {
+  /** The state's buffer (a fresh one each call: it is transferred to the worker). */
+  state: () => ArrayBuffer;
+  clockMs: number;
+  ready: ReadyInfo | null;
+  mac: string | null;
+}
+
+function restoreOf(snap: { header: SnapshotHeader; payload: Uint8Array }): Restore {
+  return { state: () => snap.payload.slice().buffer, clockMs: snap.header.clockMs, ready: snap.header.ready, mac: snap.header.mac };
 }
 
 /** Pages a balloon takes so that a guest of `memoryMiB` keeps `targetMiB` (null: none). */

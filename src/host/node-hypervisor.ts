@@ -17,7 +17,10 @@ export function nodeHypervisor(
   extra: Partial<HypervisorEnv> = {},
 ): Hypervisor {
   const images = nodeImages().sort((a, b) => Number(b.id === firstImage) - Number(a.id === firstImage));
-  return new Hypervisor({ workers: nodeGuestWorkers, images, wasm: { url: nodeWasmUrl }, standbyWorkers, hostCores: availableParallelism(), ...extra }, settings);
+  return new Hypervisor(
+    { workers: nodeGuestWorkers, images, wasm: { url: nodeWasmUrl }, standbyWorkers, hostCores: availableParallelism(), hostMemoryBytes: () => process.memoryUsage().rss, ...extra },
+    settings,
+  );
 }
 
 /** The templates folder `dir` (as npm run templates writes it) as a TemplateSource. */

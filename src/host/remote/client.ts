@@ -13,7 +13,7 @@ import type { BaseImageInfo, VolumeInfo, VolumeSnapshotInfo, VolumeSpec } from '
 import type { IoLimits } from '../../core/storage/io-limit.ts';
 import type { DiskSlot } from '../../protocol/guest-api.ts';
 import type { SharingReport } from '../../core/memory/page-sharing.ts';
-import { initialHost, type GuestMemoryInfo, type HostSettings, type HvEvent, type MemoryView, type MigrationReport, type MirrorSpec, type RemoteMigrationOptions, type StorageInfo, type VmInfo, type VmSpec } from '../hypervisor.ts';
+import { initialHost, type CompactionReport, type GuestMemoryInfo, type HostSettings, type HvEvent, type MemoryView, type MigrationReport, type MirrorSpec, type RemoteMigrationOptions, type StorageInfo, type VmInfo, type VmSpec } from '../hypervisor.ts';
 import { imageById } from '../images.ts';
 import type { NetworkInfo, NetworkSpec, NetworkView } from '../net/networks.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
@@ -308,6 +308,18 @@ export class HypervisorClient implements HostApi {
 
   pageSharing(): Promise<SharingReport> {
     return this.forward('pageSharing');
+  }
+
+  compact(id: string): Promise<CompactionReport> {
+    return this.forward('compact', id);
+  }
+
+  hibernate(id: string): Promise<void> {
+    return this.forward('hibernate', id);
+  }
+
+  wake(id: string): Promise<void> {
+    return this.forward('wake', id);
   }
 
   exportSnapshot(snapshotId: string): Promise<Uint8Array> {
