@@ -224,6 +224,7 @@ export class GuestRuntime implements GuestApi {
       setInterval(() => {
         this.gate?.flushUsage();
         this.sendIoCounters();
+        this.sendBalloon();
         if (!this.jitOn && (this.gate?.runMs ?? 0) > JIT_AFTER_RUN_MS) this.enableJit();
       }, USAGE_FLUSH_MS),
     );
@@ -416,6 +417,15 @@ export class GuestRuntime implements GuestApi {
   /** The blocks written since they were last taken, per volume that has any. */
   private takeDiskBlocks(): DiskBlocks[] {
     return this.disks.map((d) => ({ slot: d.spec.slot, volume: d.spec.volume, blocks: d.disk.takeDirty() })).filter((d) => d.blocks.blocks.length > 0);
+  }
+
+  private balloonSent = 0;
+
+  private sendBalloon(): void {
+    const pages = this.balloon?.actualPages ?? 0;
+    if (pages === this.balloonSent) return;
+    this.balloonSent = pages;
+    this.sink([{ type: 'balloon', actualPages: pages }]);
   }
 
   private sendIoCounters(): void {

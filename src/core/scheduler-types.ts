@@ -138,6 +138,8 @@ export interface PeriodRecord {
   handedOver: number;
   /** Its disk I/O in this period (added by the host's storage; absent for a VM without volumes). */
   io?: IoPeriod;
+  /** MiB its memory balloon held at the period's end (added by the host; absent while it held none since boot). */
+  balloonMiB?: number;
 }
 
 /** How the pCPUs were used in one closed period. */

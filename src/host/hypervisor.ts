@@ -363,6 +363,8 @@ export class Hypervisor implements HostApi {
   /** Volumes, base images and the VMs' disk I/O. */
   private readonly storage = new HostStorage((volume, blocks) => this.persist(`the blocks written to volume ${volume}`, (p) => p.putBlocks(volume, blocks)));
   private diskIops: number | null = null;
+  /** Each running guest's balloon, pages, as its worker last reported (period records). */
+  private readonly balloonPages = new Map<string, number>();
   private persistChain: Promise<void> = Promise.resolve();
   /** The channel this host takes migrations on (acceptMigrations). */
   private accepting: { stop: () => void } | null = null;
@@ -1253,6 +1255,10 @@ export class Hypervisor implements HostApi {
   /** Disk I/O into the period records, then the host's disk capacity divided again by shares. */
   private accountIo(records: ClosedPeriod['vms']): void {
     this.storage.account(records);
+    for (const r of records) {
+      const pages = this.balloonPages.get(r.vmId);
+      if (pages !== undefined) r.balloonMiB = pages / 256;
+    }
     const changes = this.storage.divide(this.diskIops, (vmId) => this.vmsById.get(vmId)?.io ?? NO_IO_LIMITS);
     for (const [vmId, limits] of changes) void this.vmsById.get(vmId)?.guest?.setIoLimits(limits).catch(() => {});
   }
@@ -1790,6 +1796,7 @@ export class Hypervisor implements HostApi {
     this.rebalanceBalloons(`${vm.name} starts`);
     const generation = ++vm.generation;
     this.storage.booted(vm.id, this.diskIops);
+    this.balloonPages.delete(vm.id);
     vm.ready = null;
     vm.reason = null;
     vm.bootMs = null;
@@ -1932,6 +1939,7 @@ export class Hypervisor implements HostApi {
         if (e.type === 'boot-progress') this.emit({ type: 'boot-progress', at: this.timers.now(), vmId: vm.id, phase: e.phase, file: e.file, loaded: e.loaded, total: e.total });
         if (e.type === 'guest-crash') void this.crash(vm, generation, e.reason);
         if (e.type === 'disk-io') this.storage.reported(vm.id, e.counters);
+        if (e.type === 'balloon') this.balloonPages.set(vm.id, e.actualPages);
       },
     });
   }

@@ -197,7 +197,9 @@ export type GuestEvent =
   /** `seq` counts these events from 1 (answers that carry blocks say how many were sent before them: DiskFlush.sentSeq). */
   | ({ type: 'disk-blocks'; seq: number } & DiskBlocks)
   /** The guest's disk counters since boot (sent when they changed). */
-  | { type: 'disk-io'; counters: IoCounters };
+  | { type: 'disk-io'; counters: IoCounters }
+  /** The balloon's size in pages (sent when it changed). */
+  | { type: 'balloon'; actualPages: number };
 
 export type GuestEventSink = (events: GuestEvent[]) => void;
 

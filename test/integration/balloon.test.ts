@@ -49,6 +49,9 @@ describe('the memory balloon', () => {
     expect(info.zeroedMiB).toBe(64); // every page given up was zeroed
     expect(info.guest!.totalMiB).toBeCloseTo(inflated.value, 0);
     expect(hv.vm(id).balloonMiB).toBe(64);
+    // The period records carry it (the worker reports its balloon every 250 ms).
+    const recorded = await within(2000, async () => hv.history.last(1)[0]?.vms.find((r) => r.vmId === id)?.balloonMiB, (m) => m === 64);
+    expect(recorded.value).toBe(64);
     await hv.setBalloon(id, null);
     const deflated = await within(2000, () => memTotalMiB(hv, id), (t) => t >= before - 1);
     expect(deflated.value).toBeGreaterThanOrEqual(before - 1);
