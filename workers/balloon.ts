@@ -13,6 +13,8 @@ const PAGE = 4096;
 export interface V86Balloon {
   num_pages: number;
   actual: number;
+  /** free_page_hint_cmd_id as the guest reads it: 0 stop, 1 done, others a request. */
+  fp_cmd: number;
   Inflate(pages: number): void;
   Deflate(pages: number): void;
   Cleanup(done: (zeroedBytes: number) => void): void;
@@ -27,6 +29,8 @@ interface V86VirtQueue {
 export class Balloon {
   /** Pages zeroed as the balloon took them, since boot. */
   zeroedPages = 0;
+  /** The next free-page hint request's id (2 and up: 0 and 1 mean stop and done). */
+  private hintId = 2;
 
   constructor(
     private readonly dev: V86Balloon,
@@ -78,7 +82,13 @@ export class Balloon {
 
   /** Free-page hinting: the guest reports its free pages and v86 zeroes them; bytes zeroed, or null on timeout. */
   hintFree(timeoutMs: number): Promise<number | null> {
-    return withTimeout(timeoutMs, (done) => this.dev.Cleanup(done));
+    return withTimeout(timeoutMs, (done) => {
+      this.dev.Cleanup(done);
+      // v86 asks with id 2 every time, and Linux ignores a request with the id of the one it answered last:
+      // each request gets an id of its own (the guest reads it after this turn).
+      this.dev.fp_cmd = this.hintId;
+      this.hintId = this.hintId >= 0x7fffffff ? 2 : this.hintId + 1;
+    });
   }
 
   /** The inflate buffers hold 32-bit page frame numbers: zero those pages. */

@@ -70,6 +70,8 @@ describe('the memory balloon', () => {
     const after = await hv.takeSnapshot(id, 'after');
     console.log(`free-page hinting zeroed ${zeroedMiB.toFixed(1)} MiB; state ${(before.stateBytes / 2 ** 20).toFixed(1)} -> ${(after.stateBytes / 2 ** 20).toFixed(1)} MiB`);
     expect(zeroedMiB).toBeGreaterThan(48);
+    // A second request is answered too (Linux ignores one with the id it answered last).
+    expect(await hv.hintFreePages(id)).toBeGreaterThan(48);
     expect(after.stateBytes).toBeLessThan(before.stateBytes * 0.6);
     expect(await sh(hv, id, 'echo alive')).toBe('alive');
   });
