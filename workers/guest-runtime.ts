@@ -43,6 +43,8 @@ const SERIAL_FLUSH_MS = 16;
 /** Use outside slices is reported this often (also keeps counters fresh). */
 const USAGE_FLUSH_MS = 250;
 const PANIC_RE = /Kernel panic - not syncing:[^\r\n]*/;
+/** The OOM killer's line (KERN_ERR: /init lets errors reach the console). */
+const OOM_RE = /Out of memory(?: \(oom_kill_allocating_task\))?: Killed process (\d+) \(([^)]*)\)/;
 /** A boot or a clone's identity runs interpreted until this line (see v86-tuning.ts). */
 const READY_MARK = 'HV-READY';
 /** The JIT goes on after this much guest execution even without a ready line (the small kernel needs ~1 s). */
@@ -52,6 +54,8 @@ const now = guestClock;
 /** How long the guest's balloon driver may take to report its statistics, and its free pages, ms. */
 const BALLOON_ANSWER_MS = 2000;
 const HINT_ANSWER_MS = 10_000;
+/** While a balloon holds memory, the guest's statistics are read this often (ms). */
+const BALLOON_STATS_MS = 1000;
 /** Kernel parameter that leaves the IDE driver (ata_piix) out of a boot. */
 const NO_IDE = 'initcall_blacklist=piix_init';
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
@@ -420,12 +424,25 @@ export class GuestRuntime implements GuestApi {
   }
 
   private balloonSent = 0;
+  private balloonStatsAt = 0;
+  private balloonStatsPending = false;
 
+  /** The balloon's size when it changed; while it holds memory, the guest's statistics too, once a second. */
   private sendBalloon(): void {
-    const pages = this.balloon?.actualPages ?? 0;
-    if (pages === this.balloonSent) return;
-    this.balloonSent = pages;
-    this.sink([{ type: 'balloon', actualPages: pages }]);
+    const b = this.balloon;
+    const pages = b?.actualPages ?? 0;
+    if (pages !== this.balloonSent) {
+      this.balloonSent = pages;
+      this.sink([{ type: 'balloon', actualPages: pages }]);
+    }
+    const now = hostClock();
+    if (!b || b.targetPages === 0 || this.balloonStatsPending || now - this.balloonStatsAt < BALLOON_STATS_MS) return;
+    this.balloonStatsAt = now;
+    this.balloonStatsPending = true;
+    void b.stats(BALLOON_ANSWER_MS).then((stats) => {
+      this.balloonStatsPending = false;
+      if (stats && this.emulator) this.sink([{ type: 'balloon', actualPages: b.actualPages, stats }]);
+    });
   }
 
   private sendIoCounters(): void {
@@ -511,7 +528,12 @@ export class GuestRuntime implements GuestApi {
         this.crashed = true;
         this.serial.flush();
         this.emit({ type: 'guest-crash', reason: m[0].trim() });
+        return;
       }
+      // Only the line this newline ends (a line is seen once).
+      const line = this.serialTail.slice(this.serialTail.lastIndexOf('\n', this.serialTail.length - 2) + 1);
+      const oom = OOM_RE.exec(line);
+      if (oom) this.emit({ type: 'guest-oom', pid: Number(oom[1]), process: oom[2]! });
     }
   }
 

@@ -140,6 +140,8 @@ export interface PeriodRecord {
   io?: IoPeriod;
   /** MiB its memory balloon held at the period's end (added by the host; absent while it held none since boot). */
   balloonMiB?: number;
+  /** The guest's own memory report, the latest while its balloon holds memory (MiB; faults and swap as counts since boot). */
+  guestMemory?: { totalMiB: number; freeMiB: number; availableMiB: number; majorFaults: number; swapIn: number; swapOut: number };
 }
 
 /** How the pCPUs were used in one closed period. */

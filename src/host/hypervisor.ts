@@ -39,7 +39,7 @@ import { NO_IO_LIMITS, normalizeIoLimits, type IoLimits } from '../core/storage/
 import { checkDiskImage } from '../core/storage/image-check.ts';
 import { BALLOON_FLOOR_MIB, checkBalloonTarget } from '../core/memory/balloon-target.ts';
 import { sharingReport, type SharingReport } from '../core/memory/page-sharing.ts';
-import { DISK_SLOTS, type DiskFlush, type DiskSlot } from '../protocol/guest-api.ts';
+import { DISK_SLOTS, type BalloonStats, type DiskFlush, type DiskSlot } from '../protocol/guest-api.ts';
 
 export interface HypervisorEnv {
   workers: GuestWorkerFactory;
@@ -245,6 +245,8 @@ export interface VmInfo {
   cdrom: boolean;
   /** The RAM its balloon leaves the guest (MiB), or null: no balloon. */
   balloonMiB: number | null;
+  /** The last time its kernel ran out of memory and killed a process (this boot), or null. */
+  lastOom: { at: number; pid: number; process: string } | null;
 }
 
 /** A guest's memory as the hypervisor and the guest's own kernel see it (Hypervisor.memoryInfo). */
@@ -365,6 +367,8 @@ export class Hypervisor implements HostApi {
   private diskIops: number | null = null;
   /** Each running guest's balloon, pages, as its worker last reported (period records). */
   private readonly balloonPages = new Map<string, number>();
+  /** Each ballooned guest's latest statistics (period records). */
+  private readonly balloonStats = new Map<string, NonNullable<ClosedPeriod['vms'][number]['guestMemory']>>();
   private persistChain: Promise<void> = Promise.resolve();
   /** The channel this host takes migrations on (acceptMigrations). */
   private accepting: { stop: () => void } | null = null;
@@ -538,6 +542,7 @@ export class Hypervisor implements HostApi {
         cdrom: spec.cdrom === true,
         balloonMiB: checkBalloonTarget(spec.balloonMiB ?? null, memoryMiB, name),
         autoBalloon: false,
+        lastOom: null,
         guest: null,
         consoleSize: null,
         generation: 0,
@@ -974,17 +979,7 @@ export class Hypervisor implements HostApi {
       keptMiB: vm.memoryMiB - pagesMiB(b.actualPages),
       balloonMiB: pagesMiB(b.actualPages),
       zeroedMiB: pagesMiB(b.zeroedPages),
-      guest: b.stats
-        ? {
-            totalMiB: mib(b.stats.memTotal),
-            freeMiB: mib(b.stats.memFree),
-            availableMiB: mib(b.stats.memAvailable),
-            cachesMiB: mib(b.stats.caches),
-            majorFaults: b.stats.majorFaults,
-            swapIn: b.stats.swapIn,
-            swapOut: b.stats.swapOut,
-          }
-        : null,
+      guest: b.stats ? { ...guestMemoryOf(b.stats), cachesMiB: mib(b.stats.caches) } : null,
     };
   }
 
@@ -1258,6 +1253,8 @@ export class Hypervisor implements HostApi {
     for (const r of records) {
       const pages = this.balloonPages.get(r.vmId);
       if (pages !== undefined) r.balloonMiB = pages / 256;
+      const stats = pages ? this.balloonStats.get(r.vmId) : undefined;
+      if (stats) r.guestMemory = { ...stats };
     }
     const changes = this.storage.divide(this.diskIops, (vmId) => this.vmsById.get(vmId)?.io ?? NO_IO_LIMITS);
     for (const [vmId, limits] of changes) void this.vmsById.get(vmId)?.guest?.setIoLimits(limits).catch(() => {});
@@ -1797,6 +1794,8 @@ export class Hypervisor implements HostApi {
     const generation = ++vm.generation;
     this.storage.booted(vm.id, this.diskIops);
     this.balloonPages.delete(vm.id);
+    this.balloonStats.delete(vm.id);
+    vm.lastOom = null;
     vm.ready = null;
     vm.reason = null;
     vm.bootMs = null;
@@ -1939,7 +1938,16 @@ export class Hypervisor implements HostApi {
         if (e.type === 'boot-progress') this.emit({ type: 'boot-progress', at: this.timers.now(), vmId: vm.id, phase: e.phase, file: e.file, loaded: e.loaded, total: e.total });
         if (e.type === 'guest-crash') void this.crash(vm, generation, e.reason);
         if (e.type === 'disk-io') this.storage.reported(vm.id, e.counters);
-        if (e.type === 'balloon') this.balloonPages.set(vm.id, e.actualPages);
+        if (e.type === 'balloon') {
+          this.balloonPages.set(vm.id, e.actualPages);
+          if (e.stats) this.balloonStats.set(vm.id, guestMemoryOf(e.stats));
+        }
+        if (e.type === 'guest-oom') {
+          const balloon = vm.balloonMiB === null ? '' : ` (its balloon leaves it ${vm.balloonMiB} of its ${vm.memoryMiB} MiB)`;
+          vm.lastOom = { at: this.timers.now(), pid: e.pid, process: e.process };
+          this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} ran out of memory${balloon}: its kernel killed ${e.process} (pid ${e.pid})` });
+          this.emit({ type: 'vm-resources', at: this.timers.now(), vmId: vm.id, name: vm.name, resources: { ...vm.resources } });
+        }
       },
     });
   }
@@ -2117,7 +2125,7 @@ export class Hypervisor implements HostApi {
 }
 
 function publicInfo(vm: VmRecord): VmInfo {
-  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk, volumes, io, cdrom, balloonMiB } = vm;
+  const { id, name, state, memoryMiB, image, resources, ready, reason, bootMs, boot, bootedBy, bootNote, bootPhases, network, nicLimit, ip, trunk, volumes, io, cdrom, balloonMiB, lastOom } = vm;
   return {
     id,
     name,
@@ -2140,6 +2148,7 @@ function publicInfo(vm: VmRecord): VmInfo {
     io: { ...io },
     cdrom,
     balloonMiB,
+    lastOom: lastOom ? { ...lastOom } : null,
   };
 }
 
@@ -2240,6 +2249,12 @@ interface Restore {
 
 function restoreOf(snap: { header: SnapshotHeader; payload: Uint8Array }): Restore {
   return { state: () => snap.payload.slice().buffer, clockMs: snap.header.clockMs, ready: snap.header.ready, mac: snap.header.mac };
+}
+
+/** A guest's balloon statistics in MiB (faults and swap as counts). */
+function guestMemoryOf(s: BalloonStats): { totalMiB: number; freeMiB: number; availableMiB: number; majorFaults: number; swapIn: number; swapOut: number } {
+  const mib = (bytes: number): number => bytes / 2 ** 20;
+  return { totalMiB: mib(s.memTotal), freeMiB: mib(s.memFree), availableMiB: mib(s.memAvailable), majorFaults: s.majorFaults, swapIn: s.swapIn, swapOut: s.swapOut };
 }
 
 /** Pages a balloon takes so that a guest of `memoryMiB` keeps `targetMiB` (null: none). */

@@ -198,8 +198,10 @@ export type GuestEvent =
   | ({ type: 'disk-blocks'; seq: number } & DiskBlocks)
   /** The guest's disk counters since boot (sent when they changed). */
   | { type: 'disk-io'; counters: IoCounters }
-  /** The balloon's size in pages (sent when it changed). */
-  | { type: 'balloon'; actualPages: number };
+  /** The guest's kernel ran out of memory and killed a process (its OOM killer's console line). */
+  | { type: 'guest-oom'; pid: number; process: string }
+  /** The balloon's size in pages (sent when it changed), and, while it holds memory, the guest's statistics once a second. */
+  | { type: 'balloon'; actualPages: number; stats?: BalloonStats };
 
 export type GuestEventSink = (events: GuestEvent[]) => void;
 

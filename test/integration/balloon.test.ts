@@ -52,6 +52,10 @@ describe('the memory balloon', () => {
     // The period records carry it (the worker reports its balloon every 250 ms).
     const recorded = await within(2000, async () => hv.history.last(1)[0]?.vms.find((r) => r.vmId === id)?.balloonMiB, (m) => m === 64);
     expect(recorded.value).toBe(64);
+    // And, while the balloon holds memory, the guest's own report, once a second.
+    const reported = await within(3000, async () => hv.history.last(1)[0]?.vms.find((r) => r.vmId === id)?.guestMemory, (m) => m !== undefined && Math.abs(m.totalMiB - inflated.value) < 1);
+    expect(reported.value!.totalMiB).toBeCloseTo(inflated.value, 0);
+    expect(reported.value!.freeMiB).toBeGreaterThan(0);
     await hv.setBalloon(id, null);
     const deflated = await within(2000, () => memTotalMiB(hv, id), (t) => t >= before - 1);
     expect(deflated.value).toBeGreaterThanOrEqual(before - 1);
@@ -115,6 +119,26 @@ describe('the memory balloon', () => {
     await hv.wake(id);
     expect(await sh(hv, id, 'cat /root/mark')).toBe('kept');
     expect(hv.snapshots(id)).toEqual([]);
+  });
+
+  it('shows a guest that runs out of memory under its balloon, and it keeps answering', async () => {
+    const hv = host();
+    const id = hv.createVm({ name: 'oom1', memoryMiB: 96, boot: 'clone' }).id;
+    const notes: string[] = [];
+    hv.on((e) => {
+      if (e.type === 'vm-note' && e.vmId === id) notes.push(e.message);
+    });
+    await hv.start(id);
+    await hv.setBalloon(id, 48);
+    await within(3000, async () => (await hv.memoryInfo(id)).keptMiB, (k) => k <= 48);
+    // 64 MiB of anonymous memory in a guest left 48 MiB (Linux told to promise it anyway): the OOM killer ends it.
+    const r = await hv.exec(id, 'echo 1 > /proc/sys/vm/overcommit_memory; hv-dirty 100000 64; echo exit=$?', 60_000);
+    expect(r.output).toMatch(/exit=137/);
+    await within(2000, async () => hv.vm(id).lastOom, (o) => o !== null);
+    expect(hv.vm(id).lastOom).toMatchObject({ process: 'hv-dirty' });
+    expect(notes.find((n) => n.includes('ran out of memory'))).toMatch(/oom1 ran out of memory \(its balloon leaves it 48 of its 96 MiB\): its kernel killed hv-dirty \(pid \d+\)/);
+    expect(await sh(hv, id, 'echo alive')).toBe('alive');
+    expect(hv.vm(id).state).toBe('running');
   });
 
   it('refuses a target above the guest\'s RAM or below what its kernel needs', async () => {
