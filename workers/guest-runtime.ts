@@ -84,6 +84,12 @@ interface V86Cdrom {
   eject(): void;
 }
 
+function countNonZero(hashes: Uint32Array): number {
+  let n = 0;
+  for (const h of hashes) if (h !== 0) n++;
+  return n;
+}
+
 /** The buffers of a flush's blocks, to transfer. */
 function bufferListOf(f: DiskFlush): ArrayBuffer[] {
   return f.disks.flatMap((d) => [d.blocks.blocks.buffer as ArrayBuffer, d.blocks.data.buffer as ArrayBuffer]);
@@ -367,7 +373,9 @@ export class GuestRuntime implements GuestApi {
 
   async balloonInfo(): Promise<BalloonInfo> {
     const b = this.requireBalloon();
-    return { targetPages: b.targetPages, actualPages: b.actualPages, zeroedPages: b.zeroedPages, stats: await b.stats(BALLOON_ANSWER_MS) };
+    const stats = await b.stats(BALLOON_ANSWER_MS);
+    const touchedPages = countNonZero(pageHashes(this.cpuMemory().mem8));
+    return { targetPages: b.targetPages, actualPages: b.actualPages, zeroedPages: b.zeroedPages, touchedPages, stats };
   }
 
   hintFreePages(): Promise<number | null> {

@@ -258,6 +258,8 @@ export interface GuestMemoryInfo {
   /** The balloon now, MiB, and the pages it zeroed as it took them since boot, MiB. */
   balloonMiB: number;
   zeroedMiB: number;
+  /** Its RAM that is not zero now, MiB: what it touched and kept (a compaction leaves the host backing about this much). */
+  touchedMiB: number;
   /** What the guest's kernel reports (MiB; faults and swap as counts), or null when its driver did not answer. */
   guest: { totalMiB: number; freeMiB: number; availableMiB: number; cachesMiB: number; majorFaults: number; swapIn: number; swapOut: number } | null;
 }
@@ -921,9 +923,12 @@ export class Hypervisor implements HostApi {
   /**
    * The overcommit policy: when the guests holding RAM reserve more than the
    * pool (overcommit on), the balloons of those whose target the user did not
-   * set take the excess, each left an equal share of what the others do not
-   * keep (never below BALLOON_FLOOR_MIB); when RAM is free again, they give it
-   * back. Each change is a note in the event log, with the numbers.
+   * set take the excess: from the idle guests first (under IDLE_SHARE_PCT of
+   * a pCPU over the last 5 s), each left an equal share of what the busy ones
+   * do not need, and when that would leave them less than BALLOON_FLOOR_MIB,
+   * from all of them in equal shares (never below the floor). When RAM is
+   * free again, they give it back. Each change is a note in the event log,
+   * with the numbers.
    */
   private rebalanceBalloons(why: string): void {
     if (!this.pool.overcommit || this.disposed) return;
@@ -939,12 +944,17 @@ export class Hypervisor implements HostApi {
     const fixed = holding.filter((v) => !auto.includes(v)).reduce((n, v) => n + v.balloonMiB!, 0);
     const want = auto.reduce((n, v) => n + v.memoryMiB, 0);
     const room = this.pool.totalMiB - fixed;
+    const now = this.timers.now();
+    const idle = auto.filter((v) => v.state === 'running' && this.history.summary(v.id, now - 5000).sharePct < IDLE_SHARE_PCT);
+    const busyNeed = auto.filter((v) => !idle.includes(v)).reduce((n, v) => n + v.memoryMiB, 0);
+    // The idle guests alone make room when each can keep at least the floor; otherwise all of them share.
+    const idleOnly = idle.length > 0 && (room - busyNeed) / idle.length >= BALLOON_FLOOR_MIB;
     const changes: string[] = [];
     for (const v of auto) {
       // Each keeps its RAM when it all fits; otherwise an equal share of the room (a smaller guest keeps all of its own).
       let keep: number | null = null;
-      if (want > room) {
-        const share = Math.floor(room / auto.length);
+      if (want > room && (!idleOnly || idle.includes(v))) {
+        const share = idleOnly ? Math.floor((room - busyNeed) / idle.length) : Math.floor(room / auto.length);
         keep = Math.max(BALLOON_FLOOR_MIB, Math.min(v.memoryMiB, share));
         if (keep >= v.memoryMiB) keep = null;
       }
@@ -979,6 +989,7 @@ export class Hypervisor implements HostApi {
       keptMiB: vm.memoryMiB - pagesMiB(b.actualPages),
       balloonMiB: pagesMiB(b.actualPages),
       zeroedMiB: pagesMiB(b.zeroedPages),
+      touchedMiB: pagesMiB(b.touchedPages),
       guest: b.stats ? { ...guestMemoryOf(b.stats), cachesMiB: mib(b.stats.caches) } : null,
     };
   }
@@ -2256,6 +2267,9 @@ function guestMemoryOf(s: BalloonStats): { totalMiB: number; freeMiB: number; av
   const mib = (bytes: number): number => bytes / 2 ** 20;
   return { totalMiB: mib(s.memTotal), freeMiB: mib(s.memFree), availableMiB: mib(s.memAvailable), majorFaults: s.majorFaults, swapIn: s.swapIn, swapOut: s.swapOut };
 }
+
+/** A guest under this share of a pCPU (last 5 s) is idle to the overcommit policy, which balloons idle guests first. */
+const IDLE_SHARE_PCT = 5;
 
 /** Pages a balloon takes so that a guest of `memoryMiB` keeps `targetMiB` (null: none). */
 function balloonPages(memoryMiB: number, targetMiB: number | null): number {

@@ -78,6 +78,8 @@ export interface BalloonInfo {
   targetPages: number;
   actualPages: number;
   zeroedPages: number;
+  /** Pages of its RAM that are not zero now: what it has touched and not given back (a fresh instance backs only these). */
+  touchedPages: number;
   /** Null when the guest's driver did not answer in time (still booting, or no driver). */
   stats: BalloonStats | null;
 }
