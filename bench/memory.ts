@@ -6,6 +6,7 @@
 import { percentile } from '../src/core/metrics.ts';
 import type { Hypervisor } from '../src/host/hypervisor.ts';
 import { nodeHypervisor } from '../src/host/node-hypervisor.ts';
+import { sh } from '../test/integration/hypervisor-helpers.ts';
 import type { BenchRow } from './table.ts';
 
 const S = 'memory';
@@ -47,8 +48,7 @@ export async function benchMemory(): Promise<BenchRow[]> {
     await hv.start(id);
     rows.push(...(await balloonTimes(hv, id)));
     // 64 MiB written (not zeros) by a process that then exits: the freed pages keep their bytes.
-    const fill = await hv.exec(id, 'hv-dirty 40000 64 & sleep 2; kill $!; wait', 120_000);
-    if (fill.status !== 0) throw new Error(`filling the guest's memory failed: ${fill.output}`);
+    await sh(hv, id, 'hv-dirty 40000 64 & sleep 2; kill $!; wait', 120_000);
     const before = await hv.takeSnapshot(id, 'before');
     const t0 = performance.now();
     const zeroed = await hv.hintFreePages(id);
@@ -59,7 +59,7 @@ export async function benchMemory(): Promise<BenchRow[]> {
       { section: S, metric: 'saved state before hinting (uncompressed)', value: before.stateBytes / MiB, unit: 'MiB', note: `file ${(before.bytes / MiB).toFixed(2)} MiB (zstd)` },
       { section: S, metric: 'saved state after hinting (uncompressed)', value: after.stateBytes / MiB, unit: 'MiB', note: `${(100 * (1 - after.stateBytes / before.stateBytes)).toFixed(0)} % smaller; file ${(after.bytes / MiB).toFixed(2)} MiB` },
     );
-    await hv.exec(id, 'hv-dirty 60000 96 & sleep 3; kill $!; wait', 120_000);
+    await sh(hv, id, 'hv-dirty 60000 96 & sleep 3; kill $!; wait', 120_000);
     const c = await hv.compact(id);
     rows.push({
       section: S,

@@ -10,24 +10,17 @@ import { percentile } from '../src/core/metrics.ts';
 import type { Hypervisor } from '../src/host/hypervisor.ts';
 import { nodeHypervisor } from '../src/host/node-hypervisor.ts';
 import { indexedDbStore } from '../src/host/persist/store.ts';
+import { parseHvIo, type HvIoResult } from '../src/host/experiments/guest-tools.ts';
+import { sh } from '../test/integration/hypervisor-helpers.ts';
 import { targetRow, type BenchRow } from './table.ts';
 
 const S = 'storage';
 const BOOTS = 5;
 const MiB = 2 ** 20;
 
-async function sh(hv: Hypervisor, id: string, command: string): Promise<string> {
-  const r = await hv.exec(id, command, 120_000);
-  if (r.status !== 0) throw new Error(`'${command}' exited ${r.status}: ${r.output}`);
-  return r.output;
-}
-
-/** hv-io's line as numbers. */
-async function hvIo(hv: Hypervisor, id: string, args: string): Promise<Record<string, number>> {
-  const out = await sh(hv, id, `hv-io ${args}`);
-  const m = /HV-IO (.*)/.exec(out);
-  if (!m) throw new Error(`hv-io ${args} printed no HV-IO line: ${out}`);
-  return Object.fromEntries(m[1]!.trim().split(' ').map((kv) => kv.split('=')).filter(([k]) => k !== 'mode').map(([k, v]) => [k, Number(v)]));
+/** hv-io's result in a guest. */
+async function hvIo(hv: Hypervisor, id: string, args: string): Promise<HvIoResult> {
+  return parseHvIo(await sh(hv, id, `hv-io ${args}`, 120_000));
 }
 
 export async function coldBoots(withVolume: boolean): Promise<number[]> {
@@ -67,17 +60,17 @@ export async function benchStorage(): Promise<BenchRow[]> {
     const sr = await hvIo(hv, id, 'seqread /dev/sda 48 1024');
     const sw = await hvIo(hv, id, 'seqwrite /dev/sda 48 1024');
     rows.push(
-      { section: S, metric: '4 KiB random read latency p50 (O_DIRECT, in the guest)', value: rr['p50_us']! / 1000, unit: 'ms', note: `p99 ${(rr['p99_us']! / 1000).toFixed(2)} ms; ${rr['iops']!.toFixed(0)} requests/s over 1000` },
-      { section: S, metric: '4 KiB random read latency p99', value: rr['p99_us']! / 1000, unit: 'ms' },
-      { section: S, metric: '4 KiB random write latency p50 (O_DIRECT, in the guest)', value: rw['p50_us']! / 1000, unit: 'ms', note: `p99 ${(rw['p99_us']! / 1000).toFixed(2)} ms; ${rw['iops']!.toFixed(0)} requests/s over 1000` },
-      { section: S, metric: '4 KiB random write latency p99', value: rw['p99_us']! / 1000, unit: 'ms' },
-      { section: S, metric: 'sequential read, 1 MiB requests (in the guest)', value: sr['mbps']!, unit: 'MB/s', note: '48 MiB' },
-      { section: S, metric: 'sequential write, 1 MiB requests (in the guest)', value: sw['mbps']!, unit: 'MB/s', note: '48 MiB' },
+      { section: S, metric: '4 KiB random read latency p50 (O_DIRECT, in the guest)', value: rr.p50_us / 1000, unit: 'ms', note: `p99 ${(rr.p99_us / 1000).toFixed(2)} ms; ${rr.iops.toFixed(0)} requests/s over 1000` },
+      { section: S, metric: '4 KiB random read latency p99', value: rr.p99_us / 1000, unit: 'ms' },
+      { section: S, metric: '4 KiB random write latency p50 (O_DIRECT, in the guest)', value: rw.p50_us / 1000, unit: 'ms', note: `p99 ${(rw.p99_us / 1000).toFixed(2)} ms; ${rw.iops.toFixed(0)} requests/s over 1000` },
+      { section: S, metric: '4 KiB random write latency p99', value: rw.p99_us / 1000, unit: 'ms' },
+      { section: S, metric: 'sequential read, 1 MiB requests (in the guest)', value: sr.mbps, unit: 'MB/s', note: '48 MiB' },
+      { section: S, metric: 'sequential write, 1 MiB requests (in the guest)', value: sw.mbps, unit: 'MB/s', note: '48 MiB' },
     );
 
     // Flush: 8 MiB written at once, then every block the worker still holds brought in and persisted.
     await hv.flushVolumes();
-    await sh(hv, id, 'hv-io seqwrite /dev/sda 8 1024');
+    await hvIo(hv, id, 'seqwrite /dev/sda 8 1024');
     const t0 = performance.now();
     await hv.flushVolumes();
     const flushMs = performance.now() - t0;

@@ -1,23 +1,6 @@
 // Byte-pattern search over guest physical memory, run inside the guest's worker
 // so that a whole RAM never crosses to the host.
-
-/** Find up to maxHits offsets of pattern in haystack[from, to), overlapping chunk edges handled by the caller. */
-export function findAll(haystack: Uint8Array, pattern: Uint8Array, from: number, to: number, maxHits: number, out: number[]): boolean {
-  const first = pattern[0];
-  if (first === undefined) throw new Error('search pattern is empty');
-  const last = Math.min(to, haystack.length) - pattern.length;
-  let i = haystack.indexOf(first, from);
-  while (i !== -1 && i <= last) {
-    let j = 1;
-    while (j < pattern.length && haystack[i + j] === pattern[j]) j++;
-    if (j === pattern.length) {
-      if (out.length >= maxHits) return true;
-      out.push(i);
-    }
-    i = haystack.indexOf(first, i + 1);
-  }
-  return false;
-}
+import { findAll } from '../src/core/bytes.ts';
 
 /**
  * Search memory in chunks of chunkBytes, yielding between chunks (so the guest

@@ -1,4 +1,4 @@
-// Byte arrays: one from many.
+// Byte arrays: one from many, and a pattern in one.
 
 /** The chunks one after the other, in a fresh buffer (which can be transferred). */
 export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
@@ -9,4 +9,27 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
     at += c.byteLength;
   }
   return out;
+}
+
+/** Find up to maxHits offsets of pattern in haystack[from, to), overlapping chunk edges handled by the caller. */
+export function findAll(haystack: Uint8Array, pattern: Uint8Array, from: number, to: number, maxHits: number, out: number[]): boolean {
+  const first = pattern[0];
+  if (first === undefined) throw new Error('search pattern is empty');
+  const last = Math.min(to, haystack.length) - pattern.length;
+  let i = haystack.indexOf(first, from);
+  while (i !== -1 && i <= last) {
+    let j = 1;
+    while (j < pattern.length && haystack[i + j] === pattern[j]) j++;
+    if (j === pattern.length) {
+      if (out.length >= maxHits) return true;
+      out.push(i);
+    }
+    i = haystack.indexOf(first, i + 1);
+  }
+  return false;
+}
+
+/** Whether `haystack` holds `pattern` anywhere (an empty pattern: yes). */
+export function includesBytes(haystack: Uint8Array, pattern: Uint8Array): boolean {
+  return pattern.length === 0 || findAll(haystack, pattern, 0, haystack.length, 0, []);
 }

@@ -1237,7 +1237,7 @@ export class Hypervisor implements HostApi {
   }
 
   private checkNotRunning(vm: VmRecord, action: string): void {
-    if (holdsMemory(vm.state) || vm.state === 'booting') {
+    if (hasGuest(vm.state)) {
       throw new HvError('illegal-state', `cannot ${action} ${vm.name}: it is ${vm.state} (IDE disks have no hot-plug: stop it first)`, { state: vm.state });
     }
   }
@@ -1246,7 +1246,7 @@ export class Hypervisor implements HostApi {
   private checkVolumeIdle(name: string, action: string): void {
     const at = this.storage.volumes.get(name).attachedTo;
     const vm = at ? [...this.vmsById.values()].find((v) => v.name === at.vm) : undefined;
-    if (vm && (holdsMemory(vm.state) || vm.state === 'booting')) {
+    if (vm && hasGuest(vm.state)) {
       throw new HvError('illegal-state', `cannot ${action} volume ${name}: ${vm.name} is ${vm.state} with it attached (stop it first)`, { volume: name });
     }
   }
@@ -2260,6 +2260,11 @@ interface Restore {
 
 function restoreOf(snap: { header: SnapshotHeader; payload: Uint8Array }): Restore {
   return { state: () => snap.payload.slice().buffer, clockMs: snap.header.clockMs, ready: snap.header.ready, mac: snap.header.mac };
+}
+
+/** A guest runs in the state (or boots): its disks are in use and its hardware is fixed. */
+function hasGuest(state: VmState): boolean {
+  return holdsMemory(state) || state === 'booting';
 }
 
 /** A guest's balloon statistics in MiB (faults and swap as counts). */

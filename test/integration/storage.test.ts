@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Hypervisor } from '../../src/host/hypervisor.ts';
 import { nodeHypervisor } from '../../src/host/node-hypervisor.ts';
 import { sh } from './hypervisor-helpers.ts';
+import { parseHvIo } from '../../src/host/experiments/guest-tools.ts';
 import { indexedDbStore, type Persistence } from '../../src/host/persist/store.ts';
 import { caught } from '../../src/core/caught.test-helper.ts';
 import { readFileSync } from 'node:fs';
@@ -24,13 +25,6 @@ function host(persistence?: Persistence, memoryMiB = 512): Hypervisor {
 
 const MOUNT = 'mount /dev/sda /mnt';
 const MKFS_MOUNT = `mke2fs -q /dev/sda && ${MOUNT}`;
-
-/** The first HV-IO line a guest printed, as numbers. */
-function ioLine(text: string): Record<string, number> {
-  const m = /HV-IO (.*)/.exec(text);
-  if (!m) throw new Error(`no HV-IO line in: ${text}`);
-  return Object.fromEntries(m[1]!.trim().split(' ').map((kv) => kv.split('=')).filter(([k]) => k !== 'mode').map(([k, v]) => [k, Number(v)]));
-}
 
 const contains = (bytes: Uint8Array, text: string): boolean => Buffer.from(bytes).includes(Buffer.from(text));
 
@@ -114,11 +108,11 @@ describe('volumes', () => {
     expect(hv.vm(a).io).toEqual({ iops: 40, bytesPerSec: null, shares: 1000 });
     await hv.start(a);
     const from = hv.now();
-    const limited = ioLine(await sh(hv, a, 'hv-io randread /dev/sda 120'));
+    const limited = parseHvIo(await sh(hv, a, 'hv-io randread /dev/sda 120'));
     const to = hv.now();
-    console.log(`IOPS limit 40: the guest measured ${limited['iops']} requests/s`);
-    expect(limited['iops']).toBeGreaterThan(40 * 0.9);
-    expect(limited['iops']).toBeLessThan(40 * 1.1);
+    console.log(`IOPS limit 40: the guest measured ${limited.iops} requests/s`);
+    expect(limited.iops).toBeGreaterThan(40 * 0.9);
+    expect(limited.iops).toBeLessThan(40 * 1.1);
     const periods = hv.history.between(from, to).flatMap((p) => p.vms.filter((r) => r.vmId === a));
     const ops = periods.reduce((n, r) => n + (r.io?.readOps ?? 0), 0);
     const seconds = periods.reduce((n, r) => n + r.periodMs, 0) / 1000;
@@ -127,14 +121,14 @@ describe('volumes', () => {
     expect(periods.some((r) => (r.io?.waitMs ?? 0) > 0)).toBe(true);
     // A bytes/s limit: 16 reads of 256 KiB at 2 MB/s.
     hv.setIoLimits(a, { iops: null, bytesPerSec: 2e6 });
-    const bytes = ioLine(await sh(hv, a, 'hv-io seqread /dev/sda 16 256'));
-    console.log(`bytes/s limit 2 MB/s: the guest measured ${bytes['mbps']} MB/s`);
-    expect(bytes['mbps']).toBeGreaterThan(2 * 0.9);
-    expect(bytes['mbps']).toBeLessThan(2 * 1.1);
+    const bytes = parseHvIo(await sh(hv, a, 'hv-io seqread /dev/sda 16 256'));
+    console.log(`bytes/s limit 2 MB/s: the guest measured ${bytes.mbps} MB/s`);
+    expect(bytes.mbps).toBeGreaterThan(2 * 0.9);
+    expect(bytes.mbps).toBeLessThan(2 * 1.1);
     // Lifted at once on the running guest: the same requests go several times faster.
     hv.setIoLimits(a, { bytesPerSec: null });
-    const free = ioLine(await sh(hv, a, 'hv-io randread /dev/sda 120'));
-    expect(free['iops']).toBeGreaterThan(limited['iops']! * 2);
+    const free = parseHvIo(await sh(hv, a, 'hv-io randread /dev/sda 120'));
+    expect(free.iops).toBeGreaterThan(limited.iops! * 2);
     expect(caught(() => hv.setIoLimits(a, { iops: -5 })).message).toMatch(/disk iops limit -5 is not valid/);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { benchCommand, memscanCommand, memtouchCommand, memtouchHeld, parseBench, parseMemscan } from './guest-tools.ts';
+import { benchCommand, memscanCommand, memtouchCommand, memtouchHeld, parseBench, parseHvIo, parseMemscan } from './guest-tools.ts';
 
 describe('hv-memscan', () => {
   it('builds the command from key and masked patterns', () => {
@@ -49,5 +49,13 @@ describe('hv-bench', () => {
     expect(benchCommand(8, 200)).toBe('hv-bench 8 200');
     expect(parseBench('HV-BENCH rounds=4 iterations=800 ms=8120 per_s=98\n')).toEqual({ iterations: 800, ms: 8120, perS: 98 });
     expect(() => parseBench('sh: hv-bench: not found')).toThrow('hv-bench printed no result: sh: hv-bench: not found');
+  });
+});
+
+describe('parseHvIo', () => {
+  it('reads the HV-IO line and refuses output without one', () => {
+    const line = 'HV-IO mode=randread ops=200 bytes=819200 ms=4012 iops=49.85 mbps=0.20 p50_us=312 p99_us=20510\n';
+    expect(parseHvIo(`junk\n${line}`)).toEqual({ ops: 200, bytes: 819200, ms: 4012, iops: 49.85, mbps: 0.2, p50_us: 312, p99_us: 20510 });
+    expect(() => parseHvIo('hv-io: cannot open the device\n')).toThrow(/hv-io printed no HV-IO line: hv-io: cannot open the device/);
   });
 });

@@ -74,3 +74,22 @@ export function parseBench(output: string): BenchResult {
 function lastLine(output: string): string {
   return output.trim().split('\n').pop() || '(no output)';
 }
+
+/** What hv-io printed (images/tools/hv-io.c): requests, bytes, ms, requests/s, MB/s, latency p50/p99 (us). */
+export interface HvIoResult {
+  ops: number;
+  bytes: number;
+  ms: number;
+  iops: number;
+  mbps: number;
+  p50_us: number;
+  p99_us: number;
+}
+
+/** The HV-IO line in output; throws when there is none (the tool failed: its message is in output). */
+export function parseHvIo(output: string): HvIoResult {
+  const m = /HV-IO mode=\S+ ops=(\d+) bytes=(\d+) ms=(\d+) iops=([\d.]+) mbps=([\d.]+) p50_us=(\d+) p99_us=(\d+)/.exec(output);
+  if (!m) throw new HvError('internal', `hv-io printed no HV-IO line: ${output.trim().slice(0, 200)}`, {});
+  const [ops, bytes, ms, iops, mbps, p50, p99] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+  return { ops, bytes, ms, iops, mbps, p50_us: p50, p99_us: p99 };
+}

@@ -3,6 +3,7 @@
 // set-up through each guest's agent, runs checks and solutions, and remembers
 // what happened to the guests (for lifecycle checks). The page, `npm run
 // lab:test` and the tests drive it the same way.
+import { includesBytes } from '../../core/bytes.ts';
 import { HvError } from '../../core/errors.ts';
 import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, judgeVolume, judgeBalloon, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
 import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
@@ -209,7 +210,7 @@ export class LabSession {
       try {
         const info = (await this.hv.volumes()).find((v) => v.name === check.volume);
         if (!info) throw new HvError('not-found', `there is no volume ${check.volume}`, {});
-        const holds = check.contains === undefined ? null : bytesInclude(await this.hv.downloadVolume(check.volume), new TextEncoder().encode(check.contains));
+        const holds = check.contains === undefined ? null : includesBytes(await this.hv.downloadVolume(check.volume), new TextEncoder().encode(check.contains));
         found = { attachedTo: info.attachedTo?.vm ?? null, holds };
       } catch (err) {
         found = { error: HvError.from(err).message };
@@ -342,14 +343,3 @@ export class LabSession {
   }
 }
 
-/** Whether `hay` holds `needle` anywhere. */
-function bytesInclude(hay: Uint8Array, needle: Uint8Array): boolean {
-  if (needle.length === 0) return true;
-  const first = needle[0]!;
-  for (let i = hay.indexOf(first); i !== -1 && i + needle.length <= hay.length; i = hay.indexOf(first, i + 1)) {
-    let k = 1;
-    while (k < needle.length && hay[i + k] === needle[k]) k++;
-    if (k === needle.length) return true;
-  }
-  return false;
-}

@@ -147,20 +147,10 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
       await (await open()).put('volumes', v);
     },
     async putBlocks(volume, o) {
-      const tx = (await open()).transaction('blocks', 'readwrite');
-      const puts = Array.from(o.blocks, (block, i) =>
-        tx.store.put({ volume, block, data: o.data.slice(i * DISK_BLOCK_BYTES, (i + 1) * DISK_BLOCK_BYTES) }),
-      );
-      await Promise.all([...puts, tx.done]);
+      await writeBlocks(await open(), volume, o, false);
     },
     async replaceBlocks(volume, o) {
-      const tx = (await open()).transaction('blocks', 'readwrite');
-      const keys = await tx.store.index('volume').getAllKeys(volume);
-      await Promise.all(keys.map((k) => tx.store.delete(k)));
-      const puts = Array.from(o.blocks, (block, i) =>
-        tx.store.put({ volume, block, data: o.data.slice(i * DISK_BLOCK_BYTES, (i + 1) * DISK_BLOCK_BYTES) }),
-      );
-      await Promise.all([...puts, tx.done]);
+      await writeBlocks(await open(), volume, o, true);
     },
     async deleteVolume(n) {
       const d = await open();
@@ -177,6 +167,17 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
       return { usedBytes: snaps.reduce((n, s) => n + s.file.length, 0), quotaBytes: null };
     },
   };
+}
+
+/** A volume's blocks into the store, in one transaction; `replace`: its blocks kept before go first. */
+async function writeBlocks(d: IDBPDatabase<Schema>, volume: string, o: OverlayBlocks, replace: boolean): Promise<void> {
+  const tx = d.transaction('blocks', 'readwrite');
+  if (replace) {
+    const keys = await tx.store.index('volume').getAllKeys(volume);
+    await Promise.all(keys.map((k) => tx.store.delete(k)));
+  }
+  const puts = Array.from(o.blocks, (block, i) => tx.store.put({ volume, block, data: o.data.slice(i * DISK_BLOCK_BYTES, (i + 1) * DISK_BLOCK_BYTES) }));
+  await Promise.all([...puts, tx.done]);
 }
 
 /** Block records (any order) in travelling form. */

@@ -120,8 +120,7 @@ export class VolumeStore {
 
   create(spec: VolumeSpec, createdAt = Date.now()): VolumeInfo {
     const name = String(spec.name ?? '').trim();
-    checkName('volume', name);
-    if (this.volumes.has(name)) throw new HvError('duplicate-name', `a volume named ${name} exists already`, { name });
+    this.checkNew(name);
     const base = spec.base ? this.base(spec.base) : null;
     const bytes = spec.size === undefined || spec.size === null ? base?.bytes.length : parseVolumeSize(spec.size);
     if (bytes === undefined) throw new HvError('invalid-argument', `volume ${name} needs a size or a base image`, { name });
@@ -136,8 +135,7 @@ export class VolumeStore {
   /** A new volume with the same base and a copy of the overlay: its own disk from now on. */
   clone(from: string, name: string, createdAt = Date.now()): VolumeInfo {
     const src = this.volume(from);
-    checkName('volume', name);
-    if (this.volumes.has(name)) throw new HvError('duplicate-name', `a volume named ${name} exists already`, { name });
+    this.checkNew(name);
     const v: Volume = { name, bytes: src.bytes, base: src.base, overlay: src.overlay.copy(), attachedTo: null, snapshots: new Map(), createdAt };
     this.volumes.set(name, v);
     return info(v);
@@ -250,6 +248,12 @@ export class VolumeStore {
   describeBase(name: string): string {
     const b = this.base(name);
     return `${b.name} (${describeImageKind(b.kind)}, ${(b.bytes.length / 1024 ** 2).toFixed(1)} MiB)`;
+  }
+
+  /** A name a new volume may take: valid, and no volume's yet. */
+  private checkNew(name: string): void {
+    checkName('volume', name);
+    if (this.volumes.has(name)) throw new HvError('duplicate-name', `a volume named ${name} exists already`, { name });
   }
 
   private volume(name: string): Volume {
