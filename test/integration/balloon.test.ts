@@ -41,9 +41,10 @@ describe('the memory balloon', () => {
     await hv.start(id);
     const before = await memTotalMiB(hv, id);
     await hv.setBalloon(id, 64);
-    const inflated = await within(2000, () => memTotalMiB(hv, id), (t) => t <= before - 63);
+    // The whole 64 MiB (a read can land while the last MiB is still on its way).
+    const inflated = await within(2000, () => memTotalMiB(hv, id), (t) => t <= before - 63.75);
     console.log(`balloon to 64 MiB: MemTotal ${before.toFixed(1)} -> ${inflated.value.toFixed(1)} MiB in ${inflated.ms.toFixed(0)} ms`);
-    expect(inflated.value).toBeLessThanOrEqual(before - 63);
+    expect(inflated.value).toBeLessThanOrEqual(before - 63.75);
     const info = await hv.memoryInfo(id);
     expect(info).toMatchObject({ memoryMiB: 128, targetMiB: 64, keptMiB: 64, balloonMiB: 64 });
     expect(info.zeroedMiB).toBe(64); // every page given up was zeroed

@@ -5,6 +5,7 @@
 // validator checks: `npm run lab:check`.
 import { toJsonSchema } from '@valibot/to-json-schema';
 import { LAB_FORMAT_VERSION, LAB_SCHEMA } from './schema.ts';
+import { EXPERIMENT_FORMAT_VERSION, EXPERIMENT_SCHEMA } from './experiment-schema.ts';
 
 /** The JSON Schema of lab files, as published. */
 export function labJsonSchema(): Record<string, unknown> {
@@ -21,4 +22,16 @@ export function labJsonSchema(): Record<string, unknown> {
 /** The schema as the published file's text. */
 export function labJsonSchemaText(): string {
   return `${JSON.stringify(labJsonSchema(), null, 2)}\n`;
+}
+
+/** The JSON Schema of experiment files (experiments/experiment.schema.json), as its file's text. */
+export function experimentJsonSchemaText(): string {
+  const schema = toJsonSchema(EXPERIMENT_SCHEMA, { errorMode: 'ignore' }) as Record<string, unknown>;
+  const published = {
+    ...schema,
+    $id: 'experiment.schema.json',
+    title: `Hypervisor playground experiment file, version ${EXPERIMENT_FORMAT_VERSION}`,
+    description: 'An experiment: host, guests with workloads, parameters to sweep, warm-up, duration, repeats, metrics and plots. See README "Experiments".',
+  };
+  return `${JSON.stringify(published, null, 2)}\n`;
 }

@@ -70,22 +70,37 @@ export type LabParse = { ok: true; lab: Lab } | { ok: false; problems: LabProble
 
 /** Parse lab text; every problem is reported, sorted by position. */
 export function parseLab(text: string, ctx: LabContext): LabParse {
+  const r = parseLocated(text, LAB_SCHEMA, (file, report) => checkMeaning(file, ctx, report));
+  return r.ok ? { ok: true, lab: r.value } : r;
+}
+
+/** Where a problem is (a field's path), and what it is; keyOf: point at the key itself. */
+export type Report = (path: LabPath, message: string, keyOf?: boolean) => void;
+
+/**
+ * YAML text through a valibot schema and then `meaning` (the checks no schema
+ * can make); every problem located and sorted. The lab and experiment formats
+ * both parse this way.
+ */
+export function parseLocated<S extends v.GenericSchema, T>(
+  text: string,
+  schema: S,
+  meaning: (file: v.InferOutput<S>, report: Report) => T,
+): { ok: true; value: T } | { ok: false; problems: LabProblem[] } {
   const yaml = new LocatedYaml(text);
   if (yaml.problems.length > 0) return { ok: false, problems: yaml.problems };
   const problems: LabProblem[] = [];
-  const report = (path: LabPath, message: string, keyOf = false): void => {
+  const report: Report = (path, message, keyOf = false) => {
     problems.push({ ...yaml.locate(path, keyOf), path: formatPath(path), message });
   };
-  const parsed = v.safeParse(LAB_SCHEMA, yaml.value, { abortEarly: false });
+  const parsed = v.safeParse(schema, yaml.value, { abortEarly: false });
   if (!parsed.success) {
     for (const issue of parsed.issues) reportIssue(issue, report);
     return { ok: false, problems: sorted(problems) };
   }
-  const lab = checkMeaning(parsed.output, ctx, report);
-  return problems.length > 0 ? { ok: false, problems: sorted(problems) } : { ok: true, lab };
+  const value = meaning(parsed.output, report);
+  return problems.length > 0 ? { ok: false, problems: sorted(problems) } : { ok: true, value };
 }
-
-type Report = (path: LabPath, message: string, keyOf?: boolean) => void;
 
 function sorted(problems: LabProblem[]): LabProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -234,27 +249,11 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
 function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[] {
   const out: LabGuest[] = [];
   const seen = new Map<string, number>();
-  file.guests.forEach((entry, i) => {
-    const at: LabPath = ['guests', i];
-    const e = entry as typeof entry & { name?: string; prefix?: string; count?: number };
-    if ((e.name === undefined) === (e.prefix === undefined) || (e.prefix === undefined) !== (e.count === undefined)) {
-      report(at, 'a guest has either a name, or a prefix and a count');
-      return;
-    }
-    const imageId = e.image ?? ctx.images[0]?.id ?? '';
-    const image = ctx.images.find((im) => im.id === imageId);
-    if (!image) report([...at, 'image'], `there is no image "${imageId}" (images: ${ctx.images.map((im) => im.id).join(', ')})`);
-    const memoryMiB = e.memoryMiB ?? Math.max(LAB_DEFAULT_GUEST_MIB, image?.minMiB ?? 0);
-    if (image && memoryMiB < image.minMiB) {
-      report([...at, 'memoryMiB'], `${memoryMiB} MiB is below the ${image.minMiB} MiB that image "${image.id}" needs (v86 places its initrd at 64 MiB)`);
-    } else if (image && memoryMiB > image.maxMiB) {
-      report([...at, 'memoryMiB'], `${memoryMiB} MiB is above the ${image.maxMiB} MiB a guest may have`);
-    }
-    const names = e.name !== undefined ? [e.name] : Array.from({ length: e.count! }, (_, k) => `${e.prefix}${k + 1}`);
+  file.guests.forEach((e, i) => {
+    const g = guestNames(e, ['guests', i], ctx, report, seen);
+    if (!g) return;
+    const { names, imageId, memoryMiB } = g;
     for (const name of names) {
-      const first = seen.get(name);
-      if (first !== undefined) report([...at, e.name !== undefined ? 'name' : 'prefix'], `guest name "${name}" is used twice (also by guests[${first}])`);
-      seen.set(name, i);
       out.push({
         name,
         image: imageId,
@@ -283,6 +282,37 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
     }
   });
   return out;
+}
+
+/** A guest entry's names (its name, or prefix1..prefixN), image and RAM, each checked; null when it has neither a name nor a prefix and count. */
+export function guestNames(
+  e: { name?: string; prefix?: string; count?: number; image?: string; memoryMiB?: number },
+  at: LabPath,
+  ctx: LabContext,
+  report: Report,
+  seen: Map<string, number>,
+): { names: string[]; imageId: string; memoryMiB: number } | null {
+  if ((e.name === undefined) === (e.prefix === undefined) || (e.prefix === undefined) !== (e.count === undefined)) {
+    report(at, 'a guest has either a name, or a prefix and a count');
+    return null;
+  }
+  const imageId = e.image ?? ctx.images[0]?.id ?? '';
+  const image = ctx.images.find((im) => im.id === imageId);
+  if (!image) report([...at, 'image'], `there is no image "${imageId}" (images: ${ctx.images.map((im) => im.id).join(', ')})`);
+  const memoryMiB = e.memoryMiB ?? Math.max(LAB_DEFAULT_GUEST_MIB, image?.minMiB ?? 0);
+  if (image && memoryMiB < image.minMiB) {
+    report([...at, 'memoryMiB'], `${memoryMiB} MiB is below the ${image.minMiB} MiB that image "${image.id}" needs (v86 places its initrd at 64 MiB)`);
+  } else if (image && memoryMiB > image.maxMiB) {
+    report([...at, 'memoryMiB'], `${memoryMiB} MiB is above the ${image.maxMiB} MiB a guest may have`);
+  }
+  const names = e.name !== undefined ? [e.name] : Array.from({ length: e.count! }, (_, k) => `${e.prefix}${k + 1}`);
+  const index = at.at(-1) as number;
+  for (const name of names) {
+    const first = seen.get(name);
+    if (first !== undefined) report([...at, e.name !== undefined ? 'name' : 'prefix'], `guest name "${name}" is used twice (also by guests[${first}])`);
+    seen.set(name, index);
+  }
+  return { names, imageId, memoryMiB };
 }
 
 function checkCheck(check: LabCheck, at: LabPath, known: (path: LabPath, guest: string) => void, report: Report): void {

@@ -12,12 +12,12 @@ import { VM_NAME_RE, VM_NAME_RULE } from '../vm-name.ts';
 /** The lab format's version; a file says which one it is written for. */
 export const LAB_FORMAT_VERSION = 1;
 
-const name = v.pipe(v.string(), v.regex(VM_NAME_RE, `a guest name must ${VM_NAME_RULE}`));
-const text = (what: string) => v.pipe(v.string(), v.trim(), v.minLength(1, `${what} must not be empty`));
-const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
-const pct = v.pipe(v.number(), v.minValue(0), v.maxValue(100));
+export const name = v.pipe(v.string(), v.regex(VM_NAME_RE, `a guest name must ${VM_NAME_RULE}`));
+export const text = (what: string) => v.pipe(v.string(), v.trim(), v.minLength(1, `${what} must not be empty`));
+export const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+export const pct = v.pipe(v.number(), v.minValue(0), v.maxValue(100));
 
-const HOST = v.strictObject({
+export const HOST = v.strictObject({
   pcpus: v.optional(int(1, 64)),
   memoryMiB: v.optional(int(64, 1 << 20)),
   overcommit: v.optional(v.boolean()),
@@ -51,16 +51,24 @@ const NETWORK = v.strictObject({
   dns: v.optional(v.boolean()),
 });
 
-const GUEST_FIELDS = {
+/** What a guest of a lab and of an experiment both have: its image, RAM and CPU settings. */
+export const GUEST_CPU_FIELDS = {
   image: v.optional(v.string()),
-  /** The lab network its NIC is attached to (none: connected to nothing). */
-  network: v.optional(name),
-  /** More lab networks its port carries tagged (a trunk port): the guest reaches them through VLAN interfaces. */
-  trunk: v.optional(v.array(name)),
   memoryMiB: v.optional(v.pipe(v.number(), v.integer())),
   weight: v.optional(int(1, 100_000)),
   capPct: v.optional(v.nullable(pct)),
   reservationPct: v.optional(v.nullable(pct)),
+};
+
+/** A guest has a name, or a prefix and a count (web1, web2, ...): parse.ts checks which. */
+export const GUEST_NAMING = { name: v.optional(name), prefix: v.optional(name), count: v.optional(int(1, 16)) };
+
+const GUEST_FIELDS = {
+  ...GUEST_CPU_FIELDS,
+  /** The lab network its NIC is attached to (none: connected to nothing). */
+  network: v.optional(name),
+  /** More lab networks its port carries tagged (a trunk port): the guest reaches them through VLAN interfaces. */
+  trunk: v.optional(v.array(name)),
   /** clone (default in labs: restore a booted template, fast) or cold. */
   boot: v.optional(v.picklist(['clone', 'cold'])),
   /** Start when the lab loads (default true). */
@@ -84,8 +92,7 @@ const MIRROR = v.strictObject({
   to: name,
 });
 
-/** A guest has a name, or a prefix and a count (web1, web2, ...): parse.ts checks which. */
-const GUEST = v.strictObject({ name: v.optional(name), prefix: v.optional(name), count: v.optional(int(1, 16)), ...GUEST_FIELDS });
+const GUEST = v.strictObject({ ...GUEST_NAMING, ...GUEST_FIELDS });
 
 const COMPARE = {
   equals: v.optional(v.union([v.number(), v.boolean()])),
