@@ -25,7 +25,7 @@ export interface PlotSpec {
 /** The experiment's plots (one per plotted metric) over the summary. */
 export function plotSpecs(experiment: Experiment, summary: readonly PointSummary[]): PlotSpec[] {
   const x = experiment.plot.x;
-  return experiment.plot.y.map((metric) => {
+  return experiment.plot.y.flatMap((metric): PlotSpec[] => {
     const column = metricColumn(metric);
     const values = summary.flatMap((p) =>
       p.vms.flatMap((v) => {
@@ -33,15 +33,19 @@ export function plotSpecs(experiment: Experiment, summary: readonly PointSummary
         const e = v.metrics['entitlement_pct'];
         if (!m || !Number.isFinite(m.mean)) return [];
         const xv = x ? p.params[x] ?? 'none' : `point ${p.point}`;
-        const row = { x: xv, vm: metric === 'busy' ? 'host' : v.vm, mean: m.mean, lo: m.mean - (m.ci95 ?? 0), hi: m.mean + (m.ci95 ?? 0), n: m.n, promise: e?.mean ?? null };
+        // A series per VM and value of the other swept parameters.
+        const others = Object.entries(p.params).filter(([k]) => k !== x).map(([k, val]) => `${k.split('.').pop()}=${val ?? 'none'}`);
+        const series = `${metric === 'busy' ? 'host' : v.vm}${others.length ? ` (${others.join(', ')})` : ''}`;
+        const row = { x: xv, vm: series, mean: m.mean, lo: m.mean - (m.ci95 ?? 0), hi: m.mean + (m.ci95 ?? 0), n: m.n, promise: e?.mean ?? null };
         return [row];
       }),
     );
     // The host's busy % is the same in every VM's row: one line.
-    const data = metric === 'busy' ? values.filter((r, i) => values.findIndex((o) => o.x === r.x) === i) : values;
+    const data = metric === 'busy' ? values.filter((r, i) => values.findIndex((o) => o.x === r.x && o.vm === r.vm) === i) : values;
+    if (data.length === 0) return []; // nothing measured (a score on the simulator)
     const numeric = data.every((r) => typeof r.x === 'number');
     const xEnc = { field: 'x', type: numeric ? 'quantitative' : 'ordinal', title: x ?? 'sweep point', ...(numeric ? { scale: { zero: false } } : {}) };
-    const color = { field: 'vm', type: 'nominal', title: 'VM' };
+    const color = { field: 'vm', type: 'nominal', title: experiment.sweep.length > 1 ? 'VM (other swept values)' : 'VM' };
     const layers: Record<string, unknown>[] = [
       { mark: { type: 'line', point: true }, encoding: { x: xEnc, y: { field: 'mean', type: 'quantitative', title: TITLES[metric] }, color } },
       { mark: { type: 'rule' }, encoding: { x: xEnc, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
@@ -49,7 +53,7 @@ export function plotSpecs(experiment: Experiment, summary: readonly PointSummary
     if (metric === 'share') {
       layers.push({ mark: { type: 'line', strokeDash: [4, 3], opacity: 0.7 }, encoding: { x: xEnc, y: { field: 'promise', type: 'quantitative' }, color } });
     }
-    return {
+    return [{
       metric,
       file: `${column}.svg`,
       spec: {
@@ -60,6 +64,6 @@ export function plotSpecs(experiment: Experiment, summary: readonly PointSummary
         data: { values: data },
         layer: layers,
       },
-    };
+    }];
   });
 }

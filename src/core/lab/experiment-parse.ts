@@ -3,7 +3,8 @@
 // regular expressions that compile). Problems are located like a lab's (line,
 // column, field path), and a file with any problem is refused whole.
 import * as v from 'valibot';
-import { guestNames, parseLocated, type LabContext, type Report } from './parse.ts';
+import { DEFAULT_CONFIG } from '../resources.ts';
+import { guestNames, parseLocated, reportIssue, type LabContext, type Report } from './parse.ts';
 import type { LabPath, LabProblem } from './locate.ts';
 import { EXPERIMENT_SCHEMA, METRICS, SWEEP_KEY_RE, type ExperimentFile, type MetricName, type WorkloadSpec } from './experiment-schema.ts';
 
@@ -61,18 +62,23 @@ export function parseExperiment(text: string, ctx: LabContext): ExperimentParse 
 function checkExperiment(file: ExperimentFile, ctx: LabContext, report: Report): Experiment {
   const sweep = Object.entries(file.sweep ?? {}).map(([key, values]) => ({ key, values }));
   const groups = new Set(file.guests.map((g) => g.name ?? g.prefix ?? ''));
+  let sweepOk = true;
+  const sweepReport: Report = (...args) => {
+    sweepOk = false;
+    report(...args);
+  };
   for (const { key, values } of sweep) {
     if (!SWEEP_KEY_RE.test(key)) {
-      report(['sweep', key], `"${key}" is not a parameter that can be swept (host.pcpus, host.sliceMs, host.periodMs, or guests.NAME.weight|capPct|reservationPct|memoryMiB|count)`, true);
+      sweepReport(['sweep', key], `"${key}" is not a parameter that can be swept (host.pcpus, host.sliceMs, host.periodMs, or guests.NAME.weight|capPct|reservationPct|memoryMiB|count)`, true);
       continue;
     }
     const [, group, field] = key.split('.') as [string, string, string];
     if (key.startsWith('guests.')) {
-      if (!groups.has(group)) report(['sweep', key], `there is no guest "${group}" (guests: ${[...groups].join(', ')})`, true);
-      else if (field === 'count' && file.guests.find((g) => g.name === group)) report(['sweep', key], `guest "${group}" has a name, not a prefix and a count`, true);
+      if (!groups.has(group)) sweepReport(['sweep', key], `there is no guest "${group}" (guests: ${[...groups].join(', ')})`, true);
+      else if (field === 'count' && file.guests.find((g) => g.name === group)) sweepReport(['sweep', key], `guest "${group}" has a name, not a prefix and a count`, true);
     }
     values.forEach((value, i) => {
-      if (value === null && !(field === 'capPct' || field === 'reservationPct')) report(['sweep', key, i], `only capPct and reservationPct may be null (none)`);
+      if (value === null && !(field === 'capPct' || field === 'reservationPct')) sweepReport(['sweep', key, i], `only capPct and reservationPct may be null (none)`);
     });
   }
   file.guests.forEach((g, i) => {
@@ -112,7 +118,7 @@ function checkExperiment(file: ExperimentFile, ctx: LabContext, report: Report):
   // Every sweep point must be a valid file and a host that can run it. A
   // problem is reported once, where its field is, naming the first point with it.
   const found = new Map<string, { path: LabPath; message: string; keyOf: boolean; points: string[] }>();
-  const points = sweepPoints(sweep);
+  const points = sweepOk ? sweepPoints(sweep) : [];
   if (points.length > 1000) report(['sweep'], `${points.length} sweep points: at most 1000 (split the experiment)`);
   for (const point of points.slice(0, 1000)) {
     const pointReport: Report = (path, message, keyOf = false) => {
@@ -123,7 +129,7 @@ function checkExperiment(file: ExperimentFile, ctx: LabContext, report: Report):
     };
     const parsed = v.safeParse(EXPERIMENT_SCHEMA, applyPoint(file, point), { abortEarly: false });
     if (parsed.success) pointSetup(parsed.output, ctx, pointReport);
-    else for (const issue of parsed.issues) pointReport((issue.path ?? []).map((p) => p.key as string | number), issue.message.replace(/^Invalid \w+: /, '').toLowerCase());
+    else for (const issue of parsed.issues) reportIssue(issue, pointReport);
   }
   for (const { path, message, keyOf, points: at } of found.values()) {
     const where = at.length === 0 ? '' : ` (at ${at[0]}${at.length > 1 ? ` and ${at.length - 1} more sweep point${at.length > 2 ? 's' : ''}` : ''})`;
@@ -166,7 +172,9 @@ export function pointSetup(file: ExperimentFile, ctx: LabContext, report: Report
   };
   if (host.pcpus > ctx.maxPcpus) report(['host', 'pcpus'], `${host.pcpus} pCPUs is more than this playground allows (${ctx.maxPcpus})`);
   if (host.memoryMiB > ctx.maxMemoryMiB) report(['host', 'memoryMiB'], `a ${host.memoryMiB} MiB pool is more than this playground allows (${ctx.maxMemoryMiB} MiB)`);
-  if (host.periodMs !== undefined && host.sliceMs !== undefined && host.sliceMs > host.periodMs) report(['host', 'sliceMs'], `a ${host.sliceMs} ms slice is longer than the ${host.periodMs} ms period`);
+  const periodMs = host.periodMs ?? DEFAULT_CONFIG.periodMs;
+  const sliceMs = host.sliceMs ?? DEFAULT_CONFIG.sliceMs;
+  if (sliceMs > periodMs) report(['host', host.sliceMs !== undefined ? 'sliceMs' : 'periodMs'], `a ${sliceMs} ms slice is longer than the ${periodMs} ms period`);
   const guests: ExperimentGuest[] = [];
   const seen = new Map<string, number>();
   file.guests.forEach((e, i) => {

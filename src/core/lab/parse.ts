@@ -107,7 +107,7 @@ function sorted(problems: LabProblem[]): LabProblem[] {
 }
 
 /** A valibot issue in the words of a lab author. */
-function reportIssue(issue: v.BaseIssue<unknown>, report: Report): void {
+export function reportIssue(issue: v.BaseIssue<unknown>, report: Report): void {
   const path = (issue.path ?? []).map((p) => p.key as string | number);
   const last = path.at(-1);
   if (issue.type === 'strict_object' && issue.expected === 'never') {
