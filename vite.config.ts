@@ -107,8 +107,12 @@ function offlineSite(): Plugin {
   };
 }
 
+const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+
 export default defineConfig({
   base: './',
+  // The project version, recorded in the results of experiments run in the page.
+  define: { __HV_VERSION__: JSON.stringify(version) },
   plugins: [svelte(), labFiles(), templateFiles(), cspMeta(), offlineSite()],
   build: {
     target: 'es2022',

@@ -127,3 +127,14 @@ export function readyOptions(vmColors: string[], windowS: number): Opts {
 export function readyData(h: HostSeries): uPlot.AlignedData {
   return [h.x, ...[...h.readyStacked].reverse()];
 }
+
+/** An experiment run's share per guest and window: x from 0 to the measured seconds, one line per guest. */
+export function experimentShareOptions(colors: string[], durationS: number): Opts {
+  return {
+    legend: { show: false },
+    cursor: { show: false },
+    scales: { x: { time: false, range: [0, durationS] }, y: { range: fromZero(100) } },
+    axes: [xAxis(), yAxis(' %', 46)],
+    series: [{}, ...colors.map((stroke) => ({ stroke, width: 2, points: { show: true, size: 5 } }))],
+  };
+}

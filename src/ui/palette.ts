@@ -4,6 +4,11 @@
 /** Distinguishable on white and for the common colour-vision deficiencies (Okabe-Ito based). */
 const PALETTE = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#8c6d1f', '#6a3d9a', '#1b7f7f'];
 
+/** The i-th colour of the palette (series that are not VMs of the dashboard: an experiment's guests). */
+export function paletteColor(i: number): string {
+  return PALETTE[i % PALETTE.length]!;
+}
+
 /** Idle pCPU time and the "promised" line. */
 export const IDLE_COLOR = '#d8dde3';
 export const PROMISE_COLOR = '#1b1f24';

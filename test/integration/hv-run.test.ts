@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
+import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { fromCsv } from '../../src/host/experiments/outputs.ts';
 import { textSha256 } from '../../src/host/experiments/runner.ts';
@@ -118,6 +119,16 @@ describe('hv-run', () => {
     const twice = await hvRun(['merge', join(dir, 's1'), join(dir, 's1'), '--out', join(dir, 'bad')]);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/run p1-r1 is in both/);
+  });
+
+  it('ships a Kubernetes Indexed Job whose pods run one shard each of as many as it has completions', () => {
+    const job = parseAllDocuments(readFileSync(new URL('../../examples/batch/job.yaml', import.meta.url), 'utf8'))[0]!.toJS() as {
+      spec: { completionMode: string; completions: number; template: { spec: { containers: { args: string[] }[] } } };
+    };
+    expect(job.spec.completionMode).toBe('Indexed');
+    const args = job.spec.template.spec.containers[0]!.args.join(' ');
+    expect(args).toContain(`--shard $((JOB_COMPLETION_INDEX + 1))/${job.spec.completions}`);
+    expect(args).toMatch(/bin\/hv-run\.js experiments\/\S+\.yaml/);
   });
 
   it('on the simulator, shards 1/3, 2/3 and 3/3 (three processes) merge into exactly the unsharded rows', async () => {
