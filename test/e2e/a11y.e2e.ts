@@ -1,6 +1,6 @@
 // An automated accessibility audit (axe-core) of every view: the dashboard
 // (cards and list, a running guest), the create and destroy dialogs, the
-// isolation view, the network view, the lab page and the gallery. No serious or critical
+// isolation view, the network view, the experiments view, the lab page and the gallery. No serious or critical
 // violation may be found. Then a keyboard-only script: create a guest, change
 // its weight with Enter, open its console and type into it.
 import { readFileSync } from 'node:fs';
@@ -151,6 +151,22 @@ describe('accessibility', () => {
     await view.getByTestId('vol-name').fill('a11y');
     await view.getByTestId('vol-create').click();
     await view.locator('tr[data-volume="a11y"]').waitFor();
+    expect(await audit(page)).toEqual([]);
+  });
+
+  it('finds none in the experiments view, with a file\'s problems and with a simulated run\'s results', async () => {
+    await page.getByTestId('tab-experiments').click();
+    const view = page.getByTestId('experiments');
+    await view.waitFor({ timeout: 30_000 });
+    const text = view.getByTestId('exp-text');
+    const good = await text.inputValue();
+    await text.fill(good.replace('durationS: 8', 'durationS: 0'));
+    await view.getByTestId('exp-problems').waitFor();
+    expect(await audit(page)).toEqual([]);
+    await text.fill(good);
+    await view.getByTestId('exp-simulate').check();
+    await view.getByTestId('exp-run').click();
+    await view.getByTestId('exp-result').waitFor({ timeout: 30_000 });
     expect(await audit(page)).toEqual([]);
   });
 

@@ -61,7 +61,7 @@ describe('experiments in the browser', () => {
     const share = (vm: string): number => Number.parseFloat(cells.find((c) => c[1] === vm)![2]!);
     expect(share('eb') / share('ea'), JSON.stringify(cells)).toBeGreaterThan(1.8);
     // The guests are gone again; the host settings are back.
-    await expect.poll(() => page.evaluate(() => window.__hvDashboard!.dash.hv.vms().length)).toBe(0);
+    await expect.poll(() => page.evaluate(() => window.__hvDashboard!.dash.vms.length)).toBe(0);
 
     const [download] = await Promise.all([page.waitForEvent('download'), view.getByTestId('exp-download-windows.csv').click()]);
     const csv = await downloaded(download);
