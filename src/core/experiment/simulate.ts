@@ -1,6 +1,6 @@
 // An experiment's run on the core simulator instead of real guests: the same
-// scheduler on a simulated clock, with every busy workload a guest that always
-// has work and every idle one a guest that wakes briefly twice a second. What
+// scheduler on a simulated clock, with every busy workload (net too: a sender
+// is CPU-bound) a guest that always has work and every idle one a guest that wakes briefly twice a second. What
 // it measures is the scheduler's ideal (no emulator, no host noise), in the
 // same rows as a real run. Pure and deterministic.
 import { busyGuest, idleGuest, SchedulerSim } from '../scheduler-sim.ts';
@@ -11,7 +11,7 @@ import type { RunVm } from './results.ts';
 /** True when a workload keeps its guest's CPU busy. */
 export function isBusy(g: ExperimentGuest): boolean {
   const w = g.workload;
-  return w.run === 'burn' || w.run === 'bench' || (w.run === 'command' && w.busy !== false);
+  return w.run === 'burn' || w.run === 'bench' || w.run === 'net' || (w.run === 'command' && w.busy !== false);
 }
 
 /** Run one sweep point's guests for warm-up + duration on the simulator; the periods and when measuring began. */

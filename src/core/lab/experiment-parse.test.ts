@@ -49,7 +49,7 @@ describe('experiment files', () => {
   it('refuses a malformed file with the line, column and field of each problem', () => {
     const text = BASE.replace('durationS: 4', 'durationS: 0').replace('    workload: { run: burn }', '    workload: { run: sprint }').replace('repeats: 2', 'repeats: 2\nextra: 1');
     expect(problems(parseExperiment(text, CTX))).toEqual([
-      'e.yaml:8:22: guests[0].workload.run: must be one of burn | bench | idle | memtouch | command, got "sprint"',
+      'e.yaml:8:22: guests[0].workload.run: must be one of burn | bench | idle | memtouch | net | command, got "sprint"',
       'e.yaml:16:12: durationS: expected >=1 but received 0',
       'e.yaml:18:1: extra: unknown key "extra"',
     ]);
@@ -65,8 +65,8 @@ describe('experiment files', () => {
     const bad = BASE.replace('  host.sliceMs: [5, 10, 20]', '  host.sliceMs: [5]\n  guests.x.weight: [1]\n  host.color: [1]\n  guests.a.weight: [null]');
     expect(problems(parseExperiment(bad, CTX))).toEqual([
       'e.yaml:16:3: sweep.guests.x.weight: there is no guest "x" (guests: a, w)',
-      'e.yaml:17:3: sweep.host.color: "host.color" is not a parameter that can be swept (host.pcpus, host.sliceMs, host.periodMs, or guests.NAME.weight|capPct|reservationPct|memoryMiB|count)',
-      'e.yaml:18:21: sweep.guests.a.weight[0]: only capPct and reservationPct may be null (none)',
+      'e.yaml:17:3: sweep.host.color: "host.color" is not a parameter that can be swept (host.pcpus, host.sliceMs, host.periodMs, or guests.NAME.weight|capPct|reservationPct|memoryMiB|count|nicMbps)',
+      'e.yaml:18:21: sweep.guests.a.weight[0]: only capPct, reservationPct and nicMbps may be null (none)',
     ]);
     // Points a host cannot run: found at the field, naming the first point with it.
     const points = BASE.replace('  host.sliceMs: [5, 10, 20]', '  host.sliceMs: [5, 10, 200]\n  guests.a.memoryMiB: [80, 400]').replace('  guests.w.weight: [500, 1000]\n', '');
@@ -86,6 +86,27 @@ describe('experiment files', () => {
         expect.stringMatching(/plot\.y\[0\]: "mips" is not recorded \(metrics: share\)/),
       ]),
     );
+  });
+
+  it('checks networks: a guest\'s network exists, a net workload sends to a guest on it, one sender per receiver', () => {
+    const text = `version: 1
+title: net
+networks: [{ name: lan }]
+guests:
+  - { name: a, network: lan, workload: { run: net, to: b } }
+  - { name: b, network: lan }
+  - { name: c, network: wan, workload: { run: net, to: b } }
+  - { name: d, nicMbps: 5, workload: { run: net, to: a } }
+durationS: 2
+`;
+    expect(problems(parseExperiment(text, CTX))).toEqual([
+      'e.yaml:7:25: guests[2].network: there is no network "wan" (networks: lan)',
+      'e.yaml:7:56: guests[2].workload.to: b is not on c\'s network (wan): a net workload sends to a guest on its own network',
+      'e.yaml:8:25: guests[3].nicMbps: a NIC limit needs a network: give the guest a network: first',
+      'e.yaml:8:54: guests[3].workload.to: a is not on d\'s network (none): a net workload sends to a guest on its own network',
+    ]);
+    const twice = text.replace('network: wan', 'network: lan').replace('  - { name: d, nicMbps: 5, workload: { run: net, to: a } }\n', '');
+    expect(problems(parseExperiment(twice, CTX))).toEqual(['e.yaml:7:56: guests[2].workload.to: b already receives from a: a guest receives from one sender (its bytes are the sender\'s score)']);
   });
 
   it('ships experiments that parse, and the JSON Schema generated from the same source', () => {

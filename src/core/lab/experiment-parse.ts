@@ -16,6 +16,9 @@ export interface ExperimentGuest {
   weight?: number;
   capPct?: number | null;
   reservationPct?: number | null;
+  network?: string;
+  /** NIC limit at the switch, Mbit/s (null or absent: none). */
+  nicMbps?: number | null;
   workload: WorkloadSpec;
 }
 
@@ -69,7 +72,7 @@ function checkExperiment(file: ExperimentFile, ctx: LabContext, report: Report):
   };
   for (const { key, values } of sweep) {
     if (!SWEEP_KEY_RE.test(key)) {
-      sweepReport(['sweep', key], `"${key}" is not a parameter that can be swept (host.pcpus, host.sliceMs, host.periodMs, or guests.NAME.weight|capPct|reservationPct|memoryMiB|count)`, true);
+      sweepReport(['sweep', key], `"${key}" is not a parameter that can be swept (host.pcpus, host.sliceMs, host.periodMs, or guests.NAME.weight|capPct|reservationPct|memoryMiB|count|nicMbps)`, true);
       continue;
     }
     const [, group, field] = key.split('.') as [string, string, string];
@@ -78,9 +81,18 @@ function checkExperiment(file: ExperimentFile, ctx: LabContext, report: Report):
       else if (field === 'count' && file.guests.find((g) => g.name === group)) sweepReport(['sweep', key], `guest "${group}" has a name, not a prefix and a count`, true);
     }
     values.forEach((value, i) => {
-      if (value === null && !(field === 'capPct' || field === 'reservationPct')) sweepReport(['sweep', key, i], `only capPct and reservationPct may be null (none)`);
+      if (value === null && !(field === 'capPct' || field === 'reservationPct' || field === 'nicMbps')) sweepReport(['sweep', key, i], `only capPct, reservationPct and nicMbps may be null (none)`);
     });
   }
+  const networks = new Set<string>();
+  (file.networks ?? []).forEach((n, i) => {
+    if (networks.has(n.name)) report(['networks', i, 'name'], `network name "${n.name}" is used twice`);
+    networks.add(n.name);
+  });
+  file.guests.forEach((g, i) => {
+    if (g.network !== undefined && !networks.has(g.network)) report(['guests', i, 'network'], networks.size ? `there is no network "${g.network}" (networks: ${[...networks].join(', ')})` : `there is no network "${g.network}": declare it under networks:`);
+    if (g.nicMbps !== undefined && g.network === undefined) report(['guests', i, 'nicMbps'], 'a NIC limit needs a network: give the guest a network: first');
+  });
   file.guests.forEach((g, i) => {
     const w = g.workload;
     if (w?.run === 'command' && w.score !== undefined) {
@@ -188,9 +200,26 @@ export function pointSetup(file: ExperimentFile, ctx: LabContext, report: Report
         ...(e.weight !== undefined ? { weight: e.weight } : {}),
         ...(e.capPct !== undefined ? { capPct: e.capPct } : {}),
         ...(e.reservationPct !== undefined ? { reservationPct: e.reservationPct } : {}),
+        ...(e.network !== undefined ? { network: e.network } : {}),
+        ...(e.nicMbps !== undefined ? { nicMbps: e.nicMbps } : {}),
         workload: e.workload ?? { run: 'idle' },
       });
     }
+  });
+  // A net workload sends to a guest on its own network; each guest receives from one sender at most (its bytes are the score).
+  const receivers = new Map<string, string>();
+  file.guests.forEach((e, i) => {
+    if (e.workload?.run !== 'net') return;
+    const to = e.workload.to;
+    const target = guests.find((g) => g.name === to);
+    const sender = e.name ?? e.prefix ?? '';
+    const at: LabPath = ['guests', i, 'workload', 'to'];
+    if (!target) return report(at, `there is no guest "${to}" (guests: ${guests.map((g) => g.name).join(', ')})`);
+    if (e.network === undefined || target.network !== e.network) return report(at, `${to} is not on ${sender}'s network (${e.network ?? 'none'}): a net workload sends to a guest on its own network`);
+    if (e.count !== undefined && e.count > 1) return report(at, `${e.count} guests ${sender}1..${e.count} would all send to ${to}: a guest receives from one sender (give each sender a name)`);
+    if (to === (e.name ?? `${e.prefix}1`)) return report(at, 'a guest cannot send to itself');
+    if (receivers.has(to)) return report(at, `${to} already receives from ${receivers.get(to)}: a guest receives from one sender (its bytes are the sender's score)`);
+    receivers.set(to, sender);
   });
   const reserved = guests.reduce((sum, g) => sum + (g.reservationPct ?? 0), 0);
   if (reserved > host.pcpus * 100) report(['guests'], `the guests reserve ${reserved} % of a pCPU in all, more than the host's ${host.pcpus} pCPU(s)`);

@@ -3,7 +3,7 @@
 // guest pieces with the lab format (schema.ts): an experiment's host and
 // guests are written as a lab's are.
 import * as v from 'valibot';
-import { GUEST_CPU_FIELDS, GUEST_NAMING, HOST, int, text } from './schema.ts';
+import { GUEST_CPU_FIELDS, GUEST_NAMING, HOST, NETWORK, int, name, text } from './schema.ts';
 
 /** The experiment format's version; a file says which one it is written for. */
 export const EXPERIMENT_FORMAT_VERSION = 1;
@@ -18,6 +18,8 @@ const WORKLOAD = v.variant('run', [
   v.strictObject({ run: v.literal('idle') }),
   /** hv-memtouch: MiB of the guest's memory filled and held, then idle. */
   v.strictObject({ run: v.literal('memtouch'), mib: int(1, 4096) }),
+  /** TCP to another guest on the same network as fast as it takes it: the score is the Mbit/s that guest received. */
+  v.strictObject({ run: v.literal('net'), to: name }),
   /** Any shell command, started in the background at the start and stopped at the end. */
   v.strictObject({
     run: v.literal('command'),
@@ -29,14 +31,22 @@ const WORKLOAD = v.variant('run', [
   }),
 ]);
 
-const GUEST = v.strictObject({ ...GUEST_NAMING, ...GUEST_CPU_FIELDS, workload: v.optional(WORKLOAD) });
+const GUEST = v.strictObject({
+  ...GUEST_NAMING,
+  ...GUEST_CPU_FIELDS,
+  /** The experiment network its NIC is attached to (none: connected to nothing). */
+  network: v.optional(name),
+  /** Its NIC's limit at the switch, Mbit/s (null: none). */
+  nicMbps: v.optional(v.nullable(v.pipe(v.number(), v.minValue(0.1), v.maxValue(10_000)))),
+  workload: v.optional(WORKLOAD),
+});
 
 /** The metrics an experiment can record. Per VM: share (% of one pCPU), MIPS, ready %, the workload's score; per host: busy %. */
 export const METRICS = ['share', 'mips', 'ready', 'score', 'busy'] as const;
 export type MetricName = (typeof METRICS)[number];
 
 /** A swept parameter: host.pcpus, host.sliceMs, host.periodMs, or guests.NAME.FIELD (NAME: a guest's name or prefix). */
-export const SWEEP_KEY_RE = /^(host\.(pcpus|sliceMs|periodMs)|guests\.[a-z0-9][a-z0-9-]*\.(weight|capPct|reservationPct|memoryMiB|count))$/;
+export const SWEEP_KEY_RE = /^(host\.(pcpus|sliceMs|periodMs)|guests\.[a-z0-9][a-z0-9-]*\.(weight|capPct|reservationPct|memoryMiB|count|nicMbps))$/;
 
 const seconds = (min: number, max: number) => v.pipe(v.number(), v.minValue(min), v.maxValue(max));
 
@@ -45,6 +55,8 @@ export const EXPERIMENT_SCHEMA = v.strictObject({
   title: text('the title'),
   description: v.optional(v.string()),
   host: v.optional(HOST),
+  /** Networks (each a VLAN of its own on the host's switch), made for every run and deleted after it. */
+  networks: v.optional(v.array(NETWORK)),
   guests: v.pipe(v.array(GUEST), v.minLength(1, 'an experiment needs at least one guest')),
   /** Parameters to sweep, each with its values: every combination is a sweep point. */
   sweep: v.optional(v.record(v.string(), v.pipe(v.array(v.nullable(v.number())), v.minLength(1, 'a swept parameter needs at least one value')))),

@@ -42,7 +42,7 @@ const FILE = v.strictObject({
 });
 
 /** A network of the lab's: a VLAN of its own on the host's switch, with the host's DHCP and DNS. */
-const NETWORK = v.strictObject({
+export const NETWORK = v.strictObject({
   name,
   vlan: v.optional(int(1, 4094)),
   /** IPv4 subnet, e.g. 10.0.10.0/24 (default 10.0.VLAN.0/24). */

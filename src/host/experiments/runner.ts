@@ -17,6 +17,7 @@ import type { GuestImage } from '../../protocol/guest-api.ts';
 import type { HostApi } from '../host-api.ts';
 import { ExperimentGuests, abortable, messageOf, pollExec, sleep, type GuestRef } from './experiment.ts';
 import { benchCommand, memtouchCommand, parseBench } from './guest-tools.ts';
+import type { RateLimit } from '../../core/net/token-bucket.ts';
 
 /** Where the runner runs: what it records about the machine. */
 export interface RunnerHost {
@@ -181,7 +182,21 @@ function workloadCommands(g: ExperimentGuest, durationS: number): { start: strin
       return { start: memtouchCommand(w.mib, 'hv-experiment', OUT), measure: null };
     case 'command':
       return { start: `( ${w.command} ) > ${OUT} 2>&1 & echo $! > ${PID}`, measure: null };
+    case 'net':
+      // Reconnects when a connection drops (the receiver's nc takes one connection at a time).
+      return { start: `(while :; do nc ${w.to} ${NET_PORT} < /dev/zero; sleep 0.1; done) > /dev/null 2>&1 &`, measure: null };
   }
+}
+
+const NET_PORT = 5001;
+/** A guest's static address on its experiment network (index in the run's guest list). */
+const netAddress = (i: number): string => `10.77.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+/** The bytes eth0 has received, from /proc/net/dev. */
+const RX_COMMAND = "awk '/eth0:/ { sub(/.*eth0:/, \"\"); print $1 }' /proc/net/dev";
+
+/** A NIC limit in Mbit/s as the switch's token bucket (a burst of 20 ms at that rate, at least a few frames). */
+function nicLimit(mbps: number | null | undefined): RateLimit | null {
+  return mbps === null || mbps === undefined ? null : { rateKbps: mbps * 1000, burstKb: Math.max(64, mbps * 20) };
 }
 
 /** The score a workload printed (null when it has none or printed none). */
@@ -214,7 +229,12 @@ async function realRun(
     sliceMs: host.sliceMs ?? DEFAULT_CONFIG.sliceMs,
   });
   const guests = new ExperimentGuests(hv, signal);
+  const networks: string[] = [];
   try {
+    for (const n of experiment.file.networks ?? []) {
+      await hv.createNetwork(n);
+      networks.push(n.name);
+    }
     progress('booting', 0);
     const refs = await guests.start(
       specs.map((g) => ({
@@ -225,12 +245,26 @@ async function realRun(
         ...(g.weight !== undefined ? { weight: g.weight } : {}),
         ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
         ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
+        ...(g.network !== undefined ? { network: g.network, nicLimit: nicLimit(g.nicMbps) } : {}),
       })),
     );
     const byName = new Map(refs.map((r) => [r.name, r]));
     const each = async (f: (g: ExperimentGuest, ref: GuestRef) => Promise<unknown>): Promise<void> => {
       await Promise.all(specs.map((g) => f(g, byName.get(g.name)!)));
     };
+    // Guests on a network: a static address each, every name in /etc/hosts, a listener on each receiver.
+    const onNet = specs.map((g, i) => ({ g, ip: netAddress(i) })).filter((x) => x.g.network !== undefined);
+    const hosts = onNet.map((x) => `${x.ip} ${x.g.name}`).join('\\n');
+    const receivers = new Map(specs.flatMap((g) => (g.workload.run === 'net' ? [[g.workload.to, g.name] as const] : [])));
+    await Promise.all(
+      onNet.map(({ g, ip }) =>
+        guests.run(
+          byName.get(g.name)!,
+          `ip addr add ${ip}/16 dev eth0 && ip link set eth0 up && printf '${hosts}\\n' >> /etc/hosts` +
+            (receivers.has(g.name) ? ` && (while :; do nc -l -p ${NET_PORT} > /dev/null; done) > /dev/null 2>&1 &` : ''),
+        ),
+      ),
+    );
     await each(async (g, ref) => {
       const c = workloadCommands(g, experiment.durationS).start;
       if (c) await guests.run(ref, c);
@@ -241,6 +275,9 @@ async function realRun(
       const c = workloadCommands(g, experiment.durationS).measure;
       if (c) await guests.run(ref, c);
     });
+    const rxBytes = async (): Promise<Map<string, number>> =>
+      new Map(await Promise.all([...receivers.keys()].map(async (to) => [to, Number((await guests.run(byName.get(to)!, RX_COMMAND)).output.trim())] as const)));
+    const rxBefore = await rxBytes();
     const fromMs = hv.now();
     const vms: RunVm[] = refs.map((r) => ({ vmId: r.vmId, name: r.name }));
     const periodMs = hv.settings.periodMs;
@@ -256,6 +293,10 @@ async function realRun(
     const periods = hv.history.between(fromMs);
     progress('collecting', 1 + experiment.warmUpS + experiment.durationS);
     const scores = new Map<string, number | null>();
+    // A sender's score: what its receiver took over the measured time (the reads bracket it), Mbit/s.
+    const rxAfter = await rxBytes();
+    const rxSpanS = (hv.now() - fromMs) / 1000;
+    for (const [to, from] of receivers) scores.set(from, Math.round(((rxAfter.get(to)! - rxBefore.get(to)!) * 8) / rxSpanS / 1e4) / 100);
     await each(async (g, ref) => {
       const w = g.workload;
       if (w.run === 'bench') {
@@ -275,5 +316,6 @@ async function realRun(
     throw new HvError((err as HvError).code ?? 'internal', `run ${run.key}: ${messageOf(err)}`, {});
   } finally {
     await guests.dispose();
+    for (const n of networks) await Promise.resolve(hv.deleteNetwork(n)).catch(() => undefined);
   }
 }
