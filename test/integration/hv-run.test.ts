@@ -145,6 +145,35 @@ describe('hv-run', () => {
     expect(b.map((r) => r['share_pct'])).toEqual([50, 50, 75, 75]);
   });
 
+  it('runs a net workload on a network: the sender\'s score is what its peer received, and the NIC limit holds it down', async () => {
+    const net = join(dir, 'net.yaml');
+    writeFileSync(
+      net,
+      `version: 1
+title: net
+host: { pcpus: 2, memoryMiB: 512 }
+networks: [{ name: lan }]
+guests:
+  - { name: src, memoryMiB: 80, network: lan, workload: { run: net, to: dst } }
+  - { name: dst, memoryMiB: 80, network: lan }
+sweep:
+  guests.src.nicMbps: [null, 3]
+warmUpS: 2
+durationS: 4
+metrics: [share, score]
+`,
+    );
+    const done = await hvRun([net, '--out', join(dir, 'net'), '--quiet']);
+    expect(done.code, done.stderr).toBe(0);
+    const runs = csv(join(dir, 'net'), 'runs.csv');
+    const score = (p: number): number => Number(runs.find((r) => r['point'] === p && r['vm'] === 'src')!['score']);
+    console.log(`net: unlimited ${score(1)} Mbit/s, limited to 3: ${score(2)} Mbit/s`);
+    expect(score(1)).toBeGreaterThan(3);
+    expect(score(2)).toBeGreaterThan(0.3);
+    expect(score(2)).toBeLessThan(3.3); // TCP under a policer stays below its rate
+    expect(runs.find((r) => r['point'] === 1 && r['vm'] === 'dst')!['score']).toBeNull();
+  });
+
   it('refuses a malformed file with its line and field, and runs nothing', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, EXPERIMENT.replace('durationS: 3', 'durationS: three'));

@@ -69,12 +69,12 @@ function metricCells(metrics: readonly MetricName[], s: ReturnType<typeof summar
   return row;
 }
 
-/** Busy % of the host's pCPUs over periods (guest time used / pCPU time). */
+/** Busy % of the host's pCPUs over periods: guest time used, in grants or outside them (a guest woken by a frame), / pCPU time. */
 export function hostBusyPct(periods: readonly ClosedPeriod[]): number {
   let busy = 0;
   let span = 0;
   for (const p of periods) {
-    busy += p.host.busyMs.reduce((s, b) => s + b, 0);
+    busy += p.host.busyMs.reduce((s, b) => s + b, 0) + p.host.unscheduledMs;
     span += p.host.periodMs * p.host.pcpus;
   }
   return span > 0 ? (100 * busy) / span : 0;

@@ -252,7 +252,8 @@ async function realRun(
     const each = async (f: (g: ExperimentGuest, ref: GuestRef) => Promise<unknown>): Promise<void> => {
       await Promise.all(specs.map((g) => f(g, byName.get(g.name)!)));
     };
-    // Guests on a network: a static address each, every name in /etc/hosts, a listener on each receiver.
+    // Guests on a network: a static address each, every name in /etc/hosts, a listener on each receiver
+    // (its stdin a pipe that never ends: a background job reading the console would be stopped, SIGTTIN).
     const onNet = specs.map((g, i) => ({ g, ip: netAddress(i) })).filter((x) => x.g.network !== undefined);
     const hosts = onNet.map((x) => `${x.ip} ${x.g.name}`).join('\\n');
     const receivers = new Map(specs.flatMap((g) => (g.workload.run === 'net' ? [[g.workload.to, g.name] as const] : [])));
@@ -261,7 +262,7 @@ async function realRun(
         guests.run(
           byName.get(g.name)!,
           `ip addr add ${ip}/16 dev eth0 && ip link set eth0 up && printf '${hosts}\\n' >> /etc/hosts` +
-            (receivers.has(g.name) ? ` && (while :; do nc -l -p ${NET_PORT} > /dev/null; done) > /dev/null 2>&1 &` : ''),
+            (receivers.has(g.name) ? ` && (while :; do sleep 100000 | nc -l -p ${NET_PORT} > /dev/null; done) > /dev/null 2>&1 &` : ''),
         ),
       ),
     );
