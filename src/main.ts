@@ -48,13 +48,14 @@ if (params.has('gallery') && labParam === null) {
 } else {
   /** One pCPU at first: two busy guests then take turns, as they would on a loaded host (the host panel says how to raise it; a lab sets its own). */
   const pcpus = 1;
+  // Booted templates built with the site (vite.config.ts): a clone needs no cold boot first.
+  const templatesUrl = new URL('templates/', location.href).href;
   const hv = browserHypervisor({
     env: {
       images,
       wasmUrl: browserWasmUrl,
       standbyWorkers: PAGE_STANDBY_WORKERS,
-      // Booted templates built with the site (vite.config.ts): a clone needs no cold boot first.
-      templatesUrl: new URL('templates/', location.href).href,
+      templatesUrl,
       // A lab clones its guests: have the index on hand when it has read its file.
       primeTemplates: labParam !== null,
       // The dashboard keeps its networks, VMs and snapshots across reloads; a lab's guests are the lab's.
@@ -75,7 +76,10 @@ if (params.has('gallery') && labParam === null) {
       if (!e.persisted) model.dispose();
     });
   } else {
-    mount(App, { target, props: { dash } });
+    // Another host of the Cluster tab: its own hypervisor worker, pCPUs and pool; it keeps nothing across reloads.
+    const clusterHost = (settings: { pcpus: number; memoryMiB: number }) =>
+      browserHypervisor({ env: { images, wasmUrl: browserWasmUrl, standbyWorkers: 1, templatesUrl, primeTemplates: false, persistIn: null }, settings });
+    mount(App, { target, props: { dash, clusterHost } });
     void dash.restore();
   }
   // Leave nothing running when the page goes away (workers die with it anyway);

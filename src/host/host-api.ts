@@ -95,7 +95,8 @@ export interface HostApi {
   storageInfo(): Promise<StorageInfo>;
   /** Live migration to the host taking migrations on a BroadcastChannel (another tab), and taking them here. */
   migrateVia(id: string, channel: string, options?: RemoteMigrationOptions): Promise<MigrationReport>;
-  acceptMigrations(channel: string | null): MaybePromise<void>;
+  /** Take migrations on a BroadcastChannel (null: stop); one channel per purpose ('tabs': the user's; 'cluster': this page's other hosts). */
+  acceptMigrations(channel: string | null, purpose?: string): MaybePromise<void>;
   /** Volumes and base images (Hypervisor.createVolume and the rest). */
   volumes(): MaybePromise<VolumeInfo[]>;
   baseImages(): MaybePromise<BaseImageInfo[]>;

@@ -292,6 +292,10 @@ export type HvEvent =
   | { type: 'vm-address'; at: number; vmId: string; name: string; ip: string | null }
   | { type: 'boot-progress'; at: number; vmId: string; phase: string; file: string; loaded: number; total: number }
   | { type: 'period'; at: number; period: ClosedPeriod }
+  /** A live migration's round, as it ends (round 0: the whole saved state), for a live chart. */
+  | { type: 'migration-round'; at: number; vmId: string; name: string; round: MigrationRound }
+  /** A live migration ended: moved (its report) or not (why; the guest runs on here). */
+  | { type: 'migration-end'; at: number; vmId: string; name: string; report: MigrationReport | null; error: string | null }
   /** Something went wrong inside the hypervisor and was handled (a lost worker message, a throwing subscriber). */
   | { type: 'fault'; at: number; vmId: string | null; message: string };
 
@@ -372,8 +376,8 @@ export class Hypervisor implements HostApi {
   /** Each ballooned guest's latest statistics (period records). */
   private readonly balloonStats = new Map<string, NonNullable<ClosedPeriod['vms'][number]['guestMemory']>>();
   private persistChain: Promise<void> = Promise.resolve();
-  /** The channel this host takes migrations on (acceptMigrations). */
-  private accepting: { stop: () => void } | null = null;
+  /** The channels this host takes migrations on (acceptMigrations), by purpose. */
+  private readonly accepting = new Map<string, { stop: () => void }>();
   private storageError: string | null = null;
   /** restoreSaved() is creating what storage kept: nothing to write back. */
   private restoring = false;
@@ -1343,6 +1347,7 @@ export class Hypervisor implements HostApi {
       await target.prepare(specOf(vm), start, { ready: vm.ready, mac: vm.mac, consoleSize: vm.consoleSize });
       rounds.push({ round: 0, pages: 0, bytes: start.state.byteLength, ms: performance.now() - t0, hashMs: 0, dirtyPagesPerS: 0, capPct: cap });
       options.onRound?.(rounds[0]!);
+      this.emit({ type: 'migration-round', at: this.timers.now(), vmId: vm.id, name: vm.name, round: rounds[0]! });
       let perPageMs = Infinity;
       let highRounds = 0;
       let last = performance.now();
@@ -1363,6 +1368,7 @@ export class Hypervisor implements HostApi {
         const entry = { round, pages: n, bytes: n * MIGRATION_PAGE_BYTES, ms, hashMs: r.hashMs, dirtyPagesPerS, capPct: cap };
         rounds.push(entry);
         options.onRound?.(entry);
+        this.emit({ type: 'migration-round', at: this.timers.now(), vmId: vm.id, name: vm.name, round: entry });
         this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name}: migration round ${round}, ${n} pages changed (${Math.round(dirtyPagesPerS)} pages/s)${cap !== origCap ? `, CPU cap ${cap} %` : ''}` });
         // What is left, at the copy speed measured (as QEMU's downtime-limit: the stop also hashes the RAM once and moves the device state, reported apart).
         const predictedMs = n * (Number.isFinite(perPageMs) ? perPageMs : DEFAULT_PAGE_MS);
@@ -1391,7 +1397,9 @@ export class Hypervisor implements HostApi {
       await target.write(fin.pages, fin.data);
       await pace(fin.pages.length * MIGRATION_PAGE_BYTES + fin.state.byteLength, performance.now() - f0);
       bytes += fin.pages.length * MIGRATION_PAGE_BYTES + fin.state.byteLength;
-      const { targetId } = await target.finish({ state: fin.state, clockMs: fin.clockMs }, { downtimeMs: performance.now() - d0 });
+      const { targetId, stored } = await target.finish({ state: fin.state, clockMs: fin.clockMs }, { downtimeMs: performance.now() - d0 });
+      // A target that keeps no store (another host in this page) did not take the VM's record: it goes from ours.
+      if (stored === false) sharedStore = false;
       const downtimeMs = performance.now() - d0;
       // Snapshots follow the VM (after it runs there: they are not part of the downtime).
       for (const sn of this.snaps.list(vm.id)) {
@@ -1409,6 +1417,7 @@ export class Hypervisor implements HostApi {
         converged,
         autoConverged: cap !== origCap,
       };
+      this.emit({ type: 'migration-end', at: this.timers.now(), vmId: vm.id, name: vm.name, report, error: null });
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: `${vm.name} moved to another host: ${rounds.length - 1} rounds, ${(bytes / 2 ** 20).toFixed(1)} MiB, downtime ${downtimeMs.toFixed(0)} ms${report.autoConverged ? ` (auto-converge capped it at ${cap} %)` : ''}` });
       // The source's last console bytes travel on its event channel, which may still deliver them after the
       // final answer: its worker goes a moment later (the guest runs on the target already).
@@ -1430,6 +1439,7 @@ export class Hypervisor implements HostApi {
         this.cpu.setPaused(vm.id, false);
       }
       if (vm.state === 'migrating') this.setState(vm, transition(vm.state, 'migrated', vm.name));
+      this.emit({ type: 'migration-end', at: this.timers.now(), vmId: vm.id, name: vm.name, report: null, error: cause.message });
       throw new HvError(cause.code, `${vm.name} did not move (${cause.message}); it runs on here`, { name: vm.name });
     } finally {
       if (cap !== origCap && vm.state !== 'destroyed') this.cpu.setResources(vm.id, vm.resources);
@@ -1452,19 +1462,19 @@ export class Hypervisor implements HostApi {
   }
 
   /** Take migrations that come in on the BroadcastChannel `channel` (null: stop taking them). */
-  acceptMigrations(channel: string | null): void {
+  acceptMigrations(channel: string | null, purpose = 'tabs'): void {
     this.refusing('accept migrations', null, () => {
-      this.accepting?.stop();
-      this.accepting = null;
+      this.accepting.get(purpose)?.stop();
+      this.accepting.delete(purpose);
       if (channel === null) return;
       const bc = openChannel(channel);
       const stop = serveMigrations(this, bc as unknown as MigrationChannel);
-      this.accepting = {
+      this.accepting.set(purpose, {
         stop: () => {
           stop();
           bc.close();
         },
-      };
+      });
     });
   }
 
@@ -1512,7 +1522,7 @@ export class Hypervisor implements HostApi {
         this.setState(made, transition(made.state, 'booted', made.name));
         this.watchdog.watch(made.id, () => g.ping());
         if (made.consoleSize) g.resizeConsole(made.consoleSize.cols, made.consoleSize.rows);
-        return { targetId: made.id };
+        return { targetId: made.id, stored: this.env.persistence !== undefined };
       },
       snapshot: async (file) => {
         this.importSnapshot(file, need().vm.id);
@@ -1756,8 +1766,8 @@ export class Hypervisor implements HostApi {
   /** Destroy every VM (commands in progress end as cancelled) and stop the scheduler. */
   async dispose(): Promise<void> {
     this.disposed = true;
-    this.accepting?.stop();
-    this.accepting = null;
+    for (const a of this.accepting.values()) a.stop();
+    this.accepting.clear();
     const vms = [...this.vmsById.values()];
     for (const vm of vms) vm.commands.cancelAll('dispose');
     this.templates.dispose();

@@ -138,3 +138,17 @@ export function experimentShareOptions(colors: string[], durationS: number): Opt
     series: [{}, ...colors.map((stroke) => ({ stroke, width: 2, points: { show: true, size: 5 } }))],
   };
 }
+
+/** A live migration's MiB copied per round: x the round number, one line with its points. */
+export function migrationRoundOptions(): Opts {
+  return {
+    legend: { show: false },
+    cursor: { show: false },
+    scales: { x: { time: false, range: (_u, lo, hi) => [Math.min(0, lo ?? 0) - 0.25, Math.max(1, hi ?? 1) + 0.25] }, y: { range: fromZero(1) } },
+    axes: [
+      { ...xAxis(), splits: (u) => Array.from({ length: Math.max(1, Math.floor(u.scales['x']!.max ?? 1)) + 1 }, (_, i) => i), values: (_u, vals) => vals.map((v) => `round ${v}`) },
+      yAxis(' MiB', 56),
+    ],
+    series: [{}, { stroke: PROMISE_COLOR, width: 2, points: { show: true, size: 6 } }],
+  };
+}

@@ -1,6 +1,6 @@
 // An automated accessibility audit (axe-core) of every view: the dashboard
 // (cards and list, a running guest), the create and destroy dialogs, the
-// isolation view, the network view, the experiments view, the lab page and the gallery. No serious or critical
+// isolation view, the cluster view, the network view, the experiments view, the lab page and the gallery. No serious or critical
 // violation may be found. Then a keyboard-only script: create a guest, change
 // its weight with Enter, open its console and type into it.
 import { readFileSync } from 'node:fs';
@@ -151,6 +151,14 @@ describe('accessibility', () => {
     await view.getByTestId('vol-name').fill('a11y');
     await view.getByTestId('vol-create').click();
     await view.locator('tr[data-volume="a11y"]').waitFor();
+    expect(await audit(page)).toEqual([]);
+  });
+
+  it('finds none in the cluster view, with a second host', async () => {
+    await page.getByTestId('tab-cluster').click();
+    const view = page.getByTestId('cluster');
+    await view.getByTestId('cluster-add').click();
+    await view.locator('[data-host="host2"]').waitFor({ timeout: 30_000 });
     expect(await audit(page)).toEqual([]);
   });
 

@@ -13,6 +13,7 @@ export interface DashboardHook {
   dash: {
     vms: { id: string; name: string; state: string }[];
     live: { vms: Record<string, { share: (number | null)[] } | undefined> };
+    hv: { exec(id: string, command: string, timeoutMs?: number): Promise<{ output: string; status: number }> };
   };
   chartStats: { frames: number; draws: number };
   /** Guest workers the hypervisor's worker started and terminated (its own count: Playwright's worker 'close' event was missed now and then). */

@@ -14,7 +14,8 @@ export interface MigrationTarget {
   /** Write a round's pages into the paused guest. */
   write(pages: Uint32Array, data: Uint8Array): Promise<void>;
   /** Restore the CPU and device state over those pages and run the guest; its id on the target. */
-  finish(final: SavedState, extra: { downtimeMs: number }): Promise<{ targetId: string }>;
+  /** `stored`: the target keeps the VM's record in its persistent store (a host without one: false). */
+  finish(final: SavedState, extra: { downtimeMs: number }): Promise<{ targetId: string; stored?: boolean }>;
   /** Keep one of the VM's snapshots (its file). */
   snapshot(file: Uint8Array): Promise<void>;
   /** Remove what prepare made (the migration failed or was cancelled). */

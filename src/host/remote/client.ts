@@ -205,8 +205,8 @@ export class HypervisorClient implements HostApi {
     return this.call({ op: 'migrateVia', id, channel, options });
   }
 
-  acceptMigrations(channel: string | null): Promise<void> {
-    return this.call({ op: 'acceptMigrations', channel });
+  acceptMigrations(channel: string | null, purpose?: string): Promise<void> {
+    return this.call({ op: 'acceptMigrations', channel, ...(purpose !== undefined ? { purpose } : {}) });
   }
 
   restoreSaved(): Promise<{ vms: number; snapshots: number; suspended: string[] }> {

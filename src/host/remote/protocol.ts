@@ -62,7 +62,7 @@ export type HvCall =
   /** A call of HostApi FORWARDED_CALLS, with its arguments as given. */
   | { op: 'forward'; call: ForwardedCall; args: unknown[] }
   | { op: 'migrateVia'; id: string; channel: string; options: RemoteMigrationOptions }
-  | { op: 'acceptMigrations'; channel: string | null }
+  | { op: 'acceptMigrations'; channel: string | null; purpose?: string }
   | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }
   | { op: 'standbyReady' }
   | { op: 'workerCounts' }

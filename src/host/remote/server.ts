@@ -165,7 +165,7 @@ export class HypervisorServer {
       case 'migrateVia':
         return hv.migrateVia(call.id, call.channel, call.options);
       case 'acceptMigrations':
-        return hv.acceptMigrations(call.channel);
+        return hv.acceptMigrations(call.channel, call.purpose);
       case 'prepareTemplates':
         return hv.prepareTemplates(call.guests);
       case 'standbyReady':
