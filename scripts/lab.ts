@@ -39,7 +39,7 @@ function checkFiles(files: string[]): { valid: { file: string; lab: Lab; text: s
 
 async function test(files: string[]): Promise<number> {
   const { proveLab } = await import('../src/host/lab/prove-lab.ts');
-  const { nodeHypervisor } = await import('../src/host/node-hypervisor.ts');
+  const { nodeHostFactory, nodeHypervisor } = await import('../src/host/node-hypervisor.ts');
   const { valid, failed } = checkFiles(files);
   let bad = failed;
   for (const { file, lab } of valid) {
@@ -54,7 +54,7 @@ async function test(files: string[]): Promise<number> {
         for (const r of s.after?.passed ? [] : (s.after?.results ?? []).filter((x) => !x.passed)) {
           console.log(`       ${r.label}: expected ${r.expected}, found ${r.found}`);
         }
-      });
+      }, { makeHost: nodeHostFactory });
       console.log(`  guests ready in ${(proof.readyMs / 1000).toFixed(2)} s${proof.error ? `; error: ${proof.error}` : ''}`);
       if (!proof.ok) bad++;
     } finally {

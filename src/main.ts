@@ -64,10 +64,13 @@ if (params.has('gallery') && labParam === null) {
     settings: { pcpus, memoryMiB: 1024 },
   });
   const dash = new Dashboard(hv);
+  // Another host (the Cluster tab's, a lab's host2): its own hypervisor worker, pCPUs and pool; it keeps nothing across reloads.
+  const otherHost = (settings: { pcpus: number; memoryMiB: number }) =>
+    browserHypervisor({ env: { images, wasmUrl: browserWasmUrl, standbyWorkers: 1, templatesUrl, primeTemplates: labParam !== null, persistIn: null }, settings });
   // Replaced at build time: a production build has no trace of the hook.
   if (import.meta.env.VITE_HV_TEST_HOOKS === '1') window.__hvDashboard = { dash, chartStats, workers: () => hv.workerCounts() };
   if (labParam !== null) {
-    const model = new LabModel(dash, { url: new URL(labParam, location.href).href, parentOrigin: params.get('parentOrigin'), author: params.get('author') === '1' });
+    const model = new LabModel(dash, { url: new URL(labParam, location.href).href, parentOrigin: params.get('parentOrigin'), author: params.get('author') === '1', makeHost: otherHost });
     mount(LabApp, { target, props: { model } });
     void model.load().then(() => {
       if (model.lab) document.title = `${model.lab.title} · Hypervisor playground`;
@@ -76,10 +79,7 @@ if (params.has('gallery') && labParam === null) {
       if (!e.persisted) model.dispose();
     });
   } else {
-    // Another host of the Cluster tab: its own hypervisor worker, pCPUs and pool; it keeps nothing across reloads.
-    const clusterHost = (settings: { pcpus: number; memoryMiB: number }) =>
-      browserHypervisor({ env: { images, wasmUrl: browserWasmUrl, standbyWorkers: 1, templatesUrl, primeTemplates: false, persistIn: null }, settings });
-    mount(App, { target, props: { dash, clusterHost } });
+    mount(App, { target, props: { dash, clusterHost: otherHost } });
     void dash.restore();
   }
   // Leave nothing running when the page goes away (workers die with it anyway);

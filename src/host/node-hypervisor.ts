@@ -23,6 +23,9 @@ export function nodeHypervisor(
   );
 }
 
+/** Makes more hosts (a lab's other hosts): each a Hypervisor of its own in this thread, with one standby worker. */
+export const nodeHostFactory = (settings: { pcpus: number; memoryMiB: number }): Hypervisor => nodeHypervisor(settings, 1);
+
 /** The templates folder `dir` (as npm run templates writes it) as a TemplateSource. */
 export function nodeTemplateFiles(dir: string): TemplateSource {
   return templateFiles(async (name) => {

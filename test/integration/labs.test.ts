@@ -9,7 +9,7 @@ import { LabSession, labContext } from '../../src/host/lab/lab-session.ts';
 import { proveLab } from '../../src/host/lab/prove-lab.ts';
 import { liveGuestThreads } from '../../src/host/node-workers.ts';
 import { nodeImages } from '../../src/host/node-images.ts';
-import { nodeHypervisor } from './hypervisor-helpers.ts';
+import { nodeHostFactory, nodeHypervisor } from './hypervisor-helpers.ts';
 
 const labsDir = new URL('../../labs/', import.meta.url);
 const shipped = readdirSync(labsDir).filter((f) => f.endsWith('.yaml'));
@@ -25,7 +25,7 @@ describe('shipped labs prove their checks', () => {
     const lab = load(file);
     const hv = nodeHypervisor({ pcpus: lab.host.pcpus, memoryMiB: lab.host.memoryMiB });
     try {
-      const proof = await proveLab(hv, lab);
+      const proof = await proveLab(hv, lab, undefined, { makeHost: nodeHostFactory });
       const summary = proof.steps.map((s) => `${s.stepId}: ${s.problem ?? 'ok'}`).join('; ');
       console.log(`${file}: guests ready in ${(proof.readyMs / 1000).toFixed(2)} s; ${summary}`);
       expect(proof.error).toBeNull();

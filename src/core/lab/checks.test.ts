@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../metrics.ts';
-import { judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, judgeVolume, type LabEvent, type LabFacts } from './checks.ts';
+import { judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeMigration, judgeSnapshot, judgeVolume, type LabEvent, type LabFacts } from './checks.ts';
 
 function facts(over: Partial<LabFacts> = {}): LabFacts {
   return {
@@ -108,5 +108,19 @@ describe('judgeVolume', () => {
     expect(judgeVolume(check, { attachedTo: 'web', holds: false })).toMatchObject({ passed: false, found: 'attached to web, does not hold "secret"' });
     expect(judgeVolume(check, { attachedTo: null, holds: true })).toMatchObject({ passed: false });
     expect(judgeVolume(check, { error: 'there is no volume base' })).toMatchObject({ passed: false, found: 'there is no volume base' });
+  });
+});
+
+describe('judgeMigration', () => {
+  const check = { type: 'migration' as const, guest: 'web', on: 'host2', max: 300 };
+  it('passes when the guest runs on that host and its last move stayed within the downtime asked', () => {
+    expect(judgeMigration(check, { on: 'host2', state: 'running', downtimeMs: 48.6 })).toMatchObject({ passed: true, found: 'running on host2, last moved with 49 ms of downtime' });
+    expect(judgeMigration(check, { on: 'host2', state: 'running', downtimeMs: 420 })).toMatchObject({ passed: false, expected: "running on host2, the last move's downtime at most 300 ms" });
+  });
+  it('fails with where the guest is when it is not there, not running, or never moved (a downtime asked)', () => {
+    expect(judgeMigration(check, { on: 'host1', state: 'running', downtimeMs: null })).toMatchObject({ passed: false, found: 'running on host1, never moved' });
+    expect(judgeMigration(check, { on: 'host2', state: 'paused', downtimeMs: 10 })).toMatchObject({ passed: false });
+    expect(judgeMigration({ type: 'migration', guest: 'web', on: 'host2' }, { on: 'host2', state: 'running', downtimeMs: null })).toMatchObject({ passed: true, found: 'running on host2, never moved' });
+    expect(judgeMigration(check, { on: null, state: null, downtimeMs: null })).toMatchObject({ passed: false, found: 'there is no guest web' });
   });
 });

@@ -38,7 +38,8 @@ type CaptureCheck = Extract<LabCheck, { type: 'capture' }>;
 type SnapshotCheck = Extract<LabCheck, { type: 'snapshot' }>;
 type VolumeCheck = Extract<LabCheck, { type: 'volume' }>;
 type BalloonCheck = Extract<LabCheck, { type: 'balloon' }>;
-type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck | SnapshotCheck | VolumeCheck | BalloonCheck>;
+type MigrationCheck = Extract<LabCheck, { type: 'migration' }>;
+type FactCheck = Exclude<LabCheck, CommandCheck | MemoryCheck | CaptureCheck | SnapshotCheck | VolumeCheck | BalloonCheck | MigrationCheck>;
 
 /** Default time a check command may run, ms. */
 export const CHECK_TIMEOUT_MS = 5000;
@@ -91,6 +92,18 @@ export function judgeSnapshot(check: SnapshotCheck, names: readonly string[] | {
   if ('error' in names) return { label, passed: false, expected, found: names.error };
   const found = names.length ? `snapshots: ${names.join(', ')}` : 'no snapshot';
   return { label, passed: names.includes(check.name) === check.expect, expected, found };
+}
+
+/** The verdict on a migration check: which host the guest runs on now, and its last move's downtime (ms). */
+export function judgeMigration(check: MigrationCheck, found: { on: string | null; state: string | null; downtimeMs: number | null }): CheckResult {
+  const label = check.label ?? `${check.guest} runs on ${check.on}${hasCompare(check) ? ', moved with a downtime' : ''}`;
+  const expected = `running on ${check.on}${hasCompare(check) ? `, the last move's downtime ${describeCompare(check)} ms` : ''}`;
+  if (found.on === null) return { label, passed: false, expected, found: `there is no guest ${check.guest}` };
+  const where = `${found.state} on ${found.on}${found.downtimeMs === null ? ', never moved' : `, last moved with ${Math.round(found.downtimeMs)} ms of downtime`}`;
+  if (found.on !== check.on || found.state !== 'running') return { label, passed: false, expected, found: where };
+  if (!hasCompare(check)) return { label, passed: true, expected, found: where };
+  if (found.downtimeMs === null) return { label, passed: false, expected, found: where };
+  return { label, passed: compare(Math.round(found.downtimeMs), check).passed, expected, found: where };
 }
 
 /** The verdict on a balloon check, from the guest's memory as the hypervisor read it (MiB). */

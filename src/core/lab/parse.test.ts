@@ -107,6 +107,19 @@ describe('lab files', () => {
     expect(r.ok ? [] : r.problems.map((p) => p.path)).toEqual(['host.pcpus', 'guests[0].oops', 'steps[0].title']);
   });
 
+  it('checks a lab\'s other hosts, and the hosts its moves and migration checks name', () => {
+    const text = BASE.replace('guests:', 'hosts:\n  - { name: host1 }\n  - { name: h2 }\nguests:').replace(
+      '        command: "true"\n',
+      '        command: "true"\n      - { type: migration, guest: a, on: h3, max: 300 }\n    solution:\n      - { do: migrate, guest: a, to: h9 }\n',
+    );
+    const r = parseLab(text, CTX);
+    expect(r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'hosts[0].name: host1 is the lab\'s own host: name the others otherwise',
+      'steps[0].checks[1].on: there is no host "h3" (hosts: host1, h2)',
+      'steps[0].solution[0].to: there is no host "h9" (hosts: host1, h2)',
+    ]);
+  });
+
   it('formats a problem as file:line:col: path: message', () => {
     expect(formatProblem('x.yaml', { line: 3, col: 7, path: 'host.pcpus', message: 'bad' })).toBe('x.yaml:3:7: host.pcpus: bad');
   });

@@ -49,6 +49,12 @@ export type LabVolume = NonNullable<LabFile['volumes']>[number];
 /** A lab mirror (LabFile's mirrors entry). */
 export type LabMirror = NonNullable<LabFile['mirrors']>[number];
 
+/** The lab's own host's name, beside the hosts it declares. */
+export const LAB_FIRST_HOST = 'host1';
+
+/** Another host of the lab (LabFile's hosts entry). */
+export type LabExtraHost = NonNullable<LabFile['hosts']>[number];
+
 /** A lab network (LabFile's networks entry). */
 export type LabNetwork = NonNullable<LabFile['networks']>[number];
 
@@ -57,6 +63,8 @@ export interface Lab {
   title: string;
   description: string;
   host: Required<Pick<LabHost, 'pcpus' | 'memoryMiB' | 'overcommit'>> & Pick<LabHost, 'periodMs' | 'sliceMs' | 'diskIops'>;
+  /** More hosts (host1 is the lab's own). */
+  hosts: LabExtraHost[];
   networks: LabNetwork[];
   volumes: LabVolume[];
   guests: LabGuest[];
@@ -138,6 +146,16 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
   if (host.periodMs !== undefined && host.sliceMs !== undefined && host.sliceMs > host.periodMs) {
     report(['host', 'sliceMs'], `a ${host.sliceMs} ms slice is longer than the ${host.periodMs} ms period`);
   }
+  const hostNames = new Set([LAB_FIRST_HOST]);
+  (file.hosts ?? []).forEach((h, i) => {
+    if (hostNames.has(h.name)) report(['hosts', i, 'name'], h.name === LAB_FIRST_HOST ? `${LAB_FIRST_HOST} is the lab's own host: name the others otherwise` : `host name "${h.name}" is used twice`);
+    hostNames.add(h.name);
+    if (h.pcpus !== undefined && h.pcpus > ctx.maxPcpus) report(['hosts', i, 'pcpus'], `${h.pcpus} pCPUs is more than this playground allows (${ctx.maxPcpus})`);
+    if (h.memoryMiB !== undefined && h.memoryMiB > ctx.maxMemoryMiB) report(['hosts', i, 'memoryMiB'], `a ${h.memoryMiB} MiB pool is more than this playground allows (${ctx.maxMemoryMiB} MiB)`);
+  });
+  const knownHost = (path: LabPath, host: string): void => {
+    if (!hostNames.has(host)) report(path, `there is no host "${host}" (hosts: ${[...hostNames].join(', ')})`);
+  };
   const networks = file.networks ?? [];
   const netNames = new Map<string, number>();
   const vlans = new Map<number, number>();
@@ -219,6 +237,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     step.checks.forEach((check, c) => {
       checkCheck(check, ['steps', s, 'checks', c], known, report);
       if (check.type === 'capture') knownNetwork(['steps', s, 'checks', c, 'network'], check.network);
+      if (check.type === 'migration') knownHost(['steps', s, 'checks', c, 'on'], check.on);
       if (check.type === 'volume') {
         knownVolume(['steps', s, 'checks', c, 'volume'], check.volume);
         if (check.attachedTo) known(['steps', s, 'checks', c, 'attachedTo'], check.attachedTo);
@@ -229,6 +248,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     (step.solution ?? []).forEach((action, a) => {
       checkAction(action, ['steps', s, 'solution', a], known);
       if (action.do === 'attach' || action.do === 'clone-volume') knownVolume(['steps', s, 'solution', a, 'volume'], action.volume);
+      if (action.do === 'migrate') knownHost(['steps', s, 'solution', a, 'to'], action.to);
     });
   });
   const consoles = file.consoles ?? guests.slice(0, 2).map((g) => g.name);
@@ -236,6 +256,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     title: file.title,
     description: file.description ?? '',
     host,
+    hosts: file.hosts ?? [],
     networks,
     volumes,
     guests,
@@ -354,6 +375,7 @@ function checkCheck(check: LabCheck, at: LabPath, known: (path: LabPath, guest: 
     case 'memory':
     case 'volume':
     case 'snapshot':
+    case 'migration':
       return;
   }
 }

@@ -189,6 +189,15 @@ const CHECK = v.variant('type', [
     label,
   }),
   v.strictObject({
+    type: v.literal('migration'),
+    guest: name,
+    /** The host it runs on now: host1 (the lab's own) or one of the lab's hosts. */
+    on: name,
+    /** equals, min or max: compared with the downtime (ms) of its last move. */
+    ...COMPARE,
+    label,
+  }),
+  v.strictObject({
     type: v.literal('snapshot'),
     guest: name,
     /** The snapshot's name. */
@@ -224,6 +233,8 @@ const ACTION = v.variant('do', [
   /** Set a guest's memory balloon to leave it targetMiB (null: all its RAM back), or hint its free pages. */
   v.strictObject({ do: v.literal('balloon'), guest: name, targetMiB: v.nullable(int(16, 1 << 20)) }),
   v.strictObject({ do: v.literal('hint'), guest: name }),
+  /** Move a running guest to another host of the lab, live (pre-copy migration). */
+  v.strictObject({ do: v.literal('migrate'), guest: name, to: name }),
   /** Change a guest's disk limits (null: no limit). */
   v.strictObject({ do: v.literal('io'), guest: name, iops: v.optional(v.nullable(positive)), mbps: v.optional(v.nullable(positive)), shares: v.optional(int(1, 100_000)) }),
 ]);
@@ -247,6 +258,8 @@ export const LAB_SCHEMA = v.strictObject({
   title: text('the title'),
   description: v.optional(v.string()),
   host: v.optional(HOST),
+  /** More hosts beside the lab's own (which is host1), each with its own pCPUs and pool: guests move between them. */
+  hosts: v.optional(v.array(v.strictObject({ name, pcpus: v.optional(int(1, 64)), memoryMiB: v.optional(int(64, 1 << 20)) }))),
   networks: v.optional(v.array(NETWORK)),
   volumes: v.optional(v.array(VOLUME)),
   guests: v.pipe(v.array(GUEST), v.minLength(1, 'a lab needs at least one guest')),

@@ -5,13 +5,13 @@
 // lab:test` and the tests drive it the same way.
 import { includesBytes } from '../../core/bytes.ts';
 import { HvError } from '../../core/errors.ts';
-import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeSnapshot, judgeVolume, judgeBalloon, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
-import type { Lab, LabContext, LabGuest } from '../../core/lab/parse.ts';
+import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, judgeMigration, judgeSnapshot, judgeVolume, judgeBalloon, type CheckResult, type LabEvent, type LabFacts } from '../../core/lab/checks.ts';
+import { LAB_FIRST_HOST, type Lab, type LabContext, type LabGuest } from '../../core/lab/parse.ts';
 import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
 import { initrdMemoryLimits } from '../../core/memory-size.ts';
 import type { GuestImage } from '../../protocol/guest-api.ts';
 import type { HostApi } from '../host-api.ts';
-import type { VmInfo } from '../hypervisor.ts';
+import type { HvEvent, VmInfo } from '../hypervisor.ts';
 import { placeFileScript } from './place-file.ts';
 
 /** Captured frames a capture check looks at (the newest). */
@@ -46,6 +46,15 @@ export interface LabSessionOptions {
   onStatus?: (message: string) => void;
   /** A guest that starts with the lab is ready (booted, files placed, set-up run). */
   onGuestReady?: (name: string) => void;
+  /** Makes the lab's other hosts (its `hosts:`), each a hypervisor of its own. */
+  makeHost?: (settings: { pcpus: number; memoryMiB: number }) => HostApi;
+}
+
+/** One host of a lab: its name (host1 is the lab's own), its hypervisor, the channel it takes migrations on. */
+export interface LabHostHandle {
+  name: string;
+  hv: HostApi;
+  channel: string;
 }
 
 export class LabSession {
@@ -54,6 +63,12 @@ export class LabSession {
   private labStartedAt: number;
   private readonly off: () => void;
   private disposed = false;
+  /** The lab's other hosts, made on its first start and kept across resets. */
+  private readonly others = new Map<string, { hv: HostApi; off: () => void }>();
+  /** The downtime (ms) of each guest's last move, by name. */
+  private readonly lastMove = new Map<string, number>();
+  /** Distinct per session: another page's hosts never answer this lab's moves. */
+  private readonly channelPrefix = `hv-lab-${Math.random().toString(36).slice(2, 10)}`;
 
   constructor(
     readonly hv: HostApi,
@@ -62,6 +77,7 @@ export class LabSession {
   ) {
     this.labStartedAt = this.stepStartedAt = hv.now();
     this.off = hv.on((e) => {
+      this.noteMove(e);
       if (e.type === 'vm-state') this.events.push({ at: e.at, vm: e.name, kind: 'state', state: e.state, previous: e.previous });
       else if (e.type === 'refusal' && e.vmId) {
         const name = this.nameOf(e.vmId);
@@ -76,6 +92,7 @@ export class LabSession {
     const { host } = this.lab;
     // Guests and networks of an earlier lab (or of the user) go first: the pool, the pCPUs and the switch are the lab's.
     await Promise.all(this.hv.vms().map((vm) => this.hv.destroy(vm.id).catch(() => {})));
+    await this.startHosts();
     for (const n of (await this.hv.networkView(0)).networks) await this.hv.deleteNetwork(n.name);
     // So do volumes (the guests that had them are gone): the lab's start empty.
     for (const v of await this.hv.volumes()) await this.hv.deleteVolume(v.name);
@@ -121,6 +138,46 @@ export class LabSession {
     }
     this.labStartedAt = this.stepStartedAt = this.hv.now();
     await Promise.all(this.lab.guests.filter((g) => g.start).map((g) => this.startGuest(g)));
+  }
+
+  /** The lab's hosts: its own (host1) first, then the ones it declares. */
+  hosts(): LabHostHandle[] {
+    return [
+      { name: LAB_FIRST_HOST, hv: this.hv, channel: `${this.channelPrefix}-${LAB_FIRST_HOST}` },
+      ...[...this.others].map(([name, h]) => ({ name, hv: h.hv, channel: `${this.channelPrefix}-${name}` })),
+    ];
+  }
+
+  // The other hosts, made once and emptied on a reset; every host takes migrations on its channel.
+  private async startHosts(): Promise<void> {
+    this.lastMove.clear();
+    if (this.lab.hosts.length > 0 && !this.options.makeHost) throw new HvError('unsupported', 'this lab has more than one host, and this runner cannot make hosts', {});
+    for (const spec of this.lab.hosts) {
+      let h = this.others.get(spec.name);
+      const settings = { pcpus: spec.pcpus ?? 1, memoryMiB: spec.memoryMiB ?? 1024 };
+      if (!h) {
+        const hv = this.options.makeHost!(settings);
+        h = { hv, off: hv.on((e) => this.noteMove(e)) };
+        this.others.set(spec.name, h);
+      } else {
+        await Promise.all(h.hv.vms().map((vm) => h!.hv.destroy(vm.id).catch(() => {})));
+        await h.hv.setHost(settings);
+      }
+    }
+    for (const h of this.hosts()) await h.hv.acceptMigrations(h.channel, 'cluster');
+  }
+
+  private noteMove(e: HvEvent): void {
+    if (e.type === 'migration-end' && e.report) this.lastMove.set(e.name, e.report.downtimeMs);
+  }
+
+  /** Where a guest of the lab is now: its host and its VM there, or null. */
+  private locate(name: string): { host: string; hv: HostApi; vm: VmInfo } | null {
+    for (const h of this.hosts()) {
+      const vm = h.hv.vms().find((v) => v.name === name);
+      if (vm) return { host: h.name, hv: h.hv, vm };
+    }
+    return null;
   }
 
   /** Start one lab guest and prepare it (files, set-up commands). */
@@ -169,10 +226,15 @@ export class LabSession {
     await this.start();
   }
 
-  /** Stop listening; the lab's guests stay with the hypervisor (its owner disposes it). */
+  /** Stop listening; the lab's guests stay with the hypervisor (its owner disposes it); the lab's other hosts end. */
   dispose(): void {
     this.disposed = true;
     this.off();
+    for (const h of this.others.values()) {
+      h.off();
+      void h.hv.dispose();
+    }
+    this.others.clear();
   }
 
   private async runCheck(check: LabCheck): Promise<CheckResult> {
@@ -217,6 +279,10 @@ export class LabSession {
       }
       return judgeVolume(check, found);
     }
+    if (check.type === 'migration') {
+      const at = this.locate(check.guest);
+      return judgeMigration(check, { on: at?.host ?? null, state: at?.vm.state ?? null, downtimeMs: this.lastMove.get(check.guest) ?? null });
+    }
     if (check.type === 'snapshot') {
       let names: string[] | { error: string };
       try {
@@ -256,6 +322,15 @@ export class LabSession {
       case 'wait':
         await new Promise((r) => setTimeout(r, action.seconds * 1000));
         return;
+      case 'migrate': {
+        const at = this.locate(action.guest);
+        if (!at) throw new HvError('not-found', `there is no guest named ${action.guest}`, {});
+        const to = this.hosts().find((h) => h.name === action.to);
+        if (!to) throw new HvError('not-found', `there is no host ${action.to}`, {});
+        if (to.name === at.host) throw new HvError('illegal-state', `${action.guest} runs on ${at.host} already`, {});
+        await at.hv.migrateVia(at.vm.id, to.channel);
+        return;
+      }
       case 'snapshot': {
         const id = this.vmNamed(action.guest).id;
         const old = (await this.hv.snapshots(id)).find((s) => s.name === action.name);
@@ -291,9 +366,10 @@ export class LabSession {
         return;
       }
       default: {
-        const id = this.vmNamed(action.guest).id;
+        const at = this.locate(action.guest);
+        if (!at) throw new HvError('not-found', `there is no guest named ${action.guest}`, { name: action.guest });
         // A refused command is part of what a solution may show (e.g. a pool that says no).
-        await this.hv[action.do](id).catch(() => {});
+        await at.hv[action.do](at.vm.id).catch(() => {});
       }
     }
   }
@@ -307,13 +383,13 @@ export class LabSession {
       stepStartedAt: this.stepStartedAt,
       labStartedAt: this.labStartedAt,
       vm: (name) => {
-        const vm = this.hv.vms().find((v) => v.name === name);
+        const vm = this.locate(name)?.vm;
         return vm ? { state: vm.state, memoryMiB: vm.memoryMiB, ...vm.resources, iops: vm.io.iops } : null;
       },
       host: { pcpus: s.pcpus, memoryMiB: m.totalMiB, reservedMiB: m.reservedMiB, freeMiB: m.freeMiB, overcommit: m.overcommit },
       window: (name, ms) => {
-        const vm = this.hv.vms().find((v) => v.name === name);
-        return vm ? this.hv.history.summary(vm.id, now - ms) : null;
+        const at = this.locate(name);
+        return at ? at.hv.history.summary(at.vm.id, at.hv.now() - ms) : null;
       },
       events: this.events,
     };
@@ -321,9 +397,10 @@ export class LabSession {
 
   /** The guest handle of a running lab guest, or why there is none. */
   private runningGuest(name: string) {
-    const vm = this.hv.vms().find((v) => v.name === name);
-    if (!vm) return `there is no guest ${name}`;
-    const guest = this.hv.guest(vm.id);
+    const at = this.locate(name);
+    if (!at) return `there is no guest ${name}`;
+    const { hv, vm } = at;
+    const guest = hv.guest(vm.id);
     if (vm.state !== 'running' || !guest) return `${name} is ${vm.state}, not running`;
     return guest;
   }

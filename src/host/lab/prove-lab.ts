@@ -4,7 +4,7 @@
 // measurements). Steps build on each other, as a student's work does.
 import type { Lab } from '../../core/lab/parse.ts';
 import type { HostApi } from '../host-api.ts';
-import { LabSession, type StepCheck } from './lab-session.ts';
+import { LabSession, type StepCheck, type LabSessionOptions } from './lab-session.ts';
 
 export interface StepProof {
   stepId: string;
@@ -33,8 +33,8 @@ function deadlineMs(lab: Lab, index: number): number {
 }
 
 /** Prove every step of `lab` on `hv` (which it takes over); `onStep` hears each result as it comes. */
-export async function proveLab(hv: HostApi, lab: Lab, onStep?: (p: StepProof) => void): Promise<LabProof> {
-  const session = new LabSession(hv, lab);
+export async function proveLab(hv: HostApi, lab: Lab, onStep?: (p: StepProof) => void, options: Pick<LabSessionOptions, 'makeHost'> = {}): Promise<LabProof> {
+  const session = new LabSession(hv, lab, options);
   const steps: StepProof[] = [];
   const t0 = hv.now();
   let readyMs = 0;

@@ -40,16 +40,33 @@ export class Cluster {
   private readonly offs: (() => void)[] = [];
   private ready: Promise<void> = Promise.resolve();
 
+  /**
+   * The first host is the dashboard's. With `makeHost`, hosts are added here;
+   * with `adopted` instead, the hosts are someone else's (a lab's: its
+   * session made them and their channels), shown and moved between as they are.
+   */
   constructor(
     first: Dashboard,
-    private readonly makeHost: HostFactory,
+    private readonly makeHost: HostFactory | null,
+    adopted: { name: string; hv: HostApi; channel: string }[] = [],
   ) {
-    this.ready = this.join('host1', first);
+    if (adopted.length > 0) {
+      this.hosts = adopted.map((h, i) => ({ name: h.name, dash: i === 0 ? first : new Dashboard(h.hv), channel: h.channel }));
+      for (const h of this.hosts) this.offs.push(h.dash.hv.on((e) => this.onEvent(h.name, e)));
+    } else {
+      this.ready = this.join('host1', first);
+    }
+  }
+
+  /** Hosts can be added and removed here (not in a lab: its hosts are its own). */
+  get canAdd(): boolean {
+    return this.makeHost !== null;
   }
 
   /** Add a host (1 pCPU, a 1 GiB pool) beside the others. */
   async addHost(): Promise<ClusterHost> {
     await this.ready;
+    if (!this.makeHost) throw new Error('the hosts here are the lab\'s: none can be added');
     if (this.hosts.length >= MAX_HOSTS) throw new Error(`a page holds at most ${MAX_HOSTS} hosts (each runs its own workers)`);
     const taken = new Set(this.hosts.map((h) => h.name));
     let n = 2;
@@ -64,7 +81,7 @@ export class Cluster {
   /** Remove an added host: its guests are destroyed, its workers end. The first host stays. */
   async removeHost(name: string): Promise<void> {
     const host = this.hosts.find((h) => h.name === name);
-    if (!host || host === this.hosts[0]) return;
+    if (!host || host === this.hosts[0] || !this.makeHost) return;
     this.hosts = this.hosts.filter((h) => h !== host);
     await host.dash.dispose();
   }

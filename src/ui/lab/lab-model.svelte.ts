@@ -9,6 +9,8 @@ import { labSha256, progressReport, recordCheck, resumeProgress, score, freshPro
 import type { ParentToLab } from '../../protocol/lab-embed.ts';
 import { LabSession, labContext, type StepCheck } from '../../host/lab/lab-session.ts';
 import type { Dashboard } from '../dashboard.svelte.ts';
+import { Cluster } from '../cluster/cluster.svelte.ts';
+import type { HostApi } from '../../host/host-api.ts';
 import { allowedOrigins, EmbedBridge } from './embed-bridge.ts';
 import { localProgressStore, type ProgressStore } from './progress-store.ts';
 
@@ -27,6 +29,8 @@ export interface LabOptions {
   /** ?author=1: reload the lab when its file changes. */
   author: boolean;
   store?: ProgressStore;
+  /** Makes the lab's other hosts (its `hosts:`). */
+  makeHost?: (settings: { pcpus: number; memoryMiB: number }) => HostApi;
 }
 
 export class LabModel {
@@ -49,6 +53,8 @@ export class LabModel {
   readyAt = $state.raw<number | null>(null);
   /** The same for the first guest. */
   firstReadyAt = $state.raw<number | null>(null);
+  /** The lab's hosts for the full dashboard's Cluster tab (a lab with more than one host), once it started. */
+  cluster = $state.raw<Cluster | null>(null);
 
   readonly url: string;
   private sha = '';
@@ -122,6 +128,7 @@ export class LabModel {
     const session = new LabSession(this.dash.hv, lab, {
       onStatus: (m) => (this.status = m),
       onGuestReady: () => (this.firstReadyAt ??= performance.now()),
+      ...(this.options.makeHost ? { makeHost: this.options.makeHost } : {}),
     });
     this.session = session;
     this.phase = 'starting';
@@ -133,6 +140,7 @@ export class LabModel {
       return;
     }
     if (this.session !== session) return;
+    this.cluster = lab.hosts.length > 0 ? new Cluster(this.dash, null, session.hosts()) : null;
     this.readyAt = performance.now();
     this.phase = 'ready';
     this.status = 'ready';
