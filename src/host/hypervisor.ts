@@ -31,6 +31,7 @@ import { decodeSnapshotFile, snapshotMismatch, type SnapshotHeader } from '../co
 import { SnapshotStore, type SnapshotInfo } from './snapshots/snapshots.ts';
 import { zstdCompress } from './snapshots/zstd.ts';
 import { storageProblem, type Persistence, type SavedVm, type SavedWorld } from './persist/store.ts';
+import { keptTemplates } from './persist/kept-templates.ts';
 import type { MigrationTarget } from './migration/target.ts';
 import { channelTarget, serveMigrations, type MigrationChannel } from './migration/channel.ts';
 import { HostStorage } from './storage/storage.ts';
@@ -410,6 +411,7 @@ export class Hypervisor implements HostApi {
       { bootTemplate: (image, key, signal) => this.bootTemplate(image, key, signal) },
       env.templates ?? null,
       (message) => this.fault(null, message),
+      env.persistence ? keptTemplates(env.persistence, env.zstdWasmUrl) : null,
     );
     const config = normalizeConfig({ pcpus: settings.pcpus, periodMs: settings.periodMs, sliceMs: settings.sliceMs, handOff: settings.handOff });
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });

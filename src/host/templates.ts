@@ -25,6 +25,15 @@ export interface Template {
   savedAt: number;
   /** Loaded from files built ahead (TemplateSource), not booted by this host. */
   prebuilt?: boolean;
+  /** Loaded from what storage kept of an earlier page's boot (TemplateKeep). */
+  kept?: boolean;
+}
+
+/** Where templates booted here are kept across page loads (the dashboard's store). */
+export interface TemplateKeep {
+  load(key: TemplateKey): Promise<Template | null>;
+  save(template: Template): Promise<void>;
+  forget(key: TemplateKey): Promise<void>;
 }
 
 /** The key of a template for this image, RAM and NIC. */
@@ -89,6 +98,7 @@ export class TemplateStore {
     private readonly host: TemplateHost,
     private readonly source: TemplateSource | null = null,
     private readonly onFault: (message: string) => void = () => {},
+    private readonly keep: TemplateKeep | null = null,
   ) {}
 
   /** The template for this image, RAM and NIC; boots one when missing or stale. */
@@ -117,7 +127,10 @@ export class TemplateStore {
   /** Forget one template (e.g. after its restore failed); a prebuilt one is not loaded again, the next is booted. */
   discard(key: TemplateKey): void {
     const id = slot(key);
-    if (this.templates.get(id)?.prebuilt) this.refused.add(id);
+    const t = this.templates.get(id);
+    if (t?.prebuilt || t?.kept) this.refused.add(id);
+    // A kept state that no longer restores goes from storage too: the next page boots one.
+    if (t?.kept) this.keep?.forget(key).catch((err: unknown) => this.onFault(`could not forget the kept template ${id}: ${(err as Error).message}`));
     this.templates.delete(id);
   }
 
@@ -144,6 +157,17 @@ export class TemplateStore {
         this.onFault(`the prebuilt template ${id} cannot be used (${(err as Error).message}); booting one instead`);
       }
     }
+    if (this.keep && !this.refused.has(id)) {
+      try {
+        const kept = await this.keep.load(key);
+        if (kept) {
+          this.loads++;
+          return { ...kept, kept: true };
+        }
+      } catch (err) {
+        this.onFault(`the template ${id} kept in storage cannot be read (${(err as Error).message}); booting one instead`);
+      }
+    }
     this.builds++;
     const t0 = performance.now();
     const { guest, release } = await this.host.bootTemplate(image, key, this.disposal.signal);
@@ -154,7 +178,10 @@ export class TemplateStore {
       await guest.waitFor(AWAIT_IDENTITY_RE, TEMPLATE_SETTLE_MS);
       await guest.agent('true', TEMPLATE_SETTLE_MS);
       const saved = await guest.saveState();
-      return { key, saved, bootMs, savedAt: Date.now() };
+      const template: Template = { key, saved, bootMs, savedAt: Date.now() };
+      // Kept for the next page load, while this one clones from it already.
+      this.keep?.save(template).catch((err: unknown) => this.onFault(`could not keep the template ${id} for the next page load: ${(err as Error).message}`));
+      return template;
     } finally {
       await release();
     }

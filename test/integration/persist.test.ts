@@ -3,7 +3,8 @@
 // hypervisor on the same storage gets the networks, VM definitions and
 // snapshots back; "Suspend all" saves and stops the running guests and the
 // next one resumes them where they were. A full storage is a fault naming
-// what was not saved; the hypervisor goes on.
+// what was not saved; the hypervisor goes on. A template booted here is kept
+// for the next load.
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Hypervisor } from '../../src/host/hypervisor.ts';
@@ -20,6 +21,46 @@ function host(persistence: Persistence): Hypervisor {
 describe('what survives a reload', () => {
   afterEach(async () => {
     for (const hv of open.splice(0)) await hv.dispose();
+  });
+
+  it('keeps a template booted here: the next load clones from it without a boot; a damaged one is forgotten and booted again', async () => {
+    const store = indexedDbStore('persist-templates');
+    const first = host(store);
+    await first.restoreSaved();
+    const a = first.createVm({ name: 'tpl1', memoryMiB: 112, boot: 'clone' }).id;
+    await first.start(a);
+    expect(first.templates.builds).toBe(1);
+    // Kept compressed once it is saved (the first clone does not wait for that).
+    const slot = `${first.templates.list()[0]!.key.imageId}/112/virtio`;
+    let kept = null;
+    for (let i = 0; i < 50 && !kept; i++) {
+      kept = await store.getTemplate(slot);
+      if (!kept) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(kept!.state.byteLength).toBeLessThan(first.templates.list()[0]!.saved.state.byteLength / 2);
+    await first.dispose();
+
+    const second = host(store);
+    await second.restoreSaved();
+    const b = second.createVm({ name: 'tpl2', memoryMiB: 112, boot: 'clone' }).id;
+    await second.start(b);
+    expect([second.templates.builds, second.templates.loads]).toEqual([0, 1]);
+    expect((await second.exec(b, 'hostname')).output.trim()).toBe('tpl2');
+    await second.dispose();
+
+    // A kept state that v86 cannot restore: the clone boots cold, says why, and storage forgets it.
+    await store.putTemplate({ ...kept!, state: Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4]) });
+    const third = host(store);
+    await third.restoreSaved();
+    const notes: string[] = [];
+    third.on((e) => {
+      if (e.type === 'vm-note') notes.push(e.message);
+    });
+    const c = third.createVm({ name: 'tpl3', memoryMiB: 112, boot: 'clone' }).id;
+    await third.start(c);
+    expect((await third.exec(c, 'hostname')).output.trim()).toBe('tpl3');
+    expect(notes.join('\n')).toMatch(/cloning tpl3 from its template failed .*; booting it cold instead/);
+    await expect.poll(async () => (await store.getTemplate(slot))?.state.byteLength ?? 0, { timeout: 10_000 }).not.toBe(8);
   });
 
   it('brings back networks, VMs and snapshots, and resumes suspended guests where they were', async () => {

@@ -1,5 +1,5 @@
 // What the dashboard keeps across page reloads: networks, VM definitions,
-// snapshots (as their files), volumes (each written block a record, so a
+// snapshots (as their files), booted templates (zstd states), volumes (each written block a record, so a
 // flush writes only what changed) and base images. IndexedDB (through idb, a thin promise layer
 // over it) rather than OPFS: the data are a few records and files of a few
 // MiB, looked up by key, and IndexedDB works in the hypervisor's worker in
@@ -11,6 +11,7 @@ import type { NetworkSpec } from '../net/networks.ts';
 import type { VmSpec } from '../hypervisor.ts';
 import type { SavedVolume } from '../storage/volumes.ts';
 import { DISK_BLOCK_BYTES, type OverlayBlocks } from '../../core/storage/blocks.ts';
+import type { TemplateKey } from '../templates.ts';
 
 /** A VM as kept: the spec it is created again from (its name is the key). */
 export type SavedVm = Omit<VmSpec, 'memoryMiB'> & { memoryMiB: number };
@@ -21,6 +22,17 @@ export interface SavedSnapshot {
   name: string;
   /** The snapshot file (src/core/snapshot/file.ts). */
   file: Uint8Array;
+}
+
+/** A booted template as kept: its key, its state (zstd, as v86 restores it), the clock it was saved at. */
+export interface SavedTemplate {
+  /** templateSlot(key): the record's key. */
+  slot: string;
+  key: TemplateKey;
+  state: Uint8Array;
+  clockMs: number;
+  bootMs: number;
+  savedAt: number;
 }
 
 export interface SavedWorld {
@@ -51,6 +63,10 @@ export interface Persistence {
   replaceBlocks(volume: string, blocks: OverlayBlocks): Promise<void>;
   /** A volume and its blocks. */
   deleteVolume(name: string): Promise<void>;
+  /** A booted template by its slot, or null (read when a clone needs it, not with load()). */
+  getTemplate(slot: string): Promise<SavedTemplate | null>;
+  putTemplate(t: SavedTemplate): Promise<void>;
+  deleteTemplate(slot: string): Promise<void>;
   /** Bytes this origin stores, and how many it may (null: the browser does not say). */
   usage(): Promise<{ usedBytes: number; quotaBytes: number | null }>;
 }
@@ -62,10 +78,11 @@ interface Schema extends DBSchema {
   bases: { key: string; value: { name: string; bytes: Uint8Array } };
   volumes: { key: string; value: SavedVolume };
   blocks: { key: [string, number]; value: { volume: string; block: number; data: Uint8Array }; indexes: { volume: string } };
+  templates: { key: string; value: SavedTemplate };
 }
 
-/** 1: networks, VMs, snapshots; 2: base images, volumes and their blocks. */
-const VERSION = 2;
+/** 1: networks, VMs, snapshots; 2: base images, volumes and their blocks; 3: booted templates. */
+const VERSION = 3;
 
 /** What a storage failure means to the user (QuotaExceededError, a denied open). */
 export function storageProblem(err: unknown): string {
@@ -93,6 +110,7 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
           d.createObjectStore('volumes', { keyPath: 'name' });
           d.createObjectStore('blocks', { keyPath: ['volume', 'block'] }).createIndex('volume', 'volume');
         }
+        if (oldVersion < 3) d.createObjectStore('templates', { keyPath: 'slot' });
       },
     }).catch((err: unknown) => {
       db = null; // a later call tries again
@@ -158,6 +176,15 @@ export function indexedDbStore(name = 'hv-playground'): Persistence {
       const blocks = tx.objectStore('blocks');
       const keys = await blocks.index('volume').getAllKeys(n);
       await Promise.all([tx.objectStore('volumes').delete(n), ...keys.map((k) => blocks.delete(k)), tx.done]);
+    },
+    async getTemplate(slot) {
+      return (await (await open()).get('templates', slot)) ?? null;
+    },
+    async putTemplate(t) {
+      await (await open()).put('templates', t);
+    },
+    async deleteTemplate(slot) {
+      await (await open()).delete('templates', slot);
     },
     async usage() {
       const estimate = typeof navigator !== 'undefined' && navigator.storage?.estimate ? await navigator.storage.estimate() : null;
