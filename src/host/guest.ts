@@ -396,6 +396,8 @@ export class Guest {
 
   /** Call the worker; a call still pending when the guest is destroyed or dies rejects. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
+    // A worker that is gone already never answers: say so now.
+    if (this.failure || this.destroyed) throw new HvError(this.failure ? 'guest-crashed' : 'illegal-state', `guest ${this.name}: ${this.failure ?? 'destroyed'}`, { guest: this.name });
     let stop = (): void => {};
     const gone = new Promise<never>((_, reject) => {
       stop = () => {

@@ -3,14 +3,15 @@
 // and its console has every number once, in order, with the downtime seen as
 // the largest gap in its own output; over a 20 MB/s link a guest dirtying
 // 2000 pages/s converges, and one dirtying faster than the link converges
-// through auto-converge; a target without room leaves the guest running on
-// the source; and the same move over a BroadcastChannel (as between two tabs).
+// through auto-converge; a target whose worker dies mid-copy, or without
+// room, leaves the guest running on the source; and the same move over a BroadcastChannel (as between two tabs).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Guest } from '../../src/host/guest.ts';
 import type { Hypervisor, MigrationRound } from '../../src/host/hypervisor.ts';
 import { liveGuestThreads } from '../../src/host/node-workers.ts';
 import { channelTarget, serveMigrations, type MigrationChannel } from '../../src/host/migration/channel.ts';
 import { nodeHypervisor } from './hypervisor-helpers.ts';
+import { nodeGuestWorkers } from '../../src/host/node-workers.ts';
 
 const hosts: Hypervisor[] = [];
 function host(memoryMiB = 512): Hypervisor {
@@ -109,6 +110,37 @@ describe('live migration between two hosts (real guests)', () => {
     // On the target the cap is the guest's own again (none).
     expect(b.vms().find((v) => v.name === 'wild')!.resources.capPct).toBeNull();
     for (const v of b.vms()) expect((await b.exec(v.id, 'echo here')).output.trim()).toBe('here');
+  });
+
+  it('leaves the guest running on the source when the target\'s worker dies in the middle of the copy', async () => {
+    const threads: { terminate(): Promise<unknown> }[] = [];
+    const a = host();
+    const b = nodeHypervisor({ pcpus: 1, memoryMiB: 512 }, 0, undefined, {
+      workers: () => {
+        const w = nodeGuestWorkers();
+        threads.push(w.thread);
+        return w;
+      },
+    });
+    hosts.push(b);
+    const id = a.createVm({ name: 'orphan', memoryMiB: 128, boot: 'clone' }).id;
+    await a.start(id);
+    await a.exec(id, 'echo before > /root/mark');
+    let killed = false;
+    const moved = a.migrateTo(id, b, {
+      // Round 0 has built the target's worker from the first state: it goes before the pages follow.
+      onRound: (r) => {
+        if (r.round === 0 && !killed) {
+          killed = true;
+          void threads.at(-1)!.terminate();
+        }
+      },
+    });
+    await expect(moved).rejects.toThrow(/orphan did not move \(.*\); it runs on here/);
+    expect(killed).toBe(true);
+    expect(a.vm(id).state).toBe('running');
+    expect((await a.exec(id, 'cat /root/mark')).output.trim()).toBe('before');
+    expect(b.vms()).toEqual([]);
   });
 
   it('leaves the guest running on the source when the target has no room for it', async () => {

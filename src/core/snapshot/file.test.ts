@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshotFile, encodeSnapshotFile, snapshotMismatch, SNAPSHOT_FORMAT_VERSION, type SnapshotHeader } from './file.ts';
+import { decodeSnapshotFile, encodeSnapshot, encodeSnapshotFile, snapshotMismatch, SNAPSHOT_FORMAT_VERSION, type SnapshotHeader } from './file.ts';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -24,6 +24,14 @@ describe('snapshot files', () => {
     const { header, payload } = decodeSnapshotFile(file);
     expect(header).toEqual({ ...HEADER, payloadBytes: PAYLOAD.length });
     expect([...payload]).toEqual([...PAYLOAD]);
+  });
+
+  it('gives, with the file it writes, the header and payload that decoding it gives', () => {
+    const made = encodeSnapshot(HEADER, PAYLOAD);
+    const decoded = decodeSnapshotFile(made.file);
+    expect(made.header).toEqual(decoded.header);
+    expect(made.payload.byteOffset).toBe(decoded.payload.byteOffset);
+    expect([...made.payload]).toEqual([...PAYLOAD]);
   });
 
   it('refuses any single flipped byte, naming the checksum (or the magic, or the version)', () => {

@@ -56,7 +56,13 @@ const bad = (what: string, detail: Record<string, unknown> = {}): HvError => new
 
 /** The file for a header and its payload (the header's payloadBytes is set from it). */
 export function encodeSnapshotFile(header: Omit<SnapshotHeader, 'payloadBytes'>, payload: Uint8Array): Uint8Array {
-  const json = utf8Encode(JSON.stringify({ ...header, payloadBytes: payload.length }));
+  return encodeSnapshot(header, payload).file;
+}
+
+/** The file, and its header and payload (a view into it) as decodeSnapshotFile would give them, without checking again what was just written. */
+export function encodeSnapshot(header: Omit<SnapshotHeader, 'payloadBytes'>, payload: Uint8Array): { file: Uint8Array; header: SnapshotHeader; payload: Uint8Array } {
+  const full = { ...header, payloadBytes: payload.length } as SnapshotHeader;
+  const json = utf8Encode(JSON.stringify(full));
   const file = new Uint8Array(FIXED + json.length + payload.length + SUM);
   const view = new DataView(file.buffer);
   file.set(SNAPSHOT_MAGIC, 0);
@@ -66,7 +72,7 @@ export function encodeSnapshotFile(header: Omit<SnapshotHeader, 'payloadBytes'>,
   file.set(payload, FIXED + json.length);
   const end = file.length - SUM;
   file.set(sha256(file.subarray(0, end)), end);
-  return file;
+  return { file, header: full, payload: file.subarray(FIXED + json.length, end) };
 }
 
 /** The header and payload (a view into `file`) of a snapshot file, or an HvError naming what is wrong with it. */

@@ -4,7 +4,7 @@
 // the same checks as any file. They live in the hypervisor's memory: a page
 // reload loses them (download them to keep them).
 import { HvError } from '../../core/errors.ts';
-import { decodeSnapshotFile, encodeSnapshotFile, type SnapshotHeader } from '../../core/snapshot/file.ts';
+import { decodeSnapshotFile, encodeSnapshot, type SnapshotHeader } from '../../core/snapshot/file.ts';
 import { NAME_RULE, VM_NAME_RE } from '../../core/vm-name.ts';
 
 export interface SnapshotInfo {
@@ -39,7 +39,9 @@ export class SnapshotStore {
   /** Keep a snapshot of VM `vmId` from its header and compressed state. */
   add(vmId: string, header: Omit<SnapshotHeader, 'payloadBytes'>, payload: Uint8Array, takeMs: number): SnapshotInfo {
     this.checkName(vmId, header.vm, header.name);
-    return this.keep(vmId, encodeSnapshotFile(header, payload), takeMs);
+    // Its checksum is computed once, here: checking the file just written would cost as much again.
+    const made = encodeSnapshot(header, payload);
+    return this.keep(vmId, made.file, takeMs, undefined, made);
   }
 
   /** Keep an uploaded file for VM `vmId` (named `vmName`) after every check of its format; `fits` says why it cannot restore there, or null. */
@@ -85,8 +87,8 @@ export class SnapshotStore {
     }
   }
 
-  private keep(vmId: string, file: Uint8Array, takeMs: number | null, vmName?: string): SnapshotInfo {
-    const { header, payload } = decodeSnapshotFile(file);
+  private keep(vmId: string, file: Uint8Array, takeMs: number | null, vmName?: string, parts?: { header: SnapshotHeader; payload: Uint8Array }): SnapshotInfo {
+    const { header, payload } = parts ?? decodeSnapshotFile(file);
     const info: SnapshotInfo = {
       id: `snap${this.nextId++}`,
       name: header.name,
