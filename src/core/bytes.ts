@@ -1,4 +1,11 @@
-// Byte arrays: one from many, and a pattern in one.
+// Byte arrays: one from many, a pattern in one, and a text's SHA-256.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+
+/** The SHA-256 of a text's UTF-8 bytes, hex (synchronous: the same in Node, the page and a worker). */
+export function textSha256(text: string): string {
+  return bytesToHex(sha256(utf8ToBytes(text)));
+}
 
 /** The chunks one after the other, in a fresh buffer (which can be transferred). */
 export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {

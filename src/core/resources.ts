@@ -124,6 +124,11 @@ function invalid(message: string, details: Record<string, unknown>): HvError {
 }
 
 // `{ sliceMs: undefined }` must not override a default or a base value.
+/** A guest's weight, cap and reservation as a file or form gives them: only the ones it sets (the others keep their defaults). */
+export function cpuSettings(g: { weight?: number | undefined; capPct?: number | null | undefined; reservationPct?: number | null | undefined }): VmResourcesInput {
+  return definedOnly({ weight: g.weight, capPct: g.capPct, reservationPct: g.reservationPct }) as VmResourcesInput;
+}
+
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,5 +1,5 @@
-/** Offer bytes as a file download named `name` (a capture, a snapshot). */
-export function saveBytes(bytes: Uint8Array, name: string, type: string): void {
+/** Offer bytes or a text as a file download named `name` (a capture, a snapshot, an experiment's CSV). */
+export function saveBytes(bytes: Uint8Array | string, name: string, type: string): void {
   const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
   const a = document.createElement('a');
   a.href = url;

@@ -11,7 +11,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { fromCsv } from '../../src/host/experiments/outputs.ts';
-import { textSha256 } from '../../src/host/experiments/runner.ts';
+import { textSha256 } from '../../src/core/bytes.ts';
 import type { Row } from '../../src/core/experiment/results.ts';
 
 const BIN = new URL('../../bin/hv-run.js', import.meta.url).pathname;

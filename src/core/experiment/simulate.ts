@@ -3,6 +3,7 @@
 // is CPU-bound) a guest that always has work and every idle one a guest that wakes briefly twice a second. What
 // it measures is the scheduler's ideal (no emulator, no host noise), in the
 // same rows as a real run. Pure and deterministic.
+import { cpuSettings } from '../resources.ts';
 import { busyGuest, idleGuest, SchedulerSim } from '../scheduler-sim.ts';
 import type { ClosedPeriod } from '../scheduler-types.ts';
 import type { ExperimentGuest, ExperimentHost } from '../lab/experiment-parse.ts';
@@ -26,11 +27,7 @@ export function simulateRun(
     seed,
   });
   for (const g of setup.guests) {
-    sim.addGuest(g.name, isBusy(g) ? busyGuest() : idleGuest(), {
-      ...(g.weight !== undefined ? { weight: g.weight } : {}),
-      ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
-      ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
-    });
+    sim.addGuest(g.name, isBusy(g) ? busyGuest() : idleGuest(), cpuSettings(g));
   }
   const periodMs = sim.scheduler.view().config.periodMs;
   // Measuring starts at the first period boundary after the warm-up.

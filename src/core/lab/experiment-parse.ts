@@ -3,24 +3,17 @@
 // regular expressions that compile). Problems are located like a lab's (line,
 // column, field path), and a file with any problem is refused whole.
 import * as v from 'valibot';
-import { DEFAULT_CONFIG } from '../resources.ts';
-import { guestNames, parseLocated, reportIssue, type LabContext, type Report } from './parse.ts';
+import { DEFAULT_CONFIG, cpuSettings } from '../resources.ts';
+import { checkHostLimits, guestNames, parseLocated, reportIssue, type LabContext, type LabGuest, type Report } from './parse.ts';
 import type { LabPath, LabProblem } from './locate.ts';
 import { EXPERIMENT_SCHEMA, METRICS, SWEEP_KEY_RE, type ExperimentFile, type MetricName, type WorkloadSpec } from './experiment-schema.ts';
 
-/** One guest of one sweep point, with a count and prefix expanded to names. */
-export interface ExperimentGuest {
-  name: string;
-  image: string;
-  memoryMiB: number;
-  weight?: number;
-  capPct?: number | null;
-  reservationPct?: number | null;
-  network?: string;
+/** One guest of one sweep point, with a count and prefix expanded to names: a lab guest's identity, RAM, CPU settings and network, and what it runs. */
+export type ExperimentGuest = Pick<LabGuest, 'name' | 'image' | 'memoryMiB' | 'weight' | 'capPct' | 'reservationPct' | 'network'> & {
   /** NIC limit at the switch, Mbit/s (null or absent: none). */
   nicMbps?: number | null;
   workload: WorkloadSpec;
-}
+};
 
 export interface ExperimentHost {
   pcpus: number;
@@ -182,11 +175,8 @@ export function pointSetup(file: ExperimentFile, ctx: LabContext, report: Report
     ...(file.host?.periodMs !== undefined ? { periodMs: file.host.periodMs } : {}),
     ...(file.host?.sliceMs !== undefined ? { sliceMs: file.host.sliceMs } : {}),
   };
-  if (host.pcpus > ctx.maxPcpus) report(['host', 'pcpus'], `${host.pcpus} pCPUs is more than this playground allows (${ctx.maxPcpus})`);
-  if (host.memoryMiB > ctx.maxMemoryMiB) report(['host', 'memoryMiB'], `a ${host.memoryMiB} MiB pool is more than this playground allows (${ctx.maxMemoryMiB} MiB)`);
-  const periodMs = host.periodMs ?? DEFAULT_CONFIG.periodMs;
-  const sliceMs = host.sliceMs ?? DEFAULT_CONFIG.sliceMs;
-  if (sliceMs > periodMs) report(['host', host.sliceMs !== undefined ? 'sliceMs' : 'periodMs'], `a ${sliceMs} ms slice is longer than the ${periodMs} ms period`);
+  // Against the scheduler's defaults where the file sets one of slice and period only.
+  checkHostLimits({ ...host, periodMs: host.periodMs ?? DEFAULT_CONFIG.periodMs, sliceMs: host.sliceMs ?? DEFAULT_CONFIG.sliceMs }, ctx, report);
   const guests: ExperimentGuest[] = [];
   const seen = new Map<string, number>();
   file.guests.forEach((e, i) => {
@@ -197,9 +187,7 @@ export function pointSetup(file: ExperimentFile, ctx: LabContext, report: Report
         name,
         image: g.imageId,
         memoryMiB: g.memoryMiB,
-        ...(e.weight !== undefined ? { weight: e.weight } : {}),
-        ...(e.capPct !== undefined ? { capPct: e.capPct } : {}),
-        ...(e.reservationPct !== undefined ? { reservationPct: e.reservationPct } : {}),
+        ...cpuSettings(e),
         ...(e.network !== undefined ? { network: e.network } : {}),
         ...(e.nicMbps !== undefined ? { nicMbps: e.nicMbps } : {}),
         workload: e.workload ?? { run: 'idle' },

@@ -3,6 +3,7 @@
 // Every problem is located (line, column, field path); a lab with any problem
 // is refused whole, so nothing starts from a half-right file.
 import * as v from 'valibot';
+import { cpuSettings } from '../resources.ts';
 import { LocatedYaml, formatPath, type LabPath, type LabProblem } from './locate.ts';
 import { LAB_SCHEMA, type LabAction, type LabCheck, type LabFile, type LabHost, type LabStep } from './schema.ts';
 
@@ -141,11 +142,7 @@ function checkMeaning(file: LabFile, ctx: LabContext, report: Report): Lab {
     ...(file.host?.sliceMs !== undefined ? { sliceMs: file.host.sliceMs } : {}),
     ...(file.host?.diskIops !== undefined ? { diskIops: file.host.diskIops } : {}),
   };
-  if (host.pcpus > ctx.maxPcpus) report(['host', 'pcpus'], `${host.pcpus} pCPUs is more than this playground allows (${ctx.maxPcpus})`);
-  if (host.memoryMiB > ctx.maxMemoryMiB) report(['host', 'memoryMiB'], `a ${host.memoryMiB} MiB pool is more than this playground allows (${ctx.maxMemoryMiB} MiB)`);
-  if (host.periodMs !== undefined && host.sliceMs !== undefined && host.sliceMs > host.periodMs) {
-    report(['host', 'sliceMs'], `a ${host.sliceMs} ms slice is longer than the ${host.periodMs} ms period`);
-  }
+  checkHostLimits(host, ctx, report);
   const hostNames = new Set([LAB_FIRST_HOST]);
   (file.hosts ?? []).forEach((h, i) => {
     if (hostNames.has(h.name)) report(['hosts', i, 'name'], h.name === LAB_FIRST_HOST ? `${LAB_FIRST_HOST} is the lab's own host: name the others otherwise` : `host name "${h.name}" is used twice`);
@@ -279,9 +276,7 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
         name,
         image: imageId,
         memoryMiB,
-        ...(e.weight !== undefined ? { weight: e.weight } : {}),
-        ...(e.capPct !== undefined ? { capPct: e.capPct } : {}),
-        ...(e.reservationPct !== undefined ? { reservationPct: e.reservationPct } : {}),
+        ...cpuSettings(e),
         boot: e.boot ?? 'clone',
         start: e.start ?? true,
         files: e.files ?? [],
@@ -303,6 +298,15 @@ function expandGuests(file: LabFile, ctx: LabContext, report: Report): LabGuest[
     }
   });
   return out;
+}
+
+/** The host a file asks for against what the playground allows; the slice against the period when both are known. */
+export function checkHostLimits(host: { pcpus: number; memoryMiB: number; periodMs?: number; sliceMs?: number }, ctx: LabContext, report: Report): void {
+  if (host.pcpus > ctx.maxPcpus) report(['host', 'pcpus'], `${host.pcpus} pCPUs is more than this playground allows (${ctx.maxPcpus})`);
+  if (host.memoryMiB > ctx.maxMemoryMiB) report(['host', 'memoryMiB'], `a ${host.memoryMiB} MiB pool is more than this playground allows (${ctx.maxMemoryMiB} MiB)`);
+  if (host.periodMs !== undefined && host.sliceMs !== undefined && host.sliceMs > host.periodMs) {
+    report(['host', 'sliceMs'], `a ${host.sliceMs} ms slice is longer than the ${host.periodMs} ms period`);
+  }
 }
 
 /** A guest entry's names (its name, or prefix1..prefixN), image and RAM, each checked; null when it has neither a name nor a prefix and count. */

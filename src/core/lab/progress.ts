@@ -1,8 +1,7 @@
 // A student's progress in one lab: which steps passed, when, and with which
 // values found. Kept per lab (its URL and the sha256 of its text): a lab whose
 // text changed starts afresh. Small on purpose (an LMS keeps 4,096 characters).
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { textSha256 } from '../bytes.ts';
 import type { CheckResult } from './checks.ts';
 
 export const PROGRESS_VERSION = 1;
@@ -27,9 +26,7 @@ export interface LabProgress {
 }
 
 /** sha256 of the lab's text, hex. */
-export function labSha256(text: string): string {
-  return bytesToHex(sha256(utf8ToBytes(text)));
-}
+export const labSha256 = textSha256;
 
 /** Progress of a lab nobody has worked on yet. */
 export function freshProgress(labUrl: string, labSha: string, at: Date): LabProgress {

@@ -4,10 +4,9 @@
 // lets them warm up, measures windows from the period records, collects the
 // workloads' scores and destroys the guests whatever happened. The command
 // line (src/cli/hv-run.ts) and the page's Experiments view both call it.
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { textSha256 } from '../../core/bytes.ts';
 import { HvError } from '../../core/errors.ts';
-import { DEFAULT_CONFIG } from '../../core/resources.ts';
+import { DEFAULT_CONFIG, cpuSettings } from '../../core/resources.ts';
 import { applyPoint, pointSetup, type Experiment, type ExperimentGuest } from '../../core/lab/experiment-parse.ts';
 import type { LabContext, Report } from '../../core/lab/parse.ts';
 import { planRuns, type PlannedRun, type Shard } from '../../core/experiment/plan.ts';
@@ -77,11 +76,6 @@ export interface ResultSet {
   windows: Row[];
   runs: Row[];
   summary: PointSummary[];
-}
-
-/** sha256 of a text (UTF-8), hex. */
-export function textSha256(text: string): string {
-  return bytesToHex(sha256(new TextEncoder().encode(text)));
 }
 
 const throwing: Report = (path, message) => {
@@ -242,9 +236,7 @@ async function realRun(
         memoryMiB: g.memoryMiB,
         image: g.image,
         boot: 'clone' as const,
-        ...(g.weight !== undefined ? { weight: g.weight } : {}),
-        ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
-        ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
+        ...cpuSettings(g),
         ...(g.network !== undefined ? { network: g.network, nicLimit: nicLimit(g.nicMbps) } : {}),
       })),
     );

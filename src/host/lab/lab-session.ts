@@ -9,6 +9,7 @@ import { CHECK_TIMEOUT_MS, judgeCapture, judgeCommand, judgeFact, judgeMemory, j
 import { LAB_FIRST_HOST, type Lab, type LabContext, type LabGuest } from '../../core/lab/parse.ts';
 import type { LabAction, LabCheck } from '../../core/lab/schema.ts';
 import { initrdMemoryLimits } from '../../core/memory-size.ts';
+import { cpuSettings } from '../../core/resources.ts';
 import type { GuestImage } from '../../protocol/guest-api.ts';
 import type { HostApi } from '../host-api.ts';
 import type { HvEvent, VmInfo } from '../hypervisor.ts';
@@ -124,9 +125,7 @@ export class LabSession {
         boot: g.boot,
         ...(g.network !== undefined ? { network: g.network } : {}),
         ...(g.trunk.length ? { trunk: g.trunk } : {}),
-        ...(g.weight !== undefined ? { weight: g.weight } : {}),
-        ...(g.capPct !== undefined ? { capPct: g.capPct } : {}),
-        ...(g.reservationPct !== undefined ? { reservationPct: g.reservationPct } : {}),
+        ...cpuSettings(g),
         ...(g.volumes.hda !== undefined ? { volumes: g.volumes } : {}),
         ...(g.io ? { io: g.io } : {}),
         ...(g.balloonMiB !== undefined ? { balloonMiB: g.balloonMiB } : {}),
