@@ -1,9 +1,11 @@
 // The guest's NIC on the NIC channel (src/protocol/nic-port.ts). Frames the
-// virtio NIC sends (v86's `net0-send` hands a view of its buffer: copied) go
-// up in one batch per turn of the event loop, their buffers transferred.
+// virtio NIC sends (v86's `net0-send` hands a view of its buffer: copied into
+// the batch as it comes) go up in one batch per turn of the event loop, its
+// one buffer transferred.
 // Frames for the guest wait in a bounded queue until the NIC has a receive
 // buffer (virtio-net drops a frame it has no buffer for, silently): what the
 // queue cannot hold is counted and reported as dropped.
+import { FramePacker, unpackFrames } from '../src/core/net/frame-batch.ts';
 import type { CpuPortLike } from '../src/protocol/cpu-port.ts';
 import type { NicDown, NicUp } from '../src/protocol/nic-port.ts';
 
@@ -24,7 +26,7 @@ export interface NicHost {
 }
 
 export class Nic {
-  private out: Uint8Array[] = [];
+  private readonly out = new FramePacker();
   private flushing = false;
   private readonly rx: Uint8Array[] = [];
   private dropped = 0;
@@ -32,7 +34,7 @@ export class Nic {
   private closed = false;
   private readonly onSend = (frame: Uint8Array): void => {
     if (this.closed) return;
-    this.out.push(frame.slice());
+    this.out.push(frame);
     if (!this.flushing) {
       this.flushing = true;
       queueMicrotask(() => this.flush());
@@ -44,7 +46,7 @@ export class Nic {
     private readonly port: CpuPortLike & { postMessage(message: unknown, transfer?: Transferable[]): void },
   ) {
     host.add_listener('net0-send', this.onSend);
-    port.addEventListener('message', ({ data }) => this.receive((data as NicDown).frames));
+    port.addEventListener('message', ({ data }) => this.receive(unpackFrames((data as NicDown).batch)));
     port.start?.();
   }
 
@@ -57,11 +59,10 @@ export class Nic {
 
   private flush(): void {
     this.flushing = false;
-    if (this.closed || this.out.length === 0) return;
-    const frames = this.out;
-    this.out = [];
-    const message: NicUp = { type: 'frames', frames };
-    this.port.postMessage(message, frames.map((f) => f.buffer as ArrayBuffer));
+    const batch = this.out.take();
+    if (this.closed || batch === null) return;
+    const message: NicUp = { type: 'frames', batch };
+    this.port.postMessage(message, [batch.bytes]);
   }
 
   private receive(frames: Uint8Array[]): void {

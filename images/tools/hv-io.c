@@ -9,6 +9,7 @@
  * (mbps: MB/s, 10^6 bytes). Exit status 2 for bad arguments, 1 for an I/O error.
  */
 #include "hv-sys.h"
+#include "hv-text.h"
 
 #define O_RDWR 2
 #define O_DIRECT 040000
@@ -18,46 +19,6 @@
 
 static u8 buffer[1024 * 1024] __attribute__((aligned(4096)));
 static u32 lat_us[MAX_OPS];
-
-static void say(const char *s) {
-  int n = 0;
-  while (s[n]) n++;
-  sys3(SYS_write, 1, (int)s, n);
-}
-
-static char *put(char *p, const char *s) {
-  while (*s) *p++ = *s++;
-  return p;
-}
-
-static char *putu(char *p, u32 v) {
-  char t[12];
-  int n = 0;
-  do t[n++] = (char)('0' + v % 10); while (v /= 10);
-  while (n) *p++ = t[--n];
-  return p;
-}
-
-/* v/100 with two decimals. */
-static char *put2(char *p, u32 hundredths) {
-  p = putu(p, hundredths / 100);
-  *p++ = '.';
-  *p++ = (char)('0' + hundredths / 10 % 10);
-  *p++ = (char)('0' + hundredths % 10);
-  return p;
-}
-
-/* Microseconds (wrapping u32: differences under 71 minutes are right; no 64-bit division without libgcc). */
-static u32 now_us(void) {
-  struct { long long sec, nsec; } ts;
-  sys3(SYS_clock_gettime64, CLOCK_MONOTONIC, (int)&ts, 0);
-  return (u32)ts.sec * 1000000u + (u32)ts.nsec / 1000u;
-}
-
-static int same(const char *a, const char *b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
-}
 
 static void sort(u32 *a, u32 n) {
   /* Shell sort: a few thousand numbers, no libc. */

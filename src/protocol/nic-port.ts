@@ -1,13 +1,14 @@
 // The NIC channel: a MessagePort between a guest worker and the hypervisor's
-// virtual switch. Frames the guest's NIC sent go up it in batches (their
-// buffers transferred), frames for the guest come down it; neither crosses
-// the page. Types only.
+// virtual switch. Frames the guest's NIC sent go up it in batches (one
+// buffer per batch, transferred), frames for the guest come down it the same
+// way; neither crosses the page. Types only.
+import type { FrameBatch } from '../core/net/frame-batch.ts';
 
 /** Guest worker to switch: frames the NIC sent; and frames the guest could not take. */
-export type NicUp = { type: 'frames'; frames: Uint8Array[] } | { type: 'dropped'; reason: NicDropReason; frames: number };
+export type NicUp = { type: 'frames'; batch: FrameBatch } | { type: 'dropped'; reason: NicDropReason; frames: number };
 
 /** Switch to guest worker: frames for the guest's NIC. */
-export type NicDown = { type: 'frames'; frames: Uint8Array[] };
+export type NicDown = { type: 'frames'; batch: FrameBatch };
 
 /**
  * Why a guest worker dropped frames meant for its guest: its receive queue

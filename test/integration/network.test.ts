@@ -212,6 +212,26 @@ describe('DHCP and DNS from the host (real guests)', () => {
     expect(got).toMatch(/^[0-9a-f]{32}/);
   });
 
+  it('hv-tcp moves 8 MiB between two guests and its receiver checks every byte; bad arguments exit 2', async () => {
+    const web2 = hv.vm(ids['web2']!).ip!;
+    await hv.exec(ids['web2']!, '(hv-tcp recv 5004 > /tmp/tcp 2>&1) > /dev/null 2>&1 &');
+    let sent = { output: '', status: -1 };
+    for (let i = 0; i < 20 && (i === 0 || sent.output.includes('cannot connect')); i++) {
+      if (i > 0) await sleep(100); // refused until the receiver listens
+      sent = await hv.exec(ids['web1']!, `hv-tcp send ${web2} 5004 8`, 120_000);
+    }
+    expect(sent.output).toMatch(/^HV-TCP sent bytes=8388608 ms=\d+ mbps=[\d.]+$/m);
+    let got = '';
+    for (let i = 0; i < 50 && !got.includes('HV-TCP'); i++) {
+      got = (await hv.exec(ids['web2']!, 'cat /tmp/tcp')).output;
+      if (!got.includes('HV-TCP')) await sleep(200);
+    }
+    expect(got).toMatch(/^HV-TCP received bytes=8388608 ms=\d+ mbps=[\d.]+ pattern=ok$/m);
+    for (const bad of ['hv-tcp', 'hv-tcp recv 0', 'hv-tcp send 10.0.0.300 5004 1', 'hv-tcp send 10.0.0.1 5004 0']) {
+      expect((await hv.exec(ids['web1']!, bad)).status, bad).toBe(2);
+    }
+  });
+
   it('counts every frame of a load beyond what a guest takes: its interface got it, or a drop says why', async () => {
     const id = ids['web2']!;
     const rx = async () => Number((await hv.exec(id, 'grep eth0: /proc/net/dev')).output.split(':')[1]!.trim().split(/\s+/)[1]);

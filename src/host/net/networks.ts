@@ -7,6 +7,7 @@
 // never through the page. Mirrors copy a port's or a network's frames to
 // another guest's port, for as long as both ports are plugged in.
 import { HvError } from '../../core/errors.ts';
+import { FramePacker, unpackFrames } from '../../core/net/frame-batch.ts';
 import type { Clock } from '../../core/clock.ts';
 import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } from '../../core/net/switch.ts';
 import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
@@ -245,7 +246,7 @@ export class Networks {
     this.plugMirrors();
     port.addEventListener('message', (e: MessageEvent) => {
       const m = e.data as NicUp;
-      if (m.type === 'frames') this.forward(portId, m.frames);
+      if (m.type === 'frames') this.forward(portId, unpackFrames(m.batch));
       else wired.guestDrops[m.reason] += m.frames;
     });
     port.start();
@@ -397,12 +398,12 @@ export class Networks {
 
   /**
    * Frames from one port, through the switch, to the others: one message per
-   * port, each buffer sent once. A frame for a network's services port is
-   * answered at once, and the answers go through the switch as that port's.
+   * port, its frames packed in one buffer. A frame for a network's services
+   * port is answered at once, and the answers go through the switch as that
+   * port's.
    */
   private forward(from: string, frames: Uint8Array[]): void {
-    const out = new Map<string, Uint8Array[]>();
-    const sent = new Set<ArrayBufferLike>();
+    const out = new Map<string, FramePacker>();
     const through = (port: string, frame: Uint8Array): void => {
       const result = this.switch.receive(port, frame);
       for (const m of result.captured) {
@@ -415,22 +416,22 @@ export class Networks {
           for (const reply of this.nets.get(network)?.services.handle(d.frame, port) ?? []) through(d.port, reply);
           continue;
         }
-        // A flooded frame goes to several ports: each gets a buffer of its own.
-        const f = sent.has(d.frame.buffer) ? d.frame.slice() : d.frame;
-        sent.add(f.buffer);
-        const list = out.get(d.port) ?? [];
-        list.push(f);
-        out.set(d.port, list);
+        let packer = out.get(d.port);
+        if (!packer) out.set(d.port, (packer = new FramePacker(BATCH_BYTES)));
+        packer.push(d.frame);
       }
     };
     for (const frame of frames) through(from, frame);
-    for (const [portId, list] of out) {
-      const message: NicDown = { type: 'frames', frames: list };
-      this.wired.get(portId)?.port.postMessage(message, list.map((f) => f.buffer as ArrayBuffer));
+    for (const [portId, packer] of out) {
+      const batch = packer.take()!;
+      const message: NicDown = { type: 'frames', batch };
+      this.wired.get(portId)?.port.postMessage(message, [batch.bytes]);
     }
   }
 }
 
+/** A batch to one port starts with room for a few full frames (it grows as needed). */
+const BATCH_BYTES = 8 * 1024;
 const CAPTURE_PREFIX = 'capture:';
 const portMirrorId = (name: string): string => `mirror:${name}`;
 /** A mirror copies while the ports it names are on the switch. */
