@@ -161,8 +161,8 @@ export async function runExperiment(hv: HostApi | null, experiment: Experiment, 
 const OUT = '/tmp/hv-exp.out';
 const PID = '/tmp/hv-exp.pid';
 
-/** What a guest runs while warming up, and when measuring starts (null: nothing new). */
-function workloadCommands(g: ExperimentGuest, durationS: number): { start: string | null; measure: string | null } {
+/** What a guest runs while warming up, and when measuring starts (null: nothing new); `address`: a guest's IPv4 address on the run's network. */
+function workloadCommands(g: ExperimentGuest, durationS: number, address: (name: string) => string): { start: string | null; measure: string | null } {
   const w = g.workload;
   switch (w.run) {
     case 'burn':
@@ -177,8 +177,9 @@ function workloadCommands(g: ExperimentGuest, durationS: number): { start: strin
     case 'command':
       return { start: `( ${w.command} ) > ${OUT} 2>&1 & echo $! > ${PID}`, measure: null };
     case 'net':
-      // Reconnects when a connection drops (the receiver's nc takes one connection at a time).
-      return { start: `(while :; do nc ${w.to} ${NET_PORT} < /dev/zero; sleep 0.1; done) > /dev/null 2>&1 &`, measure: null };
+      // hv-tcp (64 KiB writes; busybox nc's few KiB per write measured nc), 2 GiB per connection;
+      // tries again while the receiver is not listening yet, or has ended a connection.
+      return { start: `(while :; do hv-tcp send ${address(w.to)} ${NET_PORT} 2047 || sleep 0.1; done) > /dev/null 2>&1 &`, measure: null };
   }
 }
 
@@ -245,7 +246,7 @@ async function realRun(
       await Promise.all(specs.map((g) => f(g, byName.get(g.name)!)));
     };
     // Guests on a network: a static address each, every name in /etc/hosts, a listener on each receiver
-    // (its stdin a pipe that never ends: a background job reading the console would be stopped, SIGTTIN).
+    // (hv-tcp recv reads no stdin: a background job reading the console would be stopped, SIGTTIN).
     const onNet = specs.map((g, i) => ({ g, ip: netAddress(i) })).filter((x) => x.g.network !== undefined);
     const hosts = onNet.map((x) => `${x.ip} ${x.g.name}`).join('\\n');
     const receivers = new Map(specs.flatMap((g) => (g.workload.run === 'net' ? [[g.workload.to, g.name] as const] : [])));
@@ -254,18 +255,20 @@ async function realRun(
         guests.run(
           byName.get(g.name)!,
           `ip addr add ${ip}/16 dev eth0 && ip link set eth0 up && printf '${hosts}\\n' >> /etc/hosts` +
-            (receivers.has(g.name) ? ` && (while :; do sleep 100000 | nc -l -p ${NET_PORT} > /dev/null; done) > /dev/null 2>&1 &` : ''),
+            (receivers.has(g.name) ? ` && (while :; do hv-tcp recv ${NET_PORT}; done) > /dev/null 2>&1 &` : ''),
         ),
       ),
     );
+    const addresses = new Map(onNet.map((x) => [x.g.name, x.ip]));
+    const address = (name: string): string => addresses.get(name) ?? name;
     await each(async (g, ref) => {
-      const c = workloadCommands(g, experiment.durationS).start;
+      const c = workloadCommands(g, experiment.durationS, address).start;
       if (c) await guests.run(ref, c);
     });
     progress('warming up', 1);
     await sleep(experiment.warmUpS * 1000, signal);
     await each(async (g, ref) => {
-      const c = workloadCommands(g, experiment.durationS).measure;
+      const c = workloadCommands(g, experiment.durationS, address).measure;
       if (c) await guests.run(ref, c);
     });
     const rxBytes = async (): Promise<Map<string, number>> =>
