@@ -189,7 +189,7 @@ export class GuestRuntime implements GuestApi {
       // Every guest has the device (a restore needs the options it was saved with).
       virtio_balloon: true,
     };
-    if (spec.nic) options.net_device = { type: spec.nic, relay_url: undefined as unknown as string };
+    if (spec.nic) options.net_device = { type: spec.nic, relay_url: undefined as unknown as string, ...(spec.nicMtu !== undefined ? { mtu: spec.nicMtu } : {}) } as V86Options['net_device'];
     this.attachDisks(spec, options as unknown as Record<string, unknown>);
     this.emit({ type: 'boot-progress', phase: 'start', file: '', loaded: 0, total: 1 });
     // A restored guest continues on the clock of the instance that saved it.

@@ -5,6 +5,7 @@ import { proxy, transfer } from 'comlink';
 import type { BalloonInfo, BootResult, BootSpec, DiskFlush, DiskSpec, GuestEvent, GuestImage, HandOffInbox, MemorySearchResult, SavedState } from '../protocol/guest-api.ts';
 import { checkConsoleSize } from '../core/console-size.ts';
 import { HvError, isHvError } from '../core/errors.ts';
+import { ETH_MTU } from '../core/net/ethernet.ts';
 import { initrdMemoryLimits, validateMemoryMiB } from '../core/memory-size.ts';
 import { agentRequest, parseAgentReply } from './agent-text.ts';
 import { Transcript, execLine, parseExec } from './console-text.ts';
@@ -25,6 +26,7 @@ export interface GuestOptions {
   /** The guest's end of its NIC channel to the virtual switch (BootSpec.nicPort; transferred to its worker). */
   nicPort?: MessagePort;
   nic?: BootSpec['nic'];
+  nicMtu?: BootSpec['nicMtu'];
   /** Restore this saved state instead of booting the kernel (its buffer is transferred). */
   state?: SavedState;
   seed?: string;
@@ -128,6 +130,7 @@ export class Guest {
         wasm: options.wasm,
         scheduled: options.scheduled ?? false,
         nic: options.nic ?? null,
+        ...(options.nicMtu !== undefined && options.nicMtu !== ETH_MTU ? { nicMtu: options.nicMtu } : {}),
         ...(options.state ? { state: options.state.state, stateClockMs: options.state.clockMs } : {}),
         ...(options.seed ? { seed: options.seed } : {}),
         ...(options.template ? { template: true } : {}),

@@ -123,7 +123,7 @@ export interface HostApi {
   hibernate(id: string): Promise<void>;
   wake(id: string): Promise<void>;
   resizeConsole(id: string, cols: number, rows: number): void;
-  prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void;
+  prepareTemplates(guests: { image?: string; memoryMiB: number; mtu?: number }[]): void;
   standbyReady(): Promise<void>;
   dispose(): Promise<void>;
 }

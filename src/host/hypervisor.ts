@@ -37,6 +37,7 @@ import { channelTarget, serveMigrations, type MigrationChannel } from './migrati
 import { HostStorage } from './storage/storage.ts';
 import { vmSnapshotName, type BaseImageInfo, type VolumeInfo, type VolumeSnapshotInfo, type VolumeSpec } from './storage/volumes.ts';
 import { NO_IO_LIMITS, normalizeIoLimits, type IoLimits } from '../core/storage/io-limit.ts';
+import { ETH_MTU } from '../core/net/ethernet.ts';
 import { checkDiskImage } from '../core/storage/image-check.ts';
 import { BALLOON_FLOOR_MIB, checkBalloonTarget } from '../core/memory/balloon-target.ts';
 import { sharingReport, type SharingReport } from '../core/memory/page-sharing.ts';
@@ -798,6 +799,7 @@ export class Hypervisor implements HostApi {
         image: snapshotImage(vm.image),
         memoryMiB: vm.memoryMiB,
         nic: NIC,
+        ...(this.nicMtu(vm) !== ETH_MTU ? { mtu: this.nicMtu(vm) } : {}),
         mac: vm.mac,
         clockMs: saved.clockMs,
         ready: vm.ready,
@@ -848,7 +850,7 @@ export class Hypervisor implements HostApi {
     }
     return this.lifecycle(snap.info.vmId, 'revert', { cancellable: true }, async (vm, signal) => {
       const disks = snap.header.volumes ?? [];
-      const why = this.snapshotDisksMismatch(vm, disks);
+      const why = this.snapshotDisksMismatch(vm, disks) ?? snapshotMismatch(snap.header, { image: snapshotImage(vm.image), memoryMiB: vm.memoryMiB, nic: NIC, mtu: this.nicMtu(vm) });
       if (why) throw new HvError('illegal-state', `cannot revert ${vm.name} to snapshot ${snap.info.name}: ${why}`, { snapshot: snap.info.name });
       if (holdsMemory(vm.state)) {
         const next = transition(vm.state, 'restart', vm.name);
@@ -896,7 +898,7 @@ export class Hypervisor implements HostApi {
       if (!(file instanceof Uint8Array)) throw new HvError('invalid-argument', 'a snapshot upload must be the file\'s bytes', {});
       const target = this.recordNamed(vm ?? decodeSnapshotFile(file).header.vm);
       const image = snapshotImage(target.image);
-      const info = this.snaps.addFile(target.id, target.name, file, (header) => snapshotMismatch(header, { image, memoryMiB: target.memoryMiB, nic: NIC }));
+      const info = this.snaps.addFile(target.id, target.name, file, (header) => snapshotMismatch(header, { image, memoryMiB: target.memoryMiB, nic: NIC, mtu: this.nicMtu(target) }));
       this.persistSnapshot(info);
       return info;
     });
@@ -1346,7 +1348,7 @@ export class Hypervisor implements HostApi {
       // Round 0: the whole state; the target checks it has room, builds its worker from it and waits.
       const start = await source.migration.start();
       bytes += start.state.byteLength;
-      await target.prepare(specOf(vm), start, { ready: vm.ready, mac: vm.mac, consoleSize: vm.consoleSize });
+      await target.prepare(specOf(vm), start, { ready: vm.ready, mac: vm.mac, consoleSize: vm.consoleSize, mtu: this.nicMtu(vm) });
       rounds.push({ round: 0, pages: 0, bytes: start.state.byteLength, ms: performance.now() - t0, hashMs: 0, dirtyPagesPerS: 0, capPct: cap });
       options.onRound?.(rounds[0]!);
       this.emit({ type: 'migration-round', at: this.timers.now(), vmId: vm.id, name: vm.name, round: rounds[0]! });
@@ -1499,6 +1501,10 @@ export class Hypervisor implements HostApi {
         if ([...this.vmsById.values()].some((v) => v.name === spec.name)) throw new HvError('duplicate-name', `the target host has a VM named ${spec.name} already`, { name: spec.name });
         if (spec.network && !this.nets.list().some((n) => n.name === spec.network)) {
           throw new HvError('invalid-argument', `the target host has no network ${spec.network} for ${spec.name}'s NIC`, { network: spec.network });
+        }
+        const mtu = extra.mtu ?? ETH_MTU;
+        if (spec.network && this.nets.get(spec.network).mtu !== mtu) {
+          throw new HvError('invalid-argument', `the target host's network ${spec.network} has an MTU of ${this.nets.get(spec.network).mtu}, ${spec.name}'s NIC ${mtu} (its driver keeps the MTU it booted with)`, { network: spec.network, mtu });
         }
         const made = this.record(this.createVm(spec).id);
         vm = made;
@@ -1868,6 +1874,12 @@ export class Hypervisor implements HostApi {
     }
   }
 
+  /** The MTU of a VM's NIC: its network's (v86 tells the guest's driver at boot), Ethernet's without one. */
+  private nicMtu(vm: VmRecord): number {
+    const network = vm.network;
+    return network !== null && this.nets.list().some((n) => n.name === network) ? this.nets.get(network).mtu : ETH_MTU;
+  }
+
   /** Throws when this boot was cancelled or its guest crashed meanwhile. */
   private checkBoot(vm: VmRecord, generation: number, signal: AbortSignal): void {
     signal.throwIfAborted();
@@ -1881,7 +1893,7 @@ export class Hypervisor implements HostApi {
    * ones, or boot them), so that their start does not wait for it: a lab calls
    * this as soon as it has read its file. Failures show when a clone starts.
    */
-  prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void {
+  prepareTemplates(guests: { image?: string; memoryMiB: number; mtu?: number }[]): void {
     for (const g of guests) {
       let image: GuestImage;
       try {
@@ -1889,7 +1901,7 @@ export class Hypervisor implements HostApi {
       } catch {
         continue; // the clone's start reports an unknown image
       }
-      void this.templates.get(image, g.memoryMiB, NIC).catch(() => {});
+      void this.templates.get(image, g.memoryMiB, NIC, g.mtu ?? ETH_MTU).catch(() => {});
     }
   }
 
@@ -1897,7 +1909,7 @@ export class Hypervisor implements HostApi {
   private async cloneBoot(vm: VmRecord, generation: number, signal: AbortSignal, phases: { templateMs: number; copyMs: number }): Promise<Guest | null> {
     try {
       const t0 = performance.now();
-      const template = await untilAborted(this.templates.get(vm.image, vm.memoryMiB, NIC), signal);
+      const template = await untilAborted(this.templates.get(vm.image, vm.memoryMiB, NIC, this.nicMtu(vm)), signal);
       this.checkBoot(vm, generation, signal);
       const t1 = performance.now();
       // Each clone gets its own copy: the buffer is transferred to its worker.
@@ -1910,7 +1922,7 @@ export class Hypervisor implements HostApi {
     } catch (err) {
       if (signal.aborted || vm.generation !== generation) throw err;
       vm.guest = null;
-      this.templates.discard(templateKey(vm.image, vm.memoryMiB, NIC));
+      this.templates.discard(templateKey(vm.image, vm.memoryMiB, NIC, this.nicMtu(vm)));
       vm.bootNote = `cloning ${vm.name} from its template failed (${HvError.from(err).message}); booting it cold instead`;
       this.emit({ type: 'vm-note', at: this.timers.now(), vmId: vm.id, name: vm.name, message: vm.bootNote });
       return null;
@@ -1938,6 +1950,7 @@ export class Hypervisor implements HostApi {
       ...(vm.network ? { nicPort: this.nicChannelFor(vm.id, vm.network) } : {}),
       ...this.disksFor(vm),
       nic: NIC,
+      nicMtu: this.nicMtu(vm),
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
       signal,
@@ -2015,6 +2028,7 @@ export class Hypervisor implements HostApi {
         image,
         wasm: this.env.wasm,
         nic: key.nic,
+        ...(key.mtu !== undefined ? { nicMtu: key.mtu } : {}),
         scheduled: true,
         cpuInbox: inbox,
         ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),

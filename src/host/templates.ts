@@ -6,6 +6,7 @@
 import type { GuestImage, NicType, SavedState } from '../protocol/guest-api.ts';
 import type { Guest } from './guest.ts';
 import type { TemplateSource } from './template-files.ts';
+import { ETH_MTU } from '../core/net/ethernet.ts';
 
 /** What a saved state was made from; a template restores only into the same. */
 export interface TemplateKey {
@@ -15,6 +16,8 @@ export interface TemplateKey {
   biosSha256: string;
   memoryMiB: number;
   nic: NicType | null;
+  /** The NIC's MTU when it is not Ethernet's 1500 (a guest's driver takes it at boot; kept keys have none). */
+  mtu?: number;
 }
 
 export interface Template {
@@ -37,7 +40,7 @@ export interface TemplateKeep {
 }
 
 /** The key of a template for this image, RAM and NIC. */
-export function templateKey(image: GuestImage, memoryMiB: number, nic: NicType | null): TemplateKey {
+export function templateKey(image: GuestImage, memoryMiB: number, nic: NicType | null, mtu = ETH_MTU): TemplateKey {
   return {
     imageId: image.id,
     kernelSha256: image.kernel.sha256,
@@ -45,6 +48,7 @@ export function templateKey(image: GuestImage, memoryMiB: number, nic: NicType |
     biosSha256: image.bios.sha256,
     memoryMiB,
     nic,
+    ...(mtu !== ETH_MTU ? { mtu } : {}),
   };
 }
 
@@ -61,12 +65,13 @@ export function sameTemplateKey(a: TemplateKey, key: TemplateKey): boolean {
     a.initrdSha256 === key.initrdSha256 &&
     a.biosSha256 === key.biosSha256 &&
     a.memoryMiB === key.memoryMiB &&
-    a.nic === key.nic
+    a.nic === key.nic &&
+    (a.mtu ?? ETH_MTU) === (key.mtu ?? ETH_MTU)
   );
 }
 
 /** A template's slot: one per image, RAM and NIC. */
-export const templateSlot = (k: TemplateKey): string => `${k.imageId}/${k.memoryMiB}/${k.nic ?? 'none'}`;
+export const templateSlot = (k: TemplateKey): string => `${k.imageId}/${k.memoryMiB}/${k.nic ?? 'none'}${k.mtu !== undefined && k.mtu !== ETH_MTU ? `/mtu${k.mtu}` : ''}`;
 const slot = templateSlot;
 
 /** Boots a template's guest under the host's accounting; release() gives its worker, CPU and RAM back. */
@@ -102,8 +107,8 @@ export class TemplateStore {
   ) {}
 
   /** The template for this image, RAM and NIC; boots one when missing or stale. */
-  async get(image: GuestImage, memoryMiB: number, nic: NicType | null): Promise<Template> {
-    const key = templateKey(image, memoryMiB, nic);
+  async get(image: GuestImage, memoryMiB: number, nic: NicType | null, mtu = ETH_MTU): Promise<Template> {
+    const key = templateKey(image, memoryMiB, nic, mtu);
     const id = slot(key);
     const held = this.templates.get(id);
     // A template of another image build or size is rebuilt, never restored.

@@ -118,6 +118,8 @@ export interface BootSpec {
   /** URL of v86.wasm, or a WebAssembly.Module the host compiled once for all workers. */
   wasm: { url: string } | { module: object };
   nic?: NicType | null;
+  /** The NIC's MTU as v86's virtio-net tells the guest's driver at boot (default 1500). */
+  nicMtu?: number;
   /** Start gated: the guest executes only under grants (see GuestApi.grant). */
   scheduled: boolean;
   /**

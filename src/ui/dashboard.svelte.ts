@@ -228,7 +228,7 @@ export class Dashboard {
 
   /** Keep the networks of a snapshot the network view read. */
   networksFrom(view: NetworkView): void {
-    this.networks = view.networks.map(({ name, vlan, subnet, gateway, dhcp, dns }) => ({ name, vlan, subnet, gateway, dhcp, dns }));
+    this.networks = view.networks.map(({ name, vlan, subnet, gateway, dhcp, dns, mtu }) => ({ name, vlan, subnet, gateway, dhcp, dns, mtu }));
   }
 
   /** Run a lifecycle command; a refusal is kept as the VM's error (and logged from the event). */

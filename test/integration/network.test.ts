@@ -134,6 +134,7 @@ describe('guests on the virtual switch (real guests)', () => {
     expect(() => hv.createVm({ name: 'nx', memoryMiB: 80, network: 'nowhere' })).toThrow(/there is no network named nowhere/);
     expect(() => hv.createNetwork({ name: 'dup', vlan: 10 })).toThrow(/VLAN 10 is network lan's already/);
     expect(() => hv.createNetwork({ name: 'bad', vlan: 4095 })).toThrow(/VLAN 4095 is not valid/);
+    for (const mtu of [1279, 9001, 1500.5]) expect(() => hv.createNetwork({ name: 'bad', mtu })).toThrow(`network bad: an MTU of ${mtu} is not valid (use 1280-9000`);
     expect(() => hv.setNetwork(ids['na']!, 'other')).toThrow(/stop it first/);
     expect(() => hv.deleteNetwork('lan')).toThrow(/in use by na, nb/);
     try {
@@ -346,5 +347,63 @@ describe('trunk ports and mirror ports (real guests)', () => {
   it('drops a mirror with the guest it copies to', async () => {
     await hv.destroy(ids['ids']!);
     expect(hv.mirrors()).toEqual([]);
+  });
+});
+
+describe('a jumbo-frame network (real guests)', () => {
+  let hv: Hypervisor;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    hv = nodeHypervisor({ pcpus: 2, memoryMiB: 512 }, 0);
+    hv.createNetwork({ name: 'jumbo', vlan: 30, mtu: 9000 });
+    hv.createNetwork({ name: 'plain', vlan: 40 });
+    for (const [name, network] of [['j1', 'jumbo'], ['j2', 'jumbo'], ['p1', 'plain']] as const) {
+      ids[name] = hv.createVm({ name, memoryMiB: 80, boot: 'clone', network }).id;
+      await hv.start(ids[name]!);
+    }
+  }, 180_000);
+  afterAll(async () => {
+    await hv?.dispose();
+  });
+
+  it("gives its guests' NICs its MTU at boot and carries 9000-byte packets unfragmented", async () => {
+    expect(hv.networkView(0).networks.find((n) => n.name === 'jumbo')!.mtu).toBe(9000);
+    expect((await hv.exec(ids['j1']!, 'cat /sys/class/net/eth0/mtu')).output.trim()).toBe('9000');
+    expect((await hv.exec(ids['p1']!, 'cat /sys/class/net/eth0/mtu')).output.trim()).toBe('1500');
+    for (const [i, id] of [ids['j1']!, ids['j2']!].entries()) await hv.exec(id, `ip addr add 10.30.0.${i + 1}/24 dev eth0 && ip link set eth0 up`);
+    // 8972 bytes of ICMP payload + 28 of headers = one 9000-byte packet; busybox ping sets no DF, so the frames' count says it went whole.
+    const before = hv.nicCounters(ids['j2']!)!.txFrames;
+    const ping = await hv.exec(ids['j1']!, 'ping -c 3 -s 8972 -W 2 10.30.0.2', 30_000);
+    expect(ping.status, ping.output).toBe(0);
+    expect(ping.output).toContain('8980 bytes from 10.30.0.2');
+    const frames = hv.nicCounters(ids['j2']!)!.txFrames - before;
+    expect(frames).toBeGreaterThanOrEqual(3);
+    expect(frames).toBeLessThan(6); // whole frames (and an ARP), not 7 fragments per packet
+    expect(hv.nicCounters(ids['j1']!)!.drops.oversized).toBe(0);
+  });
+
+  it('moves hv-tcp data between its guests, every byte checked', async () => {
+    await hv.exec(ids['j2']!, '(hv-tcp recv 5005 > /tmp/tcp 2>&1) > /dev/null 2>&1 &');
+    let sent = { output: '', status: -1 };
+    for (let i = 0; i < 20 && (i === 0 || sent.output.includes('cannot connect')); i++) {
+      if (i > 0) await sleep(100);
+      sent = await hv.exec(ids['j1']!, 'hv-tcp send 10.30.0.2 5005 8', 120_000);
+    }
+    let got = '';
+    for (let i = 0; i < 50 && !got.includes('HV-TCP'); i++) {
+      got = (await hv.exec(ids['j2']!, 'cat /tmp/tcp')).output;
+      if (!got.includes('HV-TCP')) await sleep(200);
+    }
+    expect(got).toMatch(/^HV-TCP received bytes=8388608 ms=\d+ mbps=[\d.]+ pattern=ok$/m);
+    // Full-size segments: about 9000 bytes each, not 1500.
+    const rx = hv.nicCounters(ids['j2']!)!;
+    expect(rx.txBytes / rx.txFrames).toBeGreaterThan(3000);
+  });
+
+  it('refuses a snapshot of a jumbo guest for a VM on a 1500-byte network, saying why', async () => {
+    const snap = await hv.takeSnapshot(ids['j1']!, 'big');
+    const file = hv.exportSnapshot(snap.id);
+    expect(() => hv.importSnapshot(file, 'p1')).toThrow(/its NIC has an MTU of 9000, the VM's network 1500/);
   });
 });

@@ -49,6 +49,8 @@ export const NETWORK = v.strictObject({
   subnet: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'a subnet is written like 10.0.10.0/24'))),
   dhcp: v.optional(v.boolean()),
   dns: v.optional(v.boolean()),
+  /** The largest IP packet, bytes: 1500 (Ethernet's, the default) up to 9000 (jumbo frames); guests' NICs take it at boot. */
+  mtu: v.optional(int(1280, 9000)),
 });
 
 /** What a guest of a lab and of an experiment both have: its image, RAM and CPU settings. */

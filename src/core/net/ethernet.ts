@@ -4,9 +4,13 @@
 
 /** Frames shorter than a header are malformed (the NIC never sends them). */
 export const ETH_HEADER = 14;
-/** Largest frame without FCS: 1500 bytes of payload, plus a 4-byte 802.1Q tag. */
-export const ETH_MAX_UNTAGGED = 1514;
-export const ETH_MAX_TAGGED = 1518;
+/** Ethernet's payload (MTU), and the largest frame without FCS: 1500 bytes of payload, plus a 4-byte 802.1Q tag. */
+export const ETH_MTU = 1500;
+export const ETH_MAX_UNTAGGED = ETH_HEADER + ETH_MTU;
+export const ETH_MAX_TAGGED = ETH_MAX_UNTAGGED + 4;
+/** The MTUs a network may have: IPv6's minimum, up to jumbo frames of 9000 bytes (vSphere's and most switches' largest). */
+export const MIN_MTU = 1280;
+export const JUMBO_MTU = 9000;
 export const ETHERTYPE_VLAN = 0x8100;
 export const BROADCAST = 0xffff_ffff_ffff;
 

@@ -216,6 +216,16 @@ describe('VirtualSwitch: mirrors, limits, bad frames, counters', () => {
     expect(sw.receive('a', frame(BCAST, A, { size: 1514, vlan: 7 })).dropped).toBeNull();
   });
 
+  it("takes frames up to its port's MTU: jumbo frames on a 9000-byte port, not on a 1500-byte one", () => {
+    const sw = switchWith({ a: { ...access(1), mtu: 9000 }, b: { ...access(1), mtu: 9000 }, c: access(1), t: { ...trunk('all'), mtu: 9000 } });
+    expect(sw.receive('a', frame(BCAST, A, { size: 9014 })).dropped).toBeNull();
+    expect(sw.receive('a', frame(BCAST, A, { size: 9015 })).dropped).toBe('oversized');
+    expect(sw.receive('t', frame(BCAST, B, { size: 9014, vlan: 1 })).dropped).toBeNull(); // 9018 with its tag
+    expect(sw.receive('c', frame(BCAST, C, { size: 1515 })).dropped).toBe('oversized');
+    expect(sw.counters('a').drops.oversized).toBe(1);
+    for (const mtu of [1279, 9001, 1500.5]) expect(() => sw.addPort(`x${mtu}`, { ...access(1), mtu })).toThrow(`MTU ${mtu} is not valid (use 1280-9000)`);
+  });
+
   it('counts frames and bytes each way, and a frame for its own port', () => {
     const sw = switchWith({ a: access(1), b: access(1) });
     sw.receive('a', frame(BCAST, A, { size: 100 }));

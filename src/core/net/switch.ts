@@ -6,7 +6,7 @@
 // tagged and their native VLAN untagged. A frame it cannot forward is
 // counted with its reason and dropped, never thrown.
 import type { Clock } from '../clock.ts';
-import { ETH_HEADER, ETH_MAX_TAGGED, ETH_MAX_UNTAGGED, isGroup, macText, popTag, pushTag, readMac, tagOf, type Mac } from './ethernet.ts';
+import { ETH_HEADER, ETH_MTU, JUMBO_MTU, MIN_MTU, isGroup, macText, popTag, pushTag, readMac, tagOf, type Mac } from './ethernet.ts';
 import { TokenBucket, type RateLimit } from './token-bucket.ts';
 
 export type PortId = string;
@@ -19,6 +19,8 @@ export type PortMode =
 export interface PortConfig {
   vlan: PortMode;
   rateLimit: RateLimit | null;
+  /** The largest payload a frame entering here may carry, bytes (default ETH_MTU; up to JUMBO_MTU): larger frames are dropped as oversized. */
+  mtu?: number;
 }
 
 export const DROP_REASONS = ['malformed', 'oversized', 'bad-source', 'vlan-not-allowed', 'tagged-on-access', 'untagged-on-trunk', 'rate-limit', 'same-port'] as const;
@@ -191,7 +193,7 @@ export class VirtualSwitch {
     if (frame.length < ETH_HEADER) return drop('malformed');
     const tag = tagOf(frame);
     if (tag !== null && frame.length < ETH_HEADER + 4) return drop('malformed');
-    if (frame.length > (tag === null ? ETH_MAX_UNTAGGED : ETH_MAX_TAGGED)) return drop('oversized');
+    if (frame.length > (port.config.mtu ?? ETH_MTU) + (tag === null ? ETH_HEADER : ETH_HEADER + 4)) return drop('oversized');
     const src = readMac(frame, 6);
     if (isGroup(src)) return drop('bad-source');
 
@@ -343,6 +345,8 @@ function checkPortConfig(id: PortId, config: PortConfig): void {
     if (m.allowed !== 'all') for (const v of m.allowed) checkVlan(v, where);
   }
   if (config.rateLimit) new TokenBucket(config.rateLimit, { now: () => 0 }); // throws on a bad limit
+  const mtu = config.mtu ?? ETH_MTU;
+  if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > JUMBO_MTU) throw new RangeError(`${where}: MTU ${mtu} is not valid (use ${MIN_MTU}-${JUMBO_MTU})`);
 }
 
 function emptyCounters(): PortCounters {

@@ -71,11 +71,13 @@ describe('snapshot files', () => {
 
   it('says why a snapshot does not fit a VM', () => {
     const header = { ...HEADER, payloadBytes: 1 };
-    const target = { image: header.image, memoryMiB: 128, nic: 'virtio' as const };
+    const target = { image: header.image, memoryMiB: 128, nic: 'virtio' as const, mtu: 1500 };
     expect(snapshotMismatch(header, target)).toBeNull();
     expect(snapshotMismatch(header, { ...target, memoryMiB: 96 })).toMatch(/a 128 MiB guest, not 96 MiB/);
     expect(snapshotMismatch(header, { ...target, image: { ...header.image, id: 'debian' } })).toMatch(/image "hv", not "debian"/);
     expect(snapshotMismatch(header, { ...target, image: { ...header.image, kernelSha256: B } })).toMatch(/other files of image "hv"/);
     expect(snapshotMismatch(header, { ...target, nic: null })).toMatch(/NIC virtio, not none/);
+    expect(snapshotMismatch(header, { ...target, mtu: 9000 })).toMatch(/its NIC has an MTU of 1500, the VM's network 9000/);
+    expect(snapshotMismatch({ ...header, mtu: 9000 }, { ...target, mtu: 9000 })).toBeNull();
   });
 });

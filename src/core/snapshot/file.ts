@@ -17,6 +17,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import * as v from 'valibot';
 import { HvError } from '../errors.ts';
 import { utf8Decode, utf8Encode } from '../net/utf8.ts';
+import { ETH_MTU } from '../net/ethernet.ts';
 
 export const SNAPSHOT_MAGIC = new Uint8Array([0x48, 0x56, 0x53, 0x4e, 0x41, 0x50, 0x0d, 0x0a]); // HVSNAP\r\n
 export const SNAPSHOT_FORMAT_VERSION = 1;
@@ -36,6 +37,8 @@ const HeaderSchema = v.strictObject({
   image: v.strictObject({ id: v.string(), kernelSha256: sha, initrdSha256: sha, biosSha256: sha }),
   memoryMiB: v.pipe(v.number(), v.integer(), v.minValue(1)),
   nic: v.nullable(v.picklist(['virtio', 'ne2k'])),
+  /** The NIC's MTU when it was not 1500 (its guest's driver took it at boot). */
+  mtu: v.optional(v.pipe(v.number(), v.integer(), v.minValue(68), v.maxValue(65535))),
   /** The guest's MAC address in the state (a revert keeps it), or null. */
   mac: v.nullable(v.pipe(v.string(), v.regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/))),
   /** The guest clock at the save (SavedState.clockMs). */
@@ -114,7 +117,7 @@ export function decodeSnapshotFile(file: Uint8Array): { header: SnapshotHeader; 
 }
 
 /** Why a snapshot cannot restore into a VM of this image, RAM and NIC (null: it can). */
-export function snapshotMismatch(header: SnapshotHeader, target: { image: SnapshotHeader['image']; memoryMiB: number; nic: SnapshotHeader['nic'] }): string | null {
+export function snapshotMismatch(header: SnapshotHeader, target: { image: SnapshotHeader['image']; memoryMiB: number; nic: SnapshotHeader['nic']; mtu: number }): string | null {
   const h = header.image;
   const t = target.image;
   if (h.id !== t.id) return `it was taken of image "${h.id}", not "${t.id}"`;
@@ -123,5 +126,6 @@ export function snapshotMismatch(header: SnapshotHeader, target: { image: Snapsh
   }
   if (header.memoryMiB !== target.memoryMiB) return `it was taken of a ${header.memoryMiB} MiB guest, not ${target.memoryMiB} MiB`;
   if (header.nic !== target.nic) return `it was taken with NIC ${header.nic ?? 'none'}, not ${target.nic ?? 'none'}`;
+  if ((header.mtu ?? ETH_MTU) !== target.mtu) return `its NIC has an MTU of ${header.mtu ?? ETH_MTU}, the VM's network ${target.mtu} (attach the VM to a network of the snapshot's MTU)`;
   return null;
 }

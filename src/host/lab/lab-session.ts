@@ -105,6 +105,7 @@ export class LabSession {
         ...(n.subnet !== undefined ? { subnet: n.subnet } : {}),
         ...(n.dhcp !== undefined ? { dhcp: n.dhcp } : {}),
         ...(n.dns !== undefined ? { dns: n.dns } : {}),
+        ...(n.mtu !== undefined ? { mtu: n.mtu } : {}),
       });
       // Capture checks look at every frame since the lab began.
       await this.hv.startCapture(n.name);

@@ -10,7 +10,7 @@ import type { VmSpec } from '../hypervisor.ts';
 
 export interface MigrationTarget {
   /** Make the VM (refused: a VM of that name, no room, no such network) and restore its worker from `start`, paused. */
-  prepare(spec: VmSpec & { memoryMiB: number }, start: SavedState, extra: { ready: ReadyInfo | null; mac: string | null; consoleSize: ConsoleSize | null }): Promise<void>;
+  prepare(spec: VmSpec & { memoryMiB: number }, start: SavedState, extra: { ready: ReadyInfo | null; mac: string | null; consoleSize: ConsoleSize | null; mtu?: number }): Promise<void>;
   /** Write a round's pages into the paused guest. */
   write(pages: Uint32Array, data: Uint8Array): Promise<void>;
   /** Restore the CPU and device state over those pages and run the guest; its id on the target. */

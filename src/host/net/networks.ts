@@ -13,7 +13,7 @@ import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } f
 import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
 import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { NAME_RULE, VM_NAME_RE } from '../../core/vm-name.ts';
-import { macText } from '../../core/net/ethernet.ts';
+import { ETH_MTU, JUMBO_MTU, MIN_MTU, macText } from '../../core/net/ethernet.ts';
 import { ipText, ipv4Frame, parseSubnet, udpBody } from '../../core/net/ipv4.ts';
 import { HostServices, type ServiceCounters } from '../../core/net/services.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
@@ -28,6 +28,12 @@ export interface NetworkSpec {
   dhcp?: boolean;
   /** The host answers DNS on it for the guests' names (default true). */
   dns?: boolean;
+  /**
+   * The largest IP packet its frames carry, bytes (default 1500, Ethernet's;
+   * up to 9000, jumbo frames). Guests' NICs take it at boot (v86's virtio-net
+   * tells the driver); the switch drops larger frames as oversized.
+   */
+  mtu?: number;
 }
 
 export interface NetworkInfo {
@@ -38,6 +44,7 @@ export interface NetworkInfo {
   gateway: string;
   dhcp: boolean;
   dns: boolean;
+  mtu: number;
 }
 
 export interface LeaseInfo {
@@ -161,6 +168,10 @@ export class Networks {
     } catch (err) {
       throw new HvError('invalid-argument', `network ${name}: ${(err as Error).message}`, { subnet: spec.subnet });
     }
+    const mtu = spec.mtu ?? ETH_MTU;
+    if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > JUMBO_MTU) {
+      throw new HvError('invalid-argument', `network ${name}: an MTU of ${String(mtu)} is not valid (use ${MIN_MTU}-${JUMBO_MTU}: ${ETH_MTU} is Ethernet's, ${JUMBO_MTU} jumbo frames)`, { mtu });
+    }
     const size = 2 ** (32 - subnet.prefix);
     const gateway = subnet.network + 1;
     const services = new HostServices(
@@ -178,9 +189,9 @@ export class Networks {
       (port) => (this.wired.has(port) ? this.portName(port) : null),
       (port, ip) => this.onAddress(port, ip === null ? null : ipText(ip), name),
     );
-    const info: NetworkInfo = { name, vlan, subnet: `${ipText(subnet.network)}/${subnet.prefix}`, gateway: ipText(gateway), dhcp: spec.dhcp ?? true, dns: spec.dns ?? true };
+    const info: NetworkInfo = { name, vlan, subnet: `${ipText(subnet.network)}/${subnet.prefix}`, gateway: ipText(gateway), dhcp: spec.dhcp ?? true, dns: spec.dns ?? true, mtu };
     this.nets.set(name, { info, services });
-    this.switch.addPort(servicePort(name), { vlan: { mode: 'access', vlan }, rateLimit: null });
+    this.switch.addPort(servicePort(name), { vlan: { mode: 'access', vlan }, rateLimit: null, mtu });
     return { ...info };
   }
 
@@ -240,7 +251,9 @@ export class Networks {
     const { vlan } = this.get(network);
     const tagged = this.trunkVlans(network, trunk);
     this.disconnect(portId);
-    this.switch.addPort(portId, { vlan: tagged.length ? { mode: 'trunk', allowed: tagged, native: vlan } : { mode: 'access', vlan }, rateLimit: limit });
+    // A trunk takes the largest frames any network it carries has.
+    const mtu = Math.max(...[network, ...trunk].map((n) => this.get(n).mtu));
+    this.switch.addPort(portId, { vlan: tagged.length ? { mode: 'trunk', allowed: tagged, native: vlan } : { mode: 'access', vlan }, rateLimit: limit, mtu });
     const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0 } };
     this.wired.set(portId, wired);
     this.plugMirrors();

@@ -340,7 +340,7 @@ export class HypervisorClient implements HostApi {
     this.send({ kind: 'resize', vmId: id, cols: size.cols, rows: size.rows });
   }
 
-  prepareTemplates(guests: { image?: string; memoryMiB: number }[]): void {
+  prepareTemplates(guests: { image?: string; memoryMiB: number; mtu?: number }[]): void {
     void this.call({ op: 'prepareTemplates', guests }).catch((err: unknown) => console.warn(`templates not prepared: ${HvError.from(err).message}`));
   }
 

@@ -63,7 +63,7 @@ export type HvCall =
   | { op: 'forward'; call: ForwardedCall; args: unknown[] }
   | { op: 'migrateVia'; id: string; channel: string; options: RemoteMigrationOptions }
   | { op: 'acceptMigrations'; channel: string | null; purpose?: string }
-  | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number }[] }
+  | { op: 'prepareTemplates'; guests: { image?: string; memoryMiB: number; mtu?: number }[] }
   | { op: 'standbyReady' }
   | { op: 'workerCounts' }
   | { op: 'dispose' };

@@ -109,7 +109,8 @@ export class LabModel {
     }
     const lab = parsed.lab;
     // Before anything renders: the templates' download overlaps with the page's set-up.
-    this.dash.hv.prepareTemplates(lab.guests.filter((g) => g.boot === 'clone'));
+    const mtu = (network: string | undefined) => lab.networks.find((n) => n.name === network)?.mtu;
+    this.dash.hv.prepareTemplates(lab.guests.filter((g) => g.boot === 'clone').map((g) => ({ ...g, ...(mtu(g.network) ? { mtu: mtu(g.network) } : {}) })));
     this.problems = [];
     this.lab = lab;
     this.bridge.setOrigins(allowedOrigins(this.options.parentOrigin, lab.allowedOrigins));
