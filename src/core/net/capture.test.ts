@@ -18,6 +18,12 @@ function ipv4(proto: number, src: number[], dst: number[], body: number[]): numb
   return [0x45, 0, total >> 8, total & 0xff, 0, 0, 0, 0, 64, proto, 0, 0, ...src, ...dst, ...body];
 }
 
+/** The packet with IP id 0x1234 and these flags and fragment offset (8-byte units). */
+function fragment(packet: number[], flagsOffset: number): number[] {
+  packet.splice(4, 4, 0x12, 0x34, flagsOffset >> 8, flagsOffset & 0xff);
+  return packet;
+}
+
 const A = [10, 0, 0, 1];
 const B = [10, 0, 0, 2];
 
@@ -36,6 +42,12 @@ describe('frame summaries (tcpdump -n -e style)', () => {
       eth(MAC_B, MAC_A, 0x0800, ipv4(17, A, B, [0x9c, 0x40, 0, 53, 0, 29, 0, 0, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 119, 101, 98, 0, 0, 1, 0, 1])),
       '02:00:00:00:00:0a > 02:00:00:00:00:0b, IPv4, 10.0.0.1.40000 > 10.0.0.2.53: DNS query 4660 A? web.',
     ],
+    [
+      "an IP packet's first fragment",
+      eth(MAC_B, MAC_A, 0x0800, fragment(ipv4(1, A, B, [8, 0, 0, 0, 0, 7, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9]), 0x2000)),
+      '02:00:00:00:00:0a > 02:00:00:00:00:0b, IPv4, 10.0.0.1 > 10.0.0.2: ICMP echo request, id 7, seq 1, length 16 (IP fragment, id 4660, offset 0, length 16, more follow)',
+    ],
+    ["an IP packet's last fragment", eth(MAC_B, MAC_A, 0x0800, fragment(ipv4(1, A, B, [9, 9, 9, 9]), 185)), '02:00:00:00:00:0a > 02:00:00:00:00:0b, IPv4, 10.0.0.1 > 10.0.0.2: IP fragment, id 4660, offset 1480, length 4'],
     ['a frame cut inside its header', new Uint8Array(10), '[truncated Ethernet header, 10 bytes]'],
     ['an unknown ethertype', eth(MAC_B, MAC_A, 0x88b5, [1, 2]), '02:00:00:00:00:0a > 02:00:00:00:00:0b, ethertype 0x88b5, length 16'],
   ])('%s', (_, frame, line) => {

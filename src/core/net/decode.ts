@@ -52,6 +52,18 @@ function ipv4(b: Uint8Array): string {
   const src = ip(b, 12);
   const dst = ip(b, 16);
   const body = b.subarray(ihl, Math.min(b.length, total));
+  // A fragment (more follow, or not the first): the first carries the transport header, the others only data.
+  const flagsOffset = u16(b, 6);
+  const more = (flagsOffset & 0x2000) !== 0;
+  const offset = (flagsOffset & 0x1fff) * 8;
+  if (offset > 0 || more) {
+    const frag = `IP fragment, id ${u16(b, 4)}, offset ${offset}, length ${body.length}${more ? ', more follow' : ''}`;
+    return offset > 0 ? `${src} > ${dst}: ${frag}` : `${transport(proto, src, dst, body)} (${frag})`;
+  }
+  return transport(proto, src, dst, body);
+}
+
+function transport(proto: number, src: string, dst: string, body: Uint8Array): string {
   switch (proto) {
     case 1:
       return `${src} > ${dst}: ICMP ${icmp(body)}`;
