@@ -108,27 +108,12 @@ interface PageHv {
 async function guestRows(): Promise<BenchRow[]> {
   const hv = nodeHypervisor({ pcpus: 2, memoryMiB: 512 }, 2);
   try {
-    hv.createNetwork({ name: 'bench', vlan: 10 });
-    const ids: string[] = [];
-    for (const [i, name] of ['net1', 'net2'].entries()) {
-      const id = hv.createVm({ name, memoryMiB: 80, boot: 'clone', network: 'bench' }).id;
-      await hv.start(id);
-      await hv.exec(id, `ip addr add 10.0.0.${i + 1}/24 dev eth0 && ip link set eth0 up`);
-      ids.push(id);
-    }
-    const [a, b] = ids as [string, string];
+    const [a, b] = await pairOn(hv, { name: 'bench', vlan: 10 }, 0, ['net1', 'net2']);
     const rtt = await pingRtts((cmd, ms) => hv.exec(a, cmd, ms));
     const tcpRows = await hvTcpRows(hv, a, b, '10.0.0.2', 'MTU 1500', 200);
     // The same on a network of jumbo frames (its guests' NICs take MTU 9000 at boot).
-    hv.createNetwork({ name: 'jumbo', vlan: 20, mtu: 9000 });
-    const jumbo: string[] = [];
-    for (const [i, name] of ['jumbo1', 'jumbo2'].entries()) {
-      const id = hv.createVm({ name, memoryMiB: 80, boot: 'clone', network: 'jumbo' }).id;
-      await hv.start(id);
-      await hv.exec(id, `ip addr add 10.0.1.${i + 1}/24 dev eth0 && ip link set eth0 up`);
-      jumbo.push(id);
-    }
-    tcpRows.push(...(await hvTcpRows(hv, jumbo[0]!, jumbo[1]!, '10.0.1.2', 'MTU 9000', null)));
+    const jumbo = await pairOn(hv, { name: 'jumbo', vlan: 20, mtu: 9000 }, 1, ['jumbo1', 'jumbo2']);
+    tcpRows.push(...(await hvTcpRows(hv, jumbo[0], jumbo[1], '10.0.1.2', 'MTU 9000', null)));
     for (const id of jumbo) await hv.destroy(id);
     // The same path through busybox nc (a few KiB per write, a poll each) and md5sum on both sides.
     await hv.exec(b, '(nc -l -p 5001 | md5sum > /tmp/got) > /dev/null 2>&1 &');
@@ -193,6 +178,19 @@ async function hvTcp(hv: Hypervisor, a: string, b: string, to: string): Promise<
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`hv-tcp: the receiver printed no result (sender: ${sent.trim()})`);
+}
+
+/** A new network and two clones on it at 10.0.`net`.1 and .2. */
+async function pairOn(hv: Hypervisor, network: { name: string; vlan: number; mtu?: number }, net: number, names: [string, string]): Promise<[string, string]> {
+  hv.createNetwork(network);
+  const ids: string[] = [];
+  for (const [i, name] of names.entries()) {
+    const id = hv.createVm({ name, memoryMiB: 80, boot: 'clone', network: network.name }).id;
+    await hv.start(id);
+    await hv.exec(id, `ip addr add 10.0.${net}.${i + 1}/24 dev eth0 && ip link set eth0 up`);
+    ids.push(id);
+  }
+  return ids as [string, string];
 }
 
 /** eth0's received frames and the kernel's receive drops, from the guest's /proc/net/dev. */

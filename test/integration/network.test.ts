@@ -214,19 +214,8 @@ describe('DHCP and DNS from the host (real guests)', () => {
   });
 
   it('hv-tcp moves 8 MiB between two guests and its receiver checks every byte; bad arguments exit 2', async () => {
-    const web2 = hv.vm(ids['web2']!).ip!;
-    await hv.exec(ids['web2']!, '(hv-tcp recv 5004 > /tmp/tcp 2>&1) > /dev/null 2>&1 &');
-    let sent = { output: '', status: -1 };
-    for (let i = 0; i < 20 && (i === 0 || sent.output.includes('cannot connect')); i++) {
-      if (i > 0) await sleep(100); // refused until the receiver listens
-      sent = await hv.exec(ids['web1']!, `hv-tcp send ${web2} 5004 8`, 120_000);
-    }
-    expect(sent.output).toMatch(/^HV-TCP sent bytes=8388608 ms=\d+ mbps=[\d.]+$/m);
-    let got = '';
-    for (let i = 0; i < 50 && !got.includes('HV-TCP'); i++) {
-      got = (await hv.exec(ids['web2']!, 'cat /tmp/tcp')).output;
-      if (!got.includes('HV-TCP')) await sleep(200);
-    }
+    const { sent, got } = await hvTcp(hv, ids['web1']!, ids['web2']!, hv.vm(ids['web2']!).ip!, 5004);
+    expect(sent).toMatch(/^HV-TCP sent bytes=8388608 ms=\d+ mbps=[\d.]+$/m);
     expect(got).toMatch(/^HV-TCP received bytes=8388608 ms=\d+ mbps=[\d.]+ pattern=ok$/m);
     for (const bad of ['hv-tcp', 'hv-tcp recv 0', 'hv-tcp send 10.0.0.300 5004 1', 'hv-tcp send 10.0.0.1 5004 0']) {
       expect((await hv.exec(ids['web1']!, bad)).status, bad).toBe(2);
@@ -384,17 +373,7 @@ describe('a jumbo-frame network (real guests)', () => {
   });
 
   it('moves hv-tcp data between its guests, every byte checked', async () => {
-    await hv.exec(ids['j2']!, '(hv-tcp recv 5005 > /tmp/tcp 2>&1) > /dev/null 2>&1 &');
-    let sent = { output: '', status: -1 };
-    for (let i = 0; i < 20 && (i === 0 || sent.output.includes('cannot connect')); i++) {
-      if (i > 0) await sleep(100);
-      sent = await hv.exec(ids['j1']!, 'hv-tcp send 10.30.0.2 5005 8', 120_000);
-    }
-    let got = '';
-    for (let i = 0; i < 50 && !got.includes('HV-TCP'); i++) {
-      got = (await hv.exec(ids['j2']!, 'cat /tmp/tcp')).output;
-      if (!got.includes('HV-TCP')) await sleep(200);
-    }
+    const { got } = await hvTcp(hv, ids['j1']!, ids['j2']!, '10.30.0.2', 5005);
     expect(got).toMatch(/^HV-TCP received bytes=8388608 ms=\d+ mbps=[\d.]+ pattern=ok$/m);
     // Full-size segments: about 9000 bytes each, not 1500.
     const rx = hv.nicCounters(ids['j2']!)!;
@@ -407,3 +386,19 @@ describe('a jumbo-frame network (real guests)', () => {
     expect(() => hv.importSnapshot(file, 'p1')).toThrow(/its NIC has an MTU of 9000, the VM's network 1500/);
   });
 });
+
+/** hv-tcp sends 8 MiB from guest `from` to guest `to` (listening at `ip`:`port`): what each side printed. */
+async function hvTcp(hv: Hypervisor, from: string, to: string, ip: string, port: number): Promise<{ sent: string; got: string }> {
+  await hv.exec(to, `(hv-tcp recv ${port} > /tmp/tcp 2>&1) > /dev/null 2>&1 &`);
+  let sent = '';
+  for (let i = 0; i < 20 && (i === 0 || sent.includes('cannot connect')); i++) {
+    if (i > 0) await sleep(100); // refused until the receiver listens
+    sent = (await hv.exec(from, `hv-tcp send ${ip} ${port} 8`, 120_000)).output;
+  }
+  let got = '';
+  for (let i = 0; i < 50 && !got.includes('HV-TCP'); i++) {
+    got = (await hv.exec(to, 'cat /tmp/tcp')).output;
+    if (!got.includes('HV-TCP')) await sleep(200);
+  }
+  return { sent, got };
+}
