@@ -674,8 +674,8 @@ export class Hypervisor implements HostApi {
   createNetwork(spec: NetworkSpec): NetworkInfo {
     return this.refusing('create network', null, () => {
       const info = this.nets.create(spec);
-      const { name, vlan, subnet, dhcp, dns } = info;
-      this.persist(`network ${name}`, (p) => p.putNetwork({ name, vlan, subnet, dhcp, dns }));
+      const { name, vlan, subnet, dhcp, dns, mtu } = info;
+      this.persist(`network ${name}`, (p) => p.putNetwork({ name, vlan, subnet, dhcp, dns, mtu }));
       return info;
     });
   }

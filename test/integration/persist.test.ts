@@ -67,6 +67,7 @@ describe('what survives a reload', () => {
     const first = host(indexedDbStore('persist-1'));
     expect(await first.restoreSaved()).toEqual({ vms: 0, snapshots: 0, suspended: [] });
     first.createNetwork({ name: 'lan', vlan: 10 });
+    first.createNetwork({ name: 'big', vlan: 20, mtu: 9000 });
     const a = first.createVm({ name: 'keep1', memoryMiB: 96, boot: 'clone', network: 'lan', weight: 300 }).id;
     first.createVm({ name: 'keep2', memoryMiB: 96, boot: 'clone' });
     await first.start(a);
@@ -81,7 +82,10 @@ describe('what survives a reload', () => {
 
     const second = host(indexedDbStore('persist-1'));
     expect(await second.restoreSaved()).toEqual({ vms: 2, snapshots: 2, suspended: ['keep1'] });
-    expect(second.networks().map((n) => [n.name, n.vlan])).toEqual([['lan', 10]]);
+    expect(second.networks().map((n) => [n.name, n.vlan, n.mtu]).sort()).toEqual([
+      ['big', 20, 9000],
+      ['lan', 10, 1500],
+    ]);
     const vms = second.vms();
     expect(vms.map((v) => [v.name, v.state, v.memoryMiB, v.network, v.resources.weight])).toEqual([
       ['keep1', 'defined', 96, 'lan', 300],
