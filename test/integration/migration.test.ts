@@ -153,6 +153,17 @@ describe('live migration between two hosts (real guests)', () => {
     expect((await a.exec(id, 'echo still')).output.trim()).toBe('still');
     await expect(a.migrateTo(id, a)).rejects.toThrow(/on this host already/);
   });
+
+  it("refuses a target whose network of the guest's name has another MTU: the guest runs on here", async () => {
+    const [a, b] = [host(), host()];
+    a.createNetwork({ name: 'lan', vlan: 10, mtu: 9000 });
+    b.createNetwork({ name: 'lan', vlan: 10 });
+    const id = a.createVm({ name: 'jumbo', memoryMiB: 80, boot: 'clone', network: 'lan' }).id;
+    await a.start(id);
+    await expect(a.migrateTo(id, b)).rejects.toThrow(/network lan has an MTU of 1500, jumbo's NIC 9000/);
+    expect(a.vm(id).state).toBe('running');
+    expect(b.vms()).toEqual([]);
+  });
 });
 
 describe('live migration over a channel (real guests)', () => {
