@@ -1,4 +1,4 @@
-// Booted templates for instant clones: one guest per (image, RAM, NIC) is
+// Booted templates for instant clones: one guest per (image, RAM, NIC and its MTU) is
 // booted cold, its state saved once it is ready, and further guests start by
 // restoring that state into fresh workers (then take their own identity).
 // The template's guest is booted by the host (TemplateHost), which keeps it
@@ -70,7 +70,7 @@ export function sameTemplateKey(a: TemplateKey, key: TemplateKey): boolean {
   );
 }
 
-/** A template's slot: one per image, RAM and NIC. */
+/** A template's slot: one per image, RAM and NIC (and the NIC's MTU when it is not 1500). */
 export const templateSlot = (k: TemplateKey): string => `${k.imageId}/${k.memoryMiB}/${k.nic ?? 'none'}${k.mtu !== undefined && k.mtu !== ETH_MTU ? `/mtu${k.mtu}` : ''}`;
 const slot = templateSlot;
 
@@ -106,7 +106,7 @@ export class TemplateStore {
     private readonly keep: TemplateKeep | null = null,
   ) {}
 
-  /** The template for this image, RAM and NIC; boots one when missing or stale. */
+  /** The template for this image, RAM, NIC and MTU; boots one when missing or stale. */
   async get(image: GuestImage, memoryMiB: number, nic: NicType | null, mtu = ETH_MTU): Promise<Template> {
     const key = templateKey(image, memoryMiB, nic, mtu);
     const id = slot(key);
