@@ -83,6 +83,6 @@ steps:
     // Generous bound (the target, 1 s, is measured by the bench).
     expect(right.ms).toBeLessThan(5000);
     expect(guest.transcript.since(from)).not.toMatch(/answer\.txt\n41|HV-AGENT|cat \/root\/task/);
-    session.dispose();
+    await session.dispose();
   });
 });

@@ -226,15 +226,20 @@ export class LabSession {
     await this.start();
   }
 
-  /** Stop listening; the lab's guests stay with the hypervisor (its owner disposes it); the lab's other hosts end. */
-  dispose(): void {
+  /**
+   * Stop listening; the lab's guests stay with the hypervisor (its owner
+   * disposes it); the lab's other hosts end, and the promise settles when
+   * they have (their guests' workers gone).
+   */
+  dispose(): Promise<void> {
     this.disposed = true;
     this.off();
-    for (const h of this.others.values()) {
+    const ending = [...this.others.values()].map((h) => {
       h.off();
-      void h.hv.dispose();
-    }
+      return Promise.resolve(h.hv.dispose()).catch(() => {});
+    });
     this.others.clear();
+    return Promise.all(ending).then(() => {});
   }
 
   private async runCheck(check: LabCheck): Promise<CheckResult> {

@@ -70,6 +70,6 @@ export async function proveLab(hv: HostApi, lab: Lab, onStep?: (p: StepProof) =>
   } catch (err) {
     return { ok: false, readyMs, steps, error: (err as Error).message };
   } finally {
-    session.dispose();
+    await session.dispose();
   }
 }

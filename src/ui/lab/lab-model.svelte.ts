@@ -125,7 +125,7 @@ export class LabModel {
   }
 
   private async startSession(lab: Lab): Promise<void> {
-    this.session?.dispose();
+    void this.session?.dispose();
     const session = new LabSession(this.dash.hv, lab, {
       onStatus: (m) => (this.status = m),
       onGuestReady: () => (this.firstReadyAt ??= performance.now()),
@@ -221,7 +221,7 @@ export class LabModel {
   dispose(): void {
     for (const t of this.timers) clearInterval(t);
     this.bridge.dispose();
-    this.session?.dispose();
+    void this.session?.dispose();
   }
 
   private record(stepId: string, result: StepCheck): void {
