@@ -33,6 +33,14 @@ describe('frame batches', () => {
     expect(unpackFrames(packer.take()!)).toEqual([frame(30, 2)]);
   });
 
+  it('starts each batch at its initial size again after one that grew', () => {
+    const packer = new FramePacker(100);
+    for (let i = 0; i < 10; i++) packer.push(frame(60, i));
+    expect(packer.take()!.bytes.byteLength).toBeGreaterThanOrEqual(600);
+    packer.push(frame(60, 1));
+    expect(packer.take()!.bytes.byteLength).toBe(100);
+  });
+
   it('packs nothing into no batch', () => {
     expect(packFrames([])).toBeNull();
   });

@@ -11,14 +11,19 @@ export interface FrameBatch {
 
 const INITIAL_BYTES = 64 * 1024;
 
-/** Collects frames into one growing buffer (each copied once, as it comes) until take(). */
+/**
+ * Collects frames into one buffer (each copied once, as it comes) until
+ * take(). The buffer starts at `initial` bytes and grows while a batch needs
+ * it; each batch starts at `initial` again (one large burst must not make
+ * every later batch allocate as much).
+ */
 export class FramePacker {
   private buffer: Uint8Array;
   private used = 0;
   private lengths: number[] = [];
 
-  constructor(private capacity = INITIAL_BYTES) {
-    this.buffer = new Uint8Array(capacity);
+  constructor(private readonly initial = INITIAL_BYTES) {
+    this.buffer = new Uint8Array(initial);
   }
 
   get size(): number {
@@ -27,8 +32,7 @@ export class FramePacker {
 
   push(frame: Uint8Array): void {
     if (this.used + frame.length > this.buffer.length) {
-      this.capacity = Math.max(2 * this.buffer.length, this.used + frame.length);
-      const grown = new Uint8Array(this.capacity);
+      const grown = new Uint8Array(Math.max(2 * this.buffer.length, this.used + frame.length));
       grown.set(this.buffer.subarray(0, this.used));
       this.buffer = grown;
     }
@@ -41,7 +45,7 @@ export class FramePacker {
   take(): FrameBatch | null {
     if (this.lengths.length === 0) return null;
     const batch = { bytes: this.buffer.buffer as ArrayBuffer, lengths: this.lengths };
-    this.buffer = new Uint8Array(this.capacity);
+    this.buffer = new Uint8Array(this.initial);
     this.used = 0;
     this.lengths = [];
     return batch;

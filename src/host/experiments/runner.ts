@@ -246,7 +246,8 @@ async function realRun(
       await Promise.all(specs.map((g) => f(g, byName.get(g.name)!)));
     };
     // Guests on a network: a static address each, every name in /etc/hosts, a listener on each receiver
-    // (hv-tcp recv reads no stdin: a background job reading the console would be stopped, SIGTTIN).
+    // (hv-tcp recv reads no stdin: a background job reading the console would be stopped, SIGTTIN;
+    // one that fails, e.g. its port taken, waits before it tries again instead of spinning).
     const onNet = specs.map((g, i) => ({ g, ip: netAddress(i) })).filter((x) => x.g.network !== undefined);
     const hosts = onNet.map((x) => `${x.ip} ${x.g.name}`).join('\\n');
     const receivers = new Map(specs.flatMap((g) => (g.workload.run === 'net' ? [[g.workload.to, g.name] as const] : [])));
@@ -255,7 +256,7 @@ async function realRun(
         guests.run(
           byName.get(g.name)!,
           `ip addr add ${ip}/16 dev eth0 && ip link set eth0 up && printf '${hosts}\\n' >> /etc/hosts` +
-            (receivers.has(g.name) ? ` && (while :; do hv-tcp recv ${NET_PORT}; done) > /dev/null 2>&1 &` : ''),
+            (receivers.has(g.name) ? ` && (while :; do hv-tcp recv ${NET_PORT} || sleep 0.1; done) > /dev/null 2>&1 &` : ''),
         ),
       ),
     );
