@@ -15,6 +15,7 @@ import { VirtualSwitch } from '../src/core/net/switch.ts';
 import type { Hypervisor } from '../src/host/hypervisor.ts';
 import { nodeHypervisor } from '../src/host/node-hypervisor.ts';
 import { launchChromium } from '../test/e2e/browser.ts';
+import { RX_QUEUE_FRAMES } from '../workers/nic.ts';
 import { openLabPageIn } from '../test/e2e/lab-page.ts';
 import { serveStatic } from '../test/e2e/static-server.ts';
 import { buildTestSite, TEST_SITE_DIR } from '../test/e2e/test-site.ts';
@@ -227,7 +228,7 @@ async function loadRows(hv: Hypervisor, id: string, mbps: number, ms: number): P
       metric: `frames dropped at ${mbps} Mbit/s offered load (UDP from the host, Node)`,
       value: (100 * dropped) / Math.max(1, load.frames),
       unit: '%',
-      note: `offered ${load.frames} frames (${load.mbps.toFixed(1)} Mbit/s over ${(load.ms / 1000).toFixed(1)} s); reached the guest ${got} (${((got * 1514 * 8) / load.ms / 1000).toFixed(1)} Mbit/s); dropped: ${queueFull} guest-rx-full (its worker's queue of 512), ${kernel} by the guest kernel, ${switchDrops} at the switch`,
+      note: `offered ${load.frames} frames (${load.mbps.toFixed(1)} Mbit/s over ${(load.ms / 1000).toFixed(1)} s); reached the guest ${got} (${((got * 1514 * 8) / load.ms / 1000).toFixed(1)} Mbit/s); dropped: ${queueFull} guest-rx-full (its worker's queue of ${RX_QUEUE_FRAMES}), ${kernel} by the guest kernel, ${switchDrops} at the switch`,
     },
     targetRow(S, `frames lost without a counted reason at ${mbps} Mbit/s offered load`, unaccounted, 'frames', '<=', 0, `the switch sent ${toPort} to the port; the guest counted ${got}; its worker dropped ${queueFull} (counted)`),
   ];

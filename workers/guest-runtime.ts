@@ -33,7 +33,7 @@ import { CdMedium, DiskIo, GuestDisk, onFlushCommand } from './disk.ts';
 import { Balloon, type V86Balloon } from './balloon.ts';
 import { changedPages, keepingMemory, pageHashes, readPages, withoutMemory, writePages, type V86MemoryPacking } from './migration.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
-import { installFastMemoryOps, installFastYield, nicHost, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
+import { installFastMemoryOps, installFastYield, nicHost, offerNicOffloads, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
 
 const MiB = 1 << 20;
 /** BIOS, VGA BIOS and real-mode tables live below this address. */
@@ -206,6 +206,7 @@ export class GuestRuntime implements GuestApi {
     if (this.disks.length > 0) onFlushCommand((emulator.v86.cpu as unknown as { devices: { ide?: Parameters<typeof onFlushCommand>[0] } }).devices.ide, () => this.sendDiskBlocks());
     emulator.add_listener('serial0-output-byte', (byte) => this.onSerialByte(byte));
     emulator.add_listener('serial1-output-byte', (byte) => this.serial.push(1, byte));
+    if (!spec.state) offerNicOffloads(emulator);
     if (spec.state) {
       this.emit({ type: 'boot-progress', phase: 'restore', file: '', loaded: 0, total: spec.state.byteLength });
       try {

@@ -5,12 +5,22 @@
 // Frames for the guest wait in a bounded queue until the NIC has a receive
 // buffer (virtio-net drops a frame it has no buffer for, silently): what the
 // queue cannot hold is counted and reported as dropped.
+// The NIC does the offloads the guest's driver accepted (src/core/net/offload.ts):
+// checksums and TCP segmentation on the way out, checksum checks and merging
+// of TCP segments on the way in.
 import { FramePacker, unpackFrames } from '../src/core/net/frame-batch.ts';
+import { nextRxPacket, offloadTx, type RxOffloads, type RxPacket, type VnetHeader } from '../src/core/net/offload.ts';
 import type { CpuPortLike } from '../src/protocol/cpu-port.ts';
 import type { NicDown, NicUp } from '../src/protocol/nic-port.ts';
 
-/** Frames kept for a guest that has no receive buffer free. */
-export const RX_QUEUE_FRAMES = 512;
+/**
+ * Frames kept for a guest that has no receive buffer free. A sender's TCP
+ * segmentation offload sends 64 KiB packets (45 frames) back to back, several
+ * in one of its ticks, while the receiving guest may be busy in its own: with
+ * 512, four 64 MiB transfers lost 293 frames and ran at 231-237 Mbit/s; with
+ * 2048, none, at 275-412 Mbit/s (a probe, Node, P=2).
+ */
+export const RX_QUEUE_FRAMES = 2048;
 /** How soon a queued frame is offered again, ms. */
 const RETRY_MS = 1;
 
@@ -18,9 +28,16 @@ const RETRY_MS = 1;
 export interface NicHost {
   add_listener(event: 'net0-send', listener: (frame: Uint8Array) => void): void;
   remove_listener(event: 'net0-send', listener: (frame: Uint8Array) => void): void;
-  bus: { send(event: 'net0-receive', frame: Uint8Array): void };
+  /** The virtio header the guest put before a frame it sent; null when there is none to read. */
+  sendHeader(frame: Uint8Array): VnetHeader | null;
+  /** The receive offloads the guest's driver accepted. */
+  rxOffloads(): RxOffloads;
   /** True when the guest has given the NIC a receive buffer. */
   rxReady(): boolean;
+  /** Fill the next receive buffer(s) with a packet; false when there are not enough. The guest hears of it at flushRx(). */
+  receive(packet: RxPacket): boolean;
+  /** Tell the guest about the buffers filled since the last call (one interrupt for them all). */
+  flushRx(): void;
   /** Let a halted guest run now: a frame has arrived. */
   wake(): void;
 }
@@ -30,11 +47,18 @@ export class Nic {
   private flushing = false;
   private readonly rx: Uint8Array[] = [];
   private dropped = 0;
+  private badOffload = 0;
   private retry: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private readonly onSend = (frame: Uint8Array): void => {
     if (this.closed) return;
-    this.out.push(frame);
+    const header = this.host.sendHeader(frame);
+    if (header === null || (header.flags === 0 && header.gsoType === 0)) this.out.push(frame);
+    else {
+      const frames = offloadTx(frame, header);
+      if (frames === null) this.badOffload++;
+      else for (const f of frames) this.out.push(f);
+    }
     if (!this.flushing) {
       this.flushing = true;
       queueMicrotask(() => this.flush());
@@ -59,10 +83,13 @@ export class Nic {
 
   private flush(): void {
     this.flushing = false;
+    if (this.closed) return;
     const batch = this.out.take();
-    if (this.closed || batch === null) return;
-    const message: NicUp = { type: 'frames', batch };
-    this.port.postMessage(message, [batch.bytes]);
+    if (batch !== null) this.port.postMessage({ type: 'frames', batch } satisfies NicUp, [batch.bytes]);
+    if (this.badOffload > 0) {
+      this.port.postMessage({ type: 'dropped', reason: 'bad-offload', frames: this.badOffload } satisfies NicUp);
+      this.badOffload = 0;
+    }
   }
 
   private receive(frames: Uint8Array[]): void {
@@ -77,12 +104,18 @@ export class Nic {
   private deliver(): void {
     this.retry = null;
     if (this.closed) return;
-    let delivered = false;
-    while (this.rx.length > 0 && this.host.rxReady()) {
-      this.host.bus.send('net0-receive', this.rx.shift()!);
-      delivered = true;
+    const offloads = this.host.rxOffloads();
+    let taken = 0;
+    while (taken < this.rx.length && this.host.rxReady()) {
+      const { packet, count } = nextRxPacket(this.rx, taken, offloads);
+      if (!this.host.receive(packet)) break;
+      taken += count;
     }
-    if (delivered) this.host.wake();
+    if (taken > 0) {
+      this.rx.splice(0, taken);
+      this.host.flushRx();
+      this.host.wake();
+    }
     if (this.dropped > 0) {
       const message: NicUp = { type: 'dropped', reason: 'guest-rx-full', frames: this.dropped };
       this.port.postMessage(message);

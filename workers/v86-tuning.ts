@@ -35,6 +35,16 @@
 // take its identity; Node's clock is fine-grained, so it never showed there).
 // Two readings one clock step apart, before the guest runs, record a real step.
 
+import {
+  readVnetHeader,
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VNET_HDR_LEN,
+  writeVnetHeader,
+} from '../src/core/net/offload.ts';
 import type { NicHost } from './nic.ts';
 /** The parts of v86's CPU object these tunings read or replace. */
 export interface V86MemoryOps {
@@ -131,6 +141,32 @@ export function isZeroed(mem8: Uint8Array, address: number, length: number): boo
   return true;
 }
 
+/** v86's virtio-net device, as nicHost reads and feeds it (v86 internals). */
+interface V86VirtioNet {
+  virtio: {
+    /** Feature bits in 32-bit words: offered by the device, and accepted by the driver. */
+    device_feature: Uint32Array;
+    driver_feature: Uint32Array;
+    queues: V86VirtQueue[];
+  };
+}
+
+/** A virtqueue of v86's (virtio.js). */
+interface V86VirtQueue {
+  /** The next request to pop (a 16-bit ring index). */
+  avail_last_idx: number;
+  has_request(): boolean;
+  pop_request(): V86BufferChain;
+  push_reply(chain: V86BufferChain): void;
+  flush_replies(): void;
+}
+
+interface V86BufferChain {
+  length_writable: number;
+  /** Appends bytes to what the chain holds; returns how many fitted. */
+  set_next_blob(bytes: Uint8Array): number;
+}
+
 /** What nicHost needs of the emulator. */
 interface NicEmulator {
   v86: { cpu: unknown };
@@ -138,15 +174,73 @@ interface NicEmulator {
   remove_listener(event: string, listener: (data: unknown) => void): void;
 }
 
-/** The emulator as the NIC sees it: v86's bus events, and its virtio NIC's receive queue (v86 internals). */
+const virtioNet = (emulator: NicEmulator): V86VirtioNet | undefined => (emulator.v86.cpu as { devices: { virtio_net?: V86VirtioNet } }).devices.virtio_net;
+const hasFeature = (words: Uint32Array, bit: number): boolean => ((words[bit >>> 5]! >>> (bit & 31)) & 1) === 1;
+
+/**
+ * Offer the guest's driver the NIC's offloads (nic.ts does them): checksums
+ * and TCP segmentation both ways, and mergeable receive buffers (a large
+ * packet spans as many page-sized buffers as it needs; without them, a
+ * driver that takes large packets gives the NIC ~76 KiB for every frame). Before the guest boots: a driver reads the
+ * offer once, at its probe. A restored guest keeps what its state negotiated.
+ */
+export function offerNicOffloads(emulator: NicEmulator): void {
+  const net = virtioNet(emulator);
+  if (!net) return;
+  for (const bit of [VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_MRG_RXBUF]) {
+    // v86 starts the accepted set equal to the offer, before the driver writes its own.
+    net.virtio.device_feature[bit >>> 5]! |= 1 << (bit & 31);
+    net.virtio.driver_feature[bit >>> 5]! |= 1 << (bit & 31);
+  }
+}
+
+/**
+ * The emulator as the NIC sees it: v86's bus events, and its virtio NIC's
+ * receive queue (v86 internals). v86 hands a sent frame to `net0-send` as a
+ * view just past the 12-byte virtio header in the buffer it read the
+ * packet into: that is where the guest's offload requests are read.
+ */
 export function nicHost(emulator: NicEmulator, wake: () => void): NicHost {
-  const devices = (emulator.v86.cpu as unknown as { devices: { virtio_net?: { virtio: { queues: { has_request(): boolean }[] } } } }).devices;
-  const bus = (emulator as unknown as { bus: NicHost['bus'] }).bus;
+  const net = virtioNet(emulator);
+  const accepted = (bit: number): boolean => (net ? hasFeature(net.virtio.driver_feature, bit) : false);
+  const rxQueue = () => net?.virtio.queues[0];
   return {
     add_listener: (event, listener) => emulator.add_listener(event, listener as (data: unknown) => void),
     remove_listener: (event, listener) => emulator.remove_listener(event, listener as (data: unknown) => void),
-    bus,
-    rxReady: () => devices.virtio_net?.virtio.queues[0]?.has_request() ?? false,
+    sendHeader: (frame) =>
+      frame.byteOffset >= VNET_HDR_LEN && (accepted(VIRTIO_NET_F_CSUM) || accepted(VIRTIO_NET_F_HOST_TSO4))
+        ? readVnetHeader(new Uint8Array(frame.buffer, frame.byteOffset - VNET_HDR_LEN, VNET_HDR_LEN))
+        : null,
+    rxOffloads: () => ({ csum: accepted(VIRTIO_NET_F_GUEST_CSUM), tso4: accepted(VIRTIO_NET_F_GUEST_TSO4) }),
+    rxReady: () => rxQueue()?.has_request() ?? false,
+    receive: ({ frame, header }) => {
+      const queue = rxQueue()!;
+      // With mergeable buffers (MRG_RXBUF) a packet takes as many buffers as it needs; without, one.
+      const many = accepted(VIRTIO_NET_F_MRG_RXBUF);
+      const total = VNET_HDR_LEN + frame.length;
+      const chains: V86BufferChain[] = [];
+      let room = 0;
+      while ((chains.length === 0 || (many && room < total)) && queue.has_request()) {
+        const chain = queue.pop_request();
+        chains.push(chain);
+        room += chain.length_writable;
+      }
+      if (chains.length === 0 || (many && room < total)) {
+        // Not enough buffers yet: give back what was taken (the ring index only moved here).
+        queue.avail_last_idx = (queue.avail_last_idx - chains.length) & 0xffff;
+        return false;
+      }
+      let at = 0;
+      for (const bytes of [writeVnetHeader(header, chains.length), frame]) {
+        for (let done = 0; done < bytes.length && at < chains.length; ) {
+          done += chains[at]!.set_next_blob(bytes.subarray(done));
+          if (done < bytes.length) at++;
+        }
+      }
+      for (const chain of chains) queue.push_reply(chain);
+      return true;
+    },
+    flushRx: () => rxQueue()?.flush_replies(),
     wake,
   };
 }

@@ -11,7 +11,9 @@ export type NicUp = { type: 'frames'; batch: FrameBatch } | { type: 'dropped'; r
 export type NicDown = { type: 'frames'; batch: FrameBatch };
 
 /**
- * Why a guest worker dropped frames meant for its guest: its receive queue
- * was full (the guest did not give its NIC receive buffers fast enough).
+ * Why a guest worker dropped frames: `guest-rx-full`, its receive queue for
+ * the guest was full (the guest did not give its NIC receive buffers fast
+ * enough); `bad-offload`, the guest asked its NIC for an offload it does not
+ * do (a GSO type other than TCPv4, a checksum outside the frame).
  */
-export type NicDropReason = 'guest-rx-full';
+export type NicDropReason = 'guest-rx-full' | 'bad-offload';

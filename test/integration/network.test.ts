@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HvError } from '../../src/core/errors.ts';
+import { transportChecksumOk } from '../../src/core/net/offload.ts';
 import { readPcapng } from '../../src/core/net/pcapng.ts';
 import type { Hypervisor } from '../../src/host/hypervisor.ts';
 import { nodeHypervisor, sleep } from './hypervisor-helpers.ts';
@@ -220,6 +221,35 @@ describe('DHCP and DNS from the host (real guests)', () => {
     for (const bad of ['hv-tcp', 'hv-tcp recv 0', 'hv-tcp send 10.0.0.300 5004 1', 'hv-tcp send 10.0.0.1 5004 0']) {
       expect((await hv.exec(ids['web1']!, bad)).status, bad).toBe(2);
     }
+  });
+
+  it('offloads TCP to the NIC: the sender hands over large packets, the switch carries MTU-sized frames with valid checksums, the receiver gets them merged', async () => {
+    const [web1, web2] = [ids['web1']!, ids['web2']!];
+    // The driver took checksums, TSO4 both ways and mergeable receive buffers (feature bits 0, 1, 7, 11, 15).
+    const bits = (await hv.exec(web1, 'for d in /sys/bus/virtio/devices/*; do [ "$(cat $d/device)" = 0x0001 ] && cat $d/features; done')).output.trim();
+    expect([0, 1, 7, 11, 15].map((b) => bits[b]), bits).toEqual(['1', '1', '1', '1', '1']);
+    // /proc/net/dev: [received packets, sent packets] of eth0, as the guest counts them.
+    const packets = async (id: string) => {
+      const f = (await hv.exec(id, 'grep eth0: /proc/net/dev')).output.split(':')[1]!.trim().split(/\s+/).map(Number);
+      return { rx: f[1]!, tx: f[9]! };
+    };
+    const [g1, g2, s1, s2] = [await packets(web1), await packets(web2), hv.nicCounters(web1)!, hv.nicCounters(web2)!];
+    hv.startCapture('campus');
+    const { got } = await hvTcp(hv, web1, web2, hv.vm(web2).ip!, 5005);
+    hv.stopCapture('campus');
+    expect(got).toMatch(/^HV-TCP received bytes=8388608 ms=\d+ mbps=[\d.]+ pattern=ok$/m);
+    const [h1, h2, t1, t2] = [await packets(web1), await packets(web2), hv.nicCounters(web1)!, hv.nicCounters(web2)!];
+    const sent = { guest: h1.tx - g1.tx, wire: t1.rxFrames - s1.rxFrames };
+    const received = { guest: h2.rx - g2.rx, wire: t2.txFrames - s2.txFrames };
+    console.info(`8 MiB over TCP: the sender sent ${sent.guest} packets, ${sent.wire} frames on the wire; the receiver got ${received.wire} frames as ${received.guest} packets`);
+    expect(sent.wire).toBeGreaterThan(8 * 2 ** 20 / 1500);
+    expect(sent.guest).toBeLessThan(sent.wire / 2);
+    expect(received.guest).toBeLessThan(received.wire / 2);
+    const frames = readPcapng(hv.capturePcapng('campus', 'web1')).packets.map((p) => p.data);
+    const tcp = frames.filter((f) => f.length > 34 && f[23] === 6);
+    expect(tcp.length).toBeGreaterThan(1000);
+    expect(Math.max(...tcp.map((f) => f.length))).toBe(1514);
+    expect(tcp.filter((f) => !transportChecksumOk(f)).length).toBe(0);
   });
 
   it('counts every frame of a load beyond what a guest takes: its interface got it, or a drop says why', async () => {

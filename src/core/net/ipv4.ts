@@ -63,12 +63,25 @@ export function putMac(b: Uint8Array, at: number, mac: Mac): void {
   }
 }
 
+/** The one's-complement sum (RFC 1071) of bytes [from, to), added to `initial`, folded to 16 bits (not inverted). */
+export function onesSum(b: Uint8Array, from: number, to: number, initial = 0): number {
+  let sum = initial;
+  const even = to - ((to - from) & 1);
+  let i = from;
+  // Folded every 32 K words, so the sum stays an exact small integer.
+  while (i < even) {
+    const stop = Math.min(even, i + 65_536);
+    for (; i < stop; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+    sum = (sum & 0xffff) + Math.floor(sum / 65_536);
+  }
+  if (even < to) sum += b[even]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
 /** The Internet checksum (RFC 1071) of bytes [from, to). */
 export function checksum(b: Uint8Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i += 2) sum += (b[i]! << 8) | (i + 1 < to ? b[i + 1]! : 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  return ~onesSum(b, from, to) & 0xffff;
 }
 
 /** An untagged IPv4 frame as the services read it. */

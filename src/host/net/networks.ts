@@ -254,7 +254,7 @@ export class Networks {
     // A trunk takes the largest frames any network it carries has.
     const mtu = Math.max(...[network, ...trunk].map((n) => this.get(n).mtu));
     this.switch.addPort(portId, { vlan: tagged.length ? { mode: 'trunk', allowed: tagged, native: vlan } : { mode: 'access', vlan }, rateLimit: limit, mtu });
-    const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0 } };
+    const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0, 'bad-offload': 0 } };
     this.wired.set(portId, wired);
     this.plugMirrors();
     port.addEventListener('message', (e: MessageEvent) => {
