@@ -1876,8 +1876,7 @@ export class Hypervisor implements HostApi {
 
   /** The MTU of a VM's NIC: its network's (v86 tells the guest's driver at boot), Ethernet's without one. */
   private nicMtu(vm: VmRecord): number {
-    const network = vm.network;
-    return network !== null && this.nets.list().some((n) => n.name === network) ? this.nets.get(network).mtu : ETH_MTU;
+    return (vm.network !== null ? this.nets.mtuOf(vm.network) : undefined) ?? ETH_MTU;
   }
 
   /** Throws when this boot was cancelled or its guest crashed meanwhile. */

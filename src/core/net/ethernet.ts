@@ -11,6 +11,11 @@ export const ETH_MAX_TAGGED = ETH_MAX_UNTAGGED + 4;
 /** The MTUs a network may have: IPv6's minimum, up to jumbo frames of 9000 bytes (vSphere's and most switches' largest). */
 export const MIN_MTU = 1280;
 export const JUMBO_MTU = 9000;
+
+/** True for an MTU a network or port may have (a whole number of bytes, MIN_MTU-JUMBO_MTU). */
+export function isValidMtu(mtu: number): boolean {
+  return Number.isInteger(mtu) && mtu >= MIN_MTU && mtu <= JUMBO_MTU;
+}
 export const ETHERTYPE_VLAN = 0x8100;
 export const BROADCAST = 0xffff_ffff_ffff;
 

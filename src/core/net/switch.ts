@@ -6,7 +6,7 @@
 // tagged and their native VLAN untagged. A frame it cannot forward is
 // counted with its reason and dropped, never thrown.
 import type { Clock } from '../clock.ts';
-import { ETH_HEADER, ETH_MTU, JUMBO_MTU, MIN_MTU, isGroup, macText, popTag, pushTag, readMac, tagOf, type Mac } from './ethernet.ts';
+import { ETH_HEADER, ETH_MTU, JUMBO_MTU, MIN_MTU, isGroup, isValidMtu, macText, popTag, pushTag, readMac, tagOf, type Mac } from './ethernet.ts';
 import { TokenBucket, type RateLimit } from './token-bucket.ts';
 
 export type PortId = string;
@@ -346,7 +346,7 @@ function checkPortConfig(id: PortId, config: PortConfig): void {
   }
   if (config.rateLimit) new TokenBucket(config.rateLimit, { now: () => 0 }); // throws on a bad limit
   const mtu = config.mtu ?? ETH_MTU;
-  if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > JUMBO_MTU) throw new RangeError(`${where}: MTU ${mtu} is not valid (use ${MIN_MTU}-${JUMBO_MTU})`);
+  if (!isValidMtu(mtu)) throw new RangeError(`${where}: MTU ${mtu} is not valid (use ${MIN_MTU}-${JUMBO_MTU})`);
 }
 
 function emptyCounters(): PortCounters {

@@ -13,7 +13,7 @@ import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } f
 import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
 import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { NAME_RULE, VM_NAME_RE } from '../../core/vm-name.ts';
-import { ETH_MTU, JUMBO_MTU, MIN_MTU, macText } from '../../core/net/ethernet.ts';
+import { ETH_MTU, isValidMtu, JUMBO_MTU, MIN_MTU, macText } from '../../core/net/ethernet.ts';
 import { ipText, ipv4Frame, parseSubnet, udpBody } from '../../core/net/ipv4.ts';
 import { HostServices, type ServiceCounters } from '../../core/net/services.ts';
 import type { RateLimit } from '../../core/net/token-bucket.ts';
@@ -128,6 +128,11 @@ export class Networks {
     return { ...this.entry(name).info };
   }
 
+  /** A network's MTU; undefined when there is no network of that name. */
+  mtuOf(name: string): number | undefined {
+    return this.nets.get(name)?.info.mtu;
+  }
+
   /** A network's DHCP leases that have not expired. */
   leases(network: string): LeaseInfo[] {
     const now = this.clock.now();
@@ -169,7 +174,7 @@ export class Networks {
       throw new HvError('invalid-argument', `network ${name}: ${(err as Error).message}`, { subnet: spec.subnet });
     }
     const mtu = spec.mtu ?? ETH_MTU;
-    if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > JUMBO_MTU) {
+    if (!isValidMtu(mtu)) {
       throw new HvError('invalid-argument', `network ${name}: an MTU of ${String(mtu)} is not valid (use ${MIN_MTU}-${JUMBO_MTU}: ${ETH_MTU} is Ethernet's, ${JUMBO_MTU} jumbo frames)`, { mtu });
     }
     const size = 2 ** (32 - subnet.prefix);
