@@ -11,7 +11,7 @@
 import { FramePacker, unpackFrames } from '../src/core/net/frame-batch.ts';
 import { nextRxPacket, offloadTx, type RxOffloads, type RxPacket, type VnetHeader } from '../src/core/net/offload.ts';
 import type { CpuPortLike } from '../src/protocol/cpu-port.ts';
-import type { NicDown, NicUp } from '../src/protocol/nic-port.ts';
+import type { NicDown, NicOffloadCounts, NicUp } from '../src/protocol/nic-port.ts';
 
 /**
  * Frames kept for a guest that has no receive buffer free. A sender's TCP
@@ -48,6 +48,7 @@ export class Nic {
   private readonly rx: Uint8Array[] = [];
   private dropped = 0;
   private badOffload = 0;
+  private offload: NicOffloadCounts = noOffloads();
   private retry: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private readonly onSend = (frame: Uint8Array): void => {
@@ -58,6 +59,10 @@ export class Nic {
       const frames = offloadTx(frame, header);
       if (frames === null) this.badOffload++;
       else for (const f of frames) this.out.push(f);
+      if (frames !== null && header.gsoType !== 0) {
+        this.offload.tsoPackets++;
+        this.offload.tsoFrames += frames.length;
+      }
     }
     if (!this.flushing) {
       this.flushing = true;
@@ -90,6 +95,14 @@ export class Nic {
       this.port.postMessage({ type: 'dropped', reason: 'bad-offload', frames: this.badOffload } satisfies NicUp);
       this.badOffload = 0;
     }
+    this.reportOffloads();
+  }
+
+  private reportOffloads(): void {
+    const o = this.offload;
+    if (o.tsoPackets + o.lroPackets === 0 || this.closed) return;
+    this.port.postMessage({ type: 'offload', counts: o } satisfies NicUp);
+    this.offload = noOffloads();
   }
 
   private receive(frames: Uint8Array[]): void {
@@ -110,10 +123,15 @@ export class Nic {
       const { packet, count } = nextRxPacket(this.rx, taken, offloads);
       if (!this.host.receive(packet)) break;
       taken += count;
+      if (count > 1) {
+        this.offload.lroPackets++;
+        this.offload.lroFrames += count;
+      }
     }
     if (taken > 0) {
       this.rx.splice(0, taken);
       this.host.flushRx();
+      this.reportOffloads();
       this.host.wake();
     }
     if (this.dropped > 0) {
@@ -123,4 +141,8 @@ export class Nic {
     }
     if (this.rx.length > 0) this.retry = setTimeout(() => this.deliver(), RETRY_MS);
   }
+}
+
+function noOffloads(): NicOffloadCounts {
+  return { tsoPackets: 0, tsoFrames: 0, lroPackets: 0, lroFrames: 0 };
 }

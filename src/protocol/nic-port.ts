@@ -4,8 +4,18 @@
 // way; neither crosses the page. Types only.
 import type { FrameBatch } from '../core/net/frame-batch.ts';
 
-/** Guest worker to switch: frames the NIC sent; and frames the guest could not take. */
-export type NicUp = { type: 'frames'; batch: FrameBatch } | { type: 'dropped'; reason: NicDropReason; frames: number };
+/** Guest worker to switch: frames the NIC sent; frames the guest could not take; what the NIC's offloads did (counts since the last report). */
+export type NicUp = { type: 'frames'; batch: FrameBatch } | { type: 'dropped'; reason: NicDropReason; frames: number } | { type: 'offload'; counts: NicOffloadCounts };
+
+/** What a guest's NIC did for it (workers/nic.ts, src/core/net/offload.ts). */
+export interface NicOffloadCounts {
+  /** TCP packets the guest handed its NIC whole (TSO), and the frames the NIC cut them into. */
+  tsoPackets: number;
+  tsoFrames: number;
+  /** Packets the NIC gave the guest merged from several frames of a TCP flow (LRO), and those frames. */
+  lroPackets: number;
+  lroFrames: number;
+}
 
 /** Switch to guest worker: frames for the guest's NIC. */
 export type NicDown = { type: 'frames'; batch: FrameBatch };

@@ -245,6 +245,15 @@ describe('DHCP and DNS from the host (real guests)', () => {
     expect(sent.wire).toBeGreaterThan(8 * 2 ** 20 / 1500);
     expect(sent.guest).toBeLessThan(sent.wire / 2);
     expect(received.guest).toBeLessThan(received.wire / 2);
+    // Every packet and frame accounted for: a packet the guest sent went out as itself or as its TSO frames, and a
+    // frame for the guest reached it as itself or inside a merged packet (or was dropped, and counted).
+    const tso = { packets: t1.offload.tsoPackets - s1.offload.tsoPackets, frames: t1.offload.tsoFrames - s1.offload.tsoFrames };
+    const lro = { packets: t2.offload.lroPackets - s2.offload.lroPackets, frames: t2.offload.lroFrames - s2.offload.lroFrames };
+    const dropped = t2.guestDrops['guest-rx-full'] - s2.guestDrops['guest-rx-full'];
+    expect(tso.packets).toBeGreaterThan(0);
+    expect(sent.guest - tso.packets + tso.frames).toBe(sent.wire);
+    expect(lro.packets).toBeGreaterThan(0);
+    expect(received.wire - dropped - lro.frames + lro.packets).toBe(received.guest);
     const frames = readPcapng(hv.capturePcapng('campus', 'web1')).packets.map((p) => p.data);
     const tcp = frames.filter((f) => f.length > 34 && f[23] === 6);
     expect(tcp.length).toBeGreaterThan(1000);

@@ -10,7 +10,7 @@ import { HvError } from '../../core/errors.ts';
 import { FramePacker, unpackFrames } from '../../core/net/frame-batch.ts';
 import type { Clock } from '../../core/clock.ts';
 import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } from '../../core/net/switch.ts';
-import type { NicDown, NicDropReason, NicUp } from '../../protocol/nic-port.ts';
+import type { NicDown, NicDropReason, NicOffloadCounts, NicUp } from '../../protocol/nic-port.ts';
 import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { NAME_RULE, VM_NAME_RE } from '../../core/vm-name.ts';
 import { ETH_MTU, isValidMtu, JUMBO_MTU, MIN_MTU, macText } from '../../core/net/ethernet.ts';
@@ -55,9 +55,10 @@ export interface LeaseInfo {
   expiresInS: number;
 }
 
-/** A port's switch counters, and what its guest's worker could not take. */
+/** A port's switch counters, what its guest's worker could not take, and what the guest's NIC offloads did. */
 export interface NicCounters extends PortCounters {
   guestDrops: Record<NicDropReason, number>;
+  offload: NicOffloadCounts;
 }
 
 interface Wired {
@@ -66,6 +67,7 @@ interface Wired {
   /** Networks the port carries tagged besides its own (a trunk port; none: an access port). */
   trunk: string[];
   guestDrops: Record<NicDropReason, number>;
+  offload: NicOffloadCounts;
 }
 
 /** A mirror to a guest's port, by port id: kept while its ports come and go, on the switch while both are plugged in. */
@@ -259,13 +261,14 @@ export class Networks {
     // A trunk takes the largest frames any network it carries has.
     const mtu = Math.max(...[network, ...trunk].map((n) => this.get(n).mtu));
     this.switch.addPort(portId, { vlan: tagged.length ? { mode: 'trunk', allowed: tagged, native: vlan } : { mode: 'access', vlan }, rateLimit: limit, mtu });
-    const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0, 'bad-offload': 0 } };
+    const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0, 'bad-offload': 0 }, offload: { tsoPackets: 0, tsoFrames: 0, lroPackets: 0, lroFrames: 0 } };
     this.wired.set(portId, wired);
     this.plugMirrors();
     port.addEventListener('message', (e: MessageEvent) => {
       const m = e.data as NicUp;
       if (m.type === 'frames') this.forward(portId, unpackFrames(m.batch));
-      else wired.guestDrops[m.reason] += m.frames;
+      else if (m.type === 'dropped') wired.guestDrops[m.reason] += m.frames;
+      else for (const k of Object.keys(m.counts) as (keyof NicOffloadCounts)[]) wired.offload[k] += m.counts[k];
     });
     port.start();
   }
@@ -403,7 +406,7 @@ export class Networks {
 
   counters(portId: string): NicCounters | null {
     const wired = this.wired.get(portId);
-    return wired ? { ...this.switch.counters(portId), guestDrops: { ...wired.guestDrops } } : null;
+    return wired ? { ...this.switch.counters(portId), guestDrops: { ...wired.guestDrops }, offload: { ...wired.offload } } : null;
   }
 
   macTable(): MacEntry[] {
