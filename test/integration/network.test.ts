@@ -332,6 +332,15 @@ describe('trunk ports and mirror ports (real guests)', () => {
     expect(hv.nicCounters(ids['router']!)!.drops['vlan-not-allowed']).toBe(0);
     // web, on an access port of VLAN 20, does not see lan.
     expect((await hv.exec(ids['web']!, `ping -c 1 -W 1 ${port.ip}`, 20_000)).status).not.toBe(0);
+    // TCP both ways over the tagged VLAN: the router's NIC segments and merges tagged frames as well.
+    const routerDmz = port.trunk[0]!.ip!;
+    for (const [i, [from, to, ip]] of ([[ids['web']!, ids['router']!, routerDmz], [ids['router']!, ids['web']!, webIp]] as const).entries()) {
+      const { got } = await hvTcp(hv, from, to, ip, 5010 + i);
+      expect(got).toMatch(/^HV-TCP received bytes=8388608 ms=\d+ mbps=[\d.]+ pattern=ok$/m);
+    }
+    const offload = hv.nicCounters(ids['router']!)!.offload;
+    expect(offload.tsoPackets).toBeGreaterThan(0);
+    expect(offload.lroPackets).toBeGreaterThan(0);
   });
 
   it('copies a guest\'s frames to another guest\'s port: hv-sniff there shows them', async () => {
