@@ -34,6 +34,12 @@
 // until real time catches up (seen in Chromium: one clone in two took 2 s to
 // take its identity; Node's clock is fine-grained, so it never showed there).
 // Two readings one clock step apart, before the guest runs, record a real step.
+//
+// 5. The NIC. v86's virtio-net offers no offloads and writes received frames
+// with an empty virtio header. The worker offers checksum, TSO and LRO
+// offloads and mergeable receive buffers (offerNicOffloads), reads the
+// header of what the guest sends, and fills the receive queue itself
+// (nicHost), so that nic.ts can do what a physical NIC does for its kernel.
 
 import {
   readVnetHeader,
@@ -181,8 +187,9 @@ const hasFeature = (words: Uint32Array, bit: number): boolean => ((words[bit >>>
  * Offer the guest's driver the NIC's offloads (nic.ts does them): checksums
  * and TCP segmentation both ways, and mergeable receive buffers (a large
  * packet spans as many page-sized buffers as it needs; without them, a
- * driver that takes large packets gives the NIC ~76 KiB for every frame). Before the guest boots: a driver reads the
- * offer once, at its probe. A restored guest keeps what its state negotiated.
+ * driver that takes large packets gives the NIC ~76 KiB for every frame).
+ * Before the guest boots: a driver reads the offer once, at its probe. A
+ * restored guest keeps what its state negotiated.
  */
 export function offerNicOffloads(emulator: NicEmulator): void {
   const net = virtioNet(emulator);
