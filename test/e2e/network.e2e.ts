@@ -1,8 +1,9 @@
 // The network view in Chromium: a network created from the Network tab, two
 // guests attached to it from the create dialog take DHCP leases and ping each
-// other by name from their consoles; the capture started there lists the
-// pings, and the pcapng it downloads parses frame for frame; a mirror port
-// is added from the view's form.
+// other by name from their consoles, and move 8 MiB over TCP through their
+// NICs' offloads; the capture started there lists the pings, and the pcapng
+// it downloads parses frame for frame; a mirror port is added from the
+// view's form.
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ describe('guests on a network, in the browser', () => {
     await lab?.close();
   });
 
-  it('two guests take leases and ping each other by name; the capture shows it and downloads as pcapng', async () => {
+  it('two guests take leases, ping each other by name and move 8 MiB over TCP through their NICs\' offloads; the capture shows it and downloads as pcapng', async () => {
     const { page } = lab;
     await page.getByTestId('tab-network').click();
     const view = page.getByTestId('network-view');
@@ -54,6 +55,19 @@ describe('guests on a network, in the browser', () => {
     expect(await packets.textContent()).toMatch(/w2 in .*ICMP echo reply/);
     expect(await view.getByTestId('net-leases').textContent()).toMatch(/w1.*10\.0\.10\.1\d\d/s);
     expect(await view.getByTestId('net-ports').locator('tr[data-vm="w2"]').textContent()).toMatch(/lan \(VLAN 10\)/);
+
+    await page.getByTestId('tab-dashboard').click();
+    // TCP through the NICs' offloads in the browser's guest workers: every byte checked by the receiver.
+    const w2Ip = /10\.0\.10\.1\d\d/.exec((await page.locator('[data-testid="vm-card"][data-vm="w2"] [data-testid="vm-net"]').textContent()) ?? '')![0];
+    await typeInto(page, 'w2', 'hv-tcp recv 5001 &');
+    await page.waitForTimeout(500);
+    await typeInto(page, 'w1', `hv-tcp send ${w2Ip} 5001 8`);
+    await waitForTerminal(page, 'w2', /HV-TCP received bytes=8388608 ms=\d+ mbps=[\d.]+ pattern=ok/, 60_000);
+    await page.getByTestId('tab-network').click();
+    // The sender's NIC cut its TCP packets into frames, the receiver's merged them back.
+    const offload = (vm: string) => view.getByTestId('net-ports').locator(`tr[data-vm="${vm}"] [data-testid="net-offload"]`).textContent();
+    await expect.poll(offload.bind(null, 'w1')).toMatch(/TSO [1-9]\d* → [1-9]\d* frames/);
+    expect(await offload('w2')).toMatch(/LRO [1-9]\d* frames → [1-9]\d*/);
     // Each port's traffic over the last polls, as a rate and a sparkline.
     await expect.poll(() => view.getByTestId('net-ports').locator('tr[data-vm="w1"] polyline').count()).toBe(1);
     expect(await view.getByTestId('net-ports').locator('tr[data-vm="w1"] [data-testid="net-rate"]').textContent()).toMatch(/^\d+(\.\d)? (kbit|Mbit)\/s$/);
