@@ -2,11 +2,10 @@
 // 802.1Q tag, ARP, IPv4 with ICMP, UDP (DHCP, DNS) and TCP (flags, seq, ack,
 // window). A frame too short for what its headers claim says so; nothing here
 // throws on a bad frame.
-import { ETHERTYPE_VLAN, macText, readMac } from './ethernet.ts';
+import { ETHERTYPE_IPV4, ETHERTYPE_VLAN, macText, readMac } from './ethernet.ts';
 import { ipText, u16, u32 } from './ipv4.ts';
 import { DHCP_MAGIC, dhcpOptions, dnsQuestion } from './dhcp-dns.ts';
 
-const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
 const ETHERTYPE_IPV6 = 0x86dd;
 

@@ -17,6 +17,8 @@ export function isValidMtu(mtu: number): boolean {
   return Number.isInteger(mtu) && mtu >= MIN_MTU && mtu <= JUMBO_MTU;
 }
 export const ETHERTYPE_VLAN = 0x8100;
+/** IPv4's EtherType (also ARP's protocol type for IPv4 addresses). */
+export const ETHERTYPE_IPV4 = 0x0800;
 export const BROADCAST = 0xffff_ffff_ffff;
 
 export type Mac = number;

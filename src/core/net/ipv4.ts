@@ -1,7 +1,7 @@
 // IPv4 addresses and packets as the host's network services need them:
 // addresses as unsigned 32-bit numbers, subnets, the Internet checksum, and
 // Ethernet + IPv4 (+ UDP) frames built and taken apart.
-import { readMac, type Mac } from './ethernet.ts';
+import { ETHERTYPE_IPV4, readMac, type Mac } from './ethernet.ts';
 
 export type Ip = number;
 
@@ -97,7 +97,7 @@ export interface Ipv4Frame {
 
 /** Take an untagged Ethernet frame apart as IPv4; null when it is not (or is cut, or its header checksum is wrong). */
 export function readIpv4(frame: Uint8Array): Ipv4Frame | null {
-  if (frame.length < 34 || u16(frame, 12) !== 0x0800 || frame[14]! >> 4 !== 4) return null;
+  if (frame.length < 34 || u16(frame, 12) !== ETHERTYPE_IPV4 || frame[14]! >> 4 !== 4) return null;
   const ihl = (frame[14]! & 15) * 4;
   const total = u16(frame, 16);
   if (ihl < 20 || total < ihl || 14 + total > frame.length) return null;
@@ -111,7 +111,7 @@ export function ipv4Frame(srcMac: Mac, dstMac: Mac, src: Ip, dst: Ip, proto: num
   const f = new Uint8Array(34 + body.length);
   putMac(f, 0, dstMac);
   putMac(f, 6, srcMac);
-  put16(f, 12, 0x0800);
+  put16(f, 12, ETHERTYPE_IPV4);
   f[14] = 0x45;
   put16(f, 16, 20 + body.length);
   f[22] = 64;

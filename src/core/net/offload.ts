@@ -15,7 +15,7 @@
 // The guest's emulated CPU is what makes a network slow here, so moving
 // per-packet work and checksums out of it and into native code pays.
 
-import { ETHERTYPE_VLAN } from './ethernet.ts';
+import { ETHERTYPE_IPV4, ETHERTYPE_VLAN } from './ethernet.ts';
 import { onesSum, put16, put32, u16, u32 } from './ipv4.ts';
 
 /** The header in front of every frame in a virtio-net queue (VIRTIO_F_VERSION_1: struct virtio_net_hdr_mrg_rxbuf), bytes. */
@@ -58,6 +58,8 @@ export interface VnetHeader {
 }
 
 export const NO_OFFLOAD: VnetHeader = { flags: 0, gsoType: VNET_GSO_NONE, gsoSize: 0, csumStart: 0, csumOffset: 0 };
+/** The header of a received frame whose checksum the NIC verified. */
+const VERIFIED: VnetHeader = { ...NO_OFFLOAD, flags: VNET_F_DATA_VALID };
 
 export function readVnetHeader(b: Uint8Array): VnetHeader {
   const le16 = (at: number): number => b[at]! | (b[at + 1]! << 8);
@@ -84,7 +86,7 @@ export function writeVnetHeader(h: VnetHeader, buffers = 1): Uint8Array {
 export function ipv4Offset(frame: Uint8Array): number | null {
   let at = 12;
   while (at + 2 <= frame.length && u16(frame, at) === ETHERTYPE_VLAN) at += 4;
-  if (at + 2 > frame.length || u16(frame, at) !== 0x0800) return null;
+  if (at + 2 > frame.length || u16(frame, at) !== ETHERTYPE_IPV4) return null;
   return at + 2;
 }
 
@@ -236,7 +238,7 @@ export function nextRxPacket(frames: readonly Uint8Array[], from: number, offloa
   if (!offloads.csum) return { packet: { frame, header: NO_OFFLOAD }, count: 1 };
   const valid = transportChecksumOk(frame);
   const first = offloads.tso4 && valid ? mergeable(frame) : null;
-  if (first === null) return { packet: { frame, header: valid ? { ...NO_OFFLOAD, flags: VNET_F_DATA_VALID } : NO_OFFLOAD }, count: 1 };
+  if (first === null) return { packet: { frame, header: valid ? VERIFIED : NO_OFFLOAD }, count: 1 };
   const run = [first];
   // A segment shorter than the first ends its run (the sender had no more data).
   for (let i = from + 1; i < frames.length && run[run.length - 1]!.payload === first.payload; i++) {
@@ -292,7 +294,7 @@ function same(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
 // would complete the sums if it forwarded the packet.
 function mergeSegments(run: Segment[]): RxPacket {
   const first = run[0]!;
-  if (run.length === 1) return { frame: first.frame, header: { ...NO_OFFLOAD, flags: VNET_F_DATA_VALID } };
+  if (run.length === 1) return { frame: first.frame, header: VERIFIED };
   const { t, thLen } = first;
   const headers = t.l4 + thLen;
   const payload = run.reduce((n, s) => n + s.payload, 0);

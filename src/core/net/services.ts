@@ -4,7 +4,7 @@
 // server (RFC 1035: A records for the guests' names, from their leases).
 // Pure, on an injected clock: it takes one frame and returns the replies.
 import type { Clock } from '../clock.ts';
-import { macText, readMac, type Mac } from './ethernet.ts';
+import { ETHERTYPE_IPV4, macText, readMac, type Mac } from './ethernet.ts';
 import { checksum, inSubnet, ipText, ipv4Frame, maskOf, put16, put32, putMac, readIpv4, u16, u32, udpBody, type Ip, type Subnet } from './ipv4.ts';
 import { DHCP_MAGIC, dhcpOptions, dnsQuestion } from './dhcp-dns.ts';
 
@@ -105,7 +105,7 @@ export class HostServices {
 
   private arp(f: Uint8Array): Uint8Array[] {
     // Ethernet/IPv4 request for the gateway's address.
-    if (u16(f, 14) !== 1 || u16(f, 16) !== 0x0800 || u16(f, 20) !== 1 || u32(f, 38) !== this.config.gateway) return [];
+    if (u16(f, 14) !== 1 || u16(f, 16) !== ETHERTYPE_IPV4 || u16(f, 20) !== 1 || u32(f, 38) !== this.config.gateway) return [];
     const asker = readMac(f, 22);
     const askerIp = u32(f, 28);
     const r = new Uint8Array(42);
@@ -113,7 +113,7 @@ export class HostServices {
     putMac(r, 6, this.config.mac);
     put16(r, 12, 0x0806);
     put16(r, 14, 1);
-    put16(r, 16, 0x0800);
+    put16(r, 16, ETHERTYPE_IPV4);
     r[18] = 6;
     r[19] = 4;
     put16(r, 20, 2);
