@@ -33,7 +33,7 @@ import { CdMedium, DiskIo, GuestDisk, onFlushCommand } from './disk.ts';
 import { Balloon, type V86Balloon } from './balloon.ts';
 import { changedPages, keepingMemory, pageHashes, readPages, withoutMemory, writePages, type V86MemoryPacking } from './migration.ts';
 import { TickGate, type V86Internals } from './tick-gate.ts';
-import { installFastMemoryOps, installFastYield, nicHost, offerNicOffloads, primeTsc, setJit, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
+import { installFastMemoryOps, installFastYield, JIT_PAGES, jitPages, nicHost, offerNicOffloads, primeTsc, setJit, setJitPages, type V86JitRead, type V86JitSwitch, type V86MemoryOps, type V86Tsc, type V86Yield } from './v86-tuning.ts';
 
 const MiB = 1 << 20;
 /** BIOS, VGA BIOS and real-mode tables live below this address. */
@@ -240,6 +240,7 @@ export class GuestRuntime implements GuestApi {
       }, USAGE_FLUSH_MS),
     );
     if (!spec.jitAfterReady) this.jitOn = true;
+    setJitPages(emulator.v86.cpu as unknown as V86JitSwitch, JIT_PAGES);
     if (!spec.startPaused) {
       await emulator.run();
       // The emulator can execute from now on: a scheduled guest asks for CPU.
@@ -316,6 +317,7 @@ export class GuestRuntime implements GuestApi {
       memoryMiB: this.memoryMiB,
       wasmBytes: gate?.wasmBytes ?? 0,
       jit: this.jitOn,
+      jitPages: this.emulator ? jitPages(this.emulator.v86.cpu as unknown as V86JitRead) : 0,
     };
   }
 

@@ -7,6 +7,12 @@
 // of CPU, compiling them 2.5 s (measured, Node). So a guest of such an image
 // (GuestImage.bootInterpreted) boots, or takes its clone identity, with the
 // JIT off, and the worker switches it on once the guest is ready.
+// v86 compiles the hot code of up to 3 guest pages into one wasm function;
+// V8 then compiles each such function again with its optimizing tier, in time
+// that grows faster than the function (register allocation took more than
+// half of it in a Chrome trace of four guests starting to burn CPU: ~200 ms
+// of CPU per function). The worker lets v86 put one page in a function
+// (setJitPages): smaller functions reach V8's fast tier sooner.
 //
 // 2. Ticks in the browser. v86 schedules its next ~1 ms tick through a helper
 // worker it starts (a message round trip per tick, to dodge timer clamping);
@@ -62,7 +68,11 @@ export interface V86MemoryOps {
 export interface V86JitSwitch {
   /** v86's wasm export: index 0 is JIT_DISABLED. */
   set_jit_config(index: number, value: number): void;
-  get_jit_config?(index: number): number;
+}
+
+/** Where v86's CPU object keeps its wasm exports (it binds set_jit_config, not get_jit_config). */
+export interface V86JitRead {
+  wm: { exports: { get_jit_config(index: number): number } };
 }
 
 /** The parts of v86's main object (emulator.v86) the tick scheduling uses. */
@@ -110,6 +120,27 @@ export function primeTsc(exports: V86Tsc, now: () => number, maxPolls = 1_000_00
 /** Switch v86's JIT compiler on or off; it takes effect at the next block it would compile. */
 export function setJit(cpu: V86JitSwitch, on: boolean): void {
   cpu.set_jit_config(0, on ? 0 : 1);
+}
+
+/**
+ * Guest pages one JIT-compiled wasm function covers (v86's MAX_PAGES; its
+ * default is 3). Measured in Chromium (four guests on two cores, P=1, a
+ * probe alternating builds; seconds until the aggregate MIPS reached 80 % of
+ * its steady figure): 3, 4, 4 and 4 s with 1 page; 6 and 7 s with 2; 6, 8 and
+ * 9 s with 3. In Node a lone burning guest's steady speed was the same
+ * (297-341 MIPS with 1, 297-331 with 3), and so were TCP transfers after the
+ * first (316-444 Mbit/s against 287-356; the first: 162 against 91).
+ */
+export const JIT_PAGES = 1;
+
+/** Set how many guest pages v86 compiles into one wasm function; it takes effect at the next compilation. */
+export function setJitPages(cpu: V86JitSwitch, pages: number): void {
+  cpu.set_jit_config(1, pages);
+}
+
+/** How many guest pages v86 compiles into one wasm function, as v86 reads it. */
+export function jitPages(cpu: V86JitRead): number {
+  return cpu.wm.exports.get_jit_config(1);
 }
 
 /**

@@ -185,6 +185,8 @@ export interface GuestCounters {
   wasmBytes: number;
   /** v86 compiles hot guest code (off while a guest boots, see BootSpec.jitAfterReady). */
   jit: boolean;
+  /** Guest pages v86 compiles into one wasm function (workers/v86-tuning.ts, JIT_PAGES), as v86 reads it back. */
+  jitPages: number;
 }
 
 /** Events from the guest worker, in v86's naming style. */

@@ -9,6 +9,7 @@ import type { Guest } from '../../src/host/guest.ts';
 import { liveGuestThreads } from '../../src/host/node-workers.ts';
 import { isHvError } from '../../src/core/errors.ts';
 import { bootGuest, destroyAll, testImage } from './helpers.ts';
+import { JIT_PAGES } from '../../workers/v86-tuning.ts';
 
 const KiB_PER_MiB = 1024;
 
@@ -27,7 +28,10 @@ describe('two real guests side by side', () => {
     expect(uname.output.trim()).toBe(a!.ready!.kernel);
     expect(uname.output.trim()).toMatch(/^6\.1\./);
     // It booted interpreted and switched v86's JIT on at its ready line.
-    expect((await a!.api.counters()).jit).toBe(true);
+    const counters = await a!.api.counters();
+    expect(counters.jit).toBe(true);
+    // v86 compiles one guest page per wasm function (v86-tuning.ts: V8 optimizes small functions sooner).
+    expect(counters.jitPages).toBe(JIT_PAGES);
     const fail = await a!.exec('ls /does-not-exist');
     expect(fail.status).not.toBe(0);
     expect(fail.output).toMatch(/No such file/);
