@@ -41,6 +41,12 @@ export interface GuestOptions {
   /** Abort the boot: the worker is released and create() rejects. */
   signal?: AbortSignal;
   /**
+   * Wait for a turn to set up (take the worker, and the boot call: files,
+   * emulator, restore) and return what ends it; the wait for the ready line
+   * comes after the turn (boot-admission.ts).
+   */
+  admit?: (signal?: AbortSignal) => Promise<() => void>;
+  /**
    * With `state`: the identity the restored clone takes before it counts as
    * ready (hostname = name, entropy seed, NIC MAC, wall clock; see hv-identity).
    */
@@ -114,6 +120,16 @@ export class Guest {
     // Refuse a bad size before any worker exists.
     const memoryMiB = validateMemoryMiB(options.memoryMiB, initrdMemoryLimits(options.image.initrd.bytes));
     options.signal?.throwIfAborted();
+    const endTurn = options.admit ? await options.admit(options.signal) : () => {};
+    try {
+      return await Guest.setUp(factory, options, memoryMiB, endTurn);
+    } finally {
+      endTurn();
+    }
+  }
+
+  /** create()'s work once the start has its turn to set up; endTurn ends the turn once the boot call has answered. */
+  private static async setUp(factory: GuestWorkerFactory, options: GuestOptions, memoryMiB: number, endTurn: () => void): Promise<Guest> {
     const t0 = performance.now();
     const guest = new Guest(options.name, factory());
     const tWorker = performance.now();
@@ -154,6 +170,7 @@ export class Guest {
         ...(options.cdrom ? [options.cdrom] : []),
       ];
       guest.boot = await guest.call(() => guest.worker.api.boot(withTransfer(spec, transfer), sink));
+      endTurn();
       const tBooted = performance.now();
       const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
       if (!options.state) {

@@ -22,6 +22,7 @@ import { Networks, type NetworkInfo, type NetworkSpec, type NetworkView, type Ni
 import { TemplateStore, templateKey, templateSlot, type TemplateKey } from './templates.ts';
 import type { TemplateSource } from './template-files.ts';
 import { realTimers, type HostTimers } from './timers.ts';
+import { BootAdmission, bootSlots } from './boot-admission.ts';
 import { StandbyWorkers } from './standby-workers.ts';
 import type { GuestWorkerFactory } from './worker-port.ts';
 import { CommandQueue } from './vm/command-queue.ts';
@@ -357,6 +358,8 @@ export class Hypervisor implements HostApi {
   private cpuView: SchedulerView | null = null;
   private readonly timers: HostTimers;
   private readonly standby: StandbyWorkers | null;
+  /** Turns for guests setting up (worker, files, emulator, restore): see boot-admission.ts. */
+  private readonly admission: BootAdmission;
   /** Where guests' workers come from: standby workers first when there are any. */
   private readonly workers: GuestWorkerFactory;
   private settingsNow: HostSettings;
@@ -405,7 +408,9 @@ export class Hypervisor implements HostApi {
     const first = env.images[0]!; // checked above
     this.standby =
       (env.standbyWorkers ?? 0) > 0
-        ? new StandbyWorkers(env.workers, { wasm: env.wasm, files: [first.bios, first.vgaBios, first.kernel, first.initrd] }, env.standbyWorkers!, this.timers)
+        ? new StandbyWorkers(env.workers, { wasm: env.wasm, files: [first.bios, first.vgaBios, first.kernel, first.initrd] }, env.standbyWorkers!, this.timers, () =>
+            [...this.vmsById.values()].every((vm) => vm.state !== 'booting'),
+          )
         : null;
     this.workers = this.standby?.factory ?? env.workers;
     this.templates = new TemplateStore(
@@ -418,6 +423,7 @@ export class Hypervisor implements HostApi {
     this.pool = new MemoryPool({ totalMiB: settings.memoryMiB, overcommit: settings.overcommit ?? false });
     this.settingsNow = hostSettings(config, this.pool, this.diskIops);
     const hostCores = env.hostCores ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+    this.admission = new BootAdmission(bootSlots(hostCores));
     this.cpuConfig = config;
     this.cpu = (env.cpu ?? localCpuService(this.timers))(
       { config, hostCores },
@@ -1953,6 +1959,7 @@ export class Hypervisor implements HostApi {
       seed,
       readyTimeoutMs: vm.readyTimeoutMs,
       signal,
+      admit: (s) => this.admission.acquire(s),
       ...(state ? { state } : {}),
       ...(startPaused ? { startPaused: true } : {}),
       ...(identity ? { identity } : {}),
@@ -2033,6 +2040,7 @@ export class Hypervisor implements HostApi {
         ...(this.cpuCells ? { cpuCells: this.cpuCells.buffer } : {}),
         cpuPort: this.cpuChannelFor(cpuId, {}, inbox),
         signal,
+        admit: (s) => this.admission.acquire(s),
         onSpawn: (g) => {
           guest = g;
         },

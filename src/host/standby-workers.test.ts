@@ -79,6 +79,23 @@ describe('StandbyWorkers', () => {
     expect(spawned).toHaveLength(4);
   });
 
+  it('waits for the host to be quiet (no guest booting) before it refills', () => {
+    const { spawned, factory } = fakeWorkers();
+    const { timers, runAll, pendingCount } = manualTimers();
+    let booting = 2;
+    const pool = new StandbyWorkers(factory, spec, 1, timers, () => booting === 0);
+    pool.take();
+    runAll();
+    runAll();
+    expect(spawned).toHaveLength(1); // still booting: no replacement, the check comes again
+    expect(pendingCount()).toBe(1);
+    booting = 0;
+    runAll();
+    expect(spawned).toHaveLength(2);
+    expect(pool.count).toBe(1);
+    expect(pendingCount()).toBe(0);
+  });
+
   it('whenReady refills at once and waits for every prepare', async () => {
     const { spawned, factory } = fakeWorkers();
     const { timers, pendingCount } = manualTimers();

@@ -10,7 +10,11 @@ import type { GuestWorker, GuestWorkerFactory } from './worker-port.ts';
 /** The dashboard's standby workers: the next two starts skip worker start-up. */
 export const PAGE_STANDBY_WORKERS = 2;
 
-/** Replacements are spawned this long after the last take: starting a thread competes with the boots under way. */
+/**
+ * Replacements are spawned this long after the last take, once the host is
+ * quiet (no guest booting): starting a thread and preparing it competes with
+ * the boots under way, and with the page.
+ */
 export const REFILL_DELAY_MS = 1000;
 
 export class StandbyWorkers {
@@ -26,6 +30,8 @@ export class StandbyWorkers {
     private readonly prepare: PrepareSpec,
     private readonly size: number,
     private readonly timers: HostTimers = realTimers,
+    /** True when no guest is booting: replacements wait for it. */
+    private readonly quiet: () => boolean = () => true,
   ) {
     this.refill();
   }
@@ -44,14 +50,17 @@ export class StandbyWorkers {
     if (worker) this.preparing.delete(worker);
     if (worker) this.taken.warm++;
     else this.taken.cold++;
-    if (!this.disposed) {
-      if (this.refillTimer !== null) this.timers.clearTimeout(this.refillTimer);
-      this.refillTimer = this.timers.setTimeout(() => {
-        this.refillTimer = null;
-        this.refill();
-      }, REFILL_DELAY_MS);
-    }
+    if (!this.disposed) this.refillLater();
     return worker ?? this.spawn();
+  }
+
+  private refillLater(): void {
+    if (this.refillTimer !== null) this.timers.clearTimeout(this.refillTimer);
+    this.refillTimer = this.timers.setTimeout(() => {
+      this.refillTimer = null;
+      if (this.quiet()) this.refill();
+      else this.refillLater();
+    }, REFILL_DELAY_MS);
   }
 
   /** Refill now (not after the delay) and resolve once every standby worker has finished preparing. */
