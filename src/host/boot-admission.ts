@@ -3,7 +3,7 @@
 // That work runs outside the scheduler's grants, so several starts at once
 // (a lab's guests, "create 4") took every core for half a second: in Chromium
 // on two cores, four starts at once stretched the page's 10-12 ms (CPU)
-// rendering tasks to 50-74 ms. Hypervisors limit concurrent VM starts for the
+// rendering tasks to 51-79 ms. Hypervisors limit concurrent VM starts for the
 // same reason (a "boot storm"). The rest of a boot runs under the scheduler.
 //
 // Turns are first come, first served; a waiter that is aborted leaves the line.

@@ -409,7 +409,7 @@ export class Hypervisor implements HostApi {
     this.standby =
       (env.standbyWorkers ?? 0) > 0
         ? new StandbyWorkers(env.workers, { wasm: env.wasm, files: [first.bios, first.vgaBios, first.kernel, first.initrd] }, env.standbyWorkers!, this.timers, () =>
-            [...this.vmsById.values()].every((vm) => vm.state !== 'booting'),
+            this.admission.setting === 0 && [...this.vmsById.values()].every((vm) => vm.state !== 'booting'),
           )
         : null;
     this.workers = this.standby?.factory ?? env.workers;
