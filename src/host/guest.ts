@@ -130,6 +130,8 @@ export class Guest {
 
   /** create()'s work once the start has its turn to set up; endTurn ends the turn once the boot call has answered. */
   private static async setUp(factory: GuestWorkerFactory, options: GuestOptions, memoryMiB: number, endTurn: () => void): Promise<Guest> {
+    // Aborted between being given the turn and now: no worker is taken.
+    options.signal?.throwIfAborted();
     const t0 = performance.now();
     const guest = new Guest(options.name, factory());
     const tWorker = performance.now();
