@@ -16,7 +16,7 @@
 import { FramePacker, unpackFrames } from '../src/core/net/frame-batch.ts';
 import { nextRxPacket, offloadTx, type RxOffloads, type RxPacket, type VnetHeader } from '../src/core/net/offload.ts';
 import type { CpuPortLike } from '../src/protocol/cpu-port.ts';
-import type { NicDown, NicOffloadCounts, NicUp } from '../src/protocol/nic-port.ts';
+import { noOffloads, type NicDown, type NicOffloadCounts, type NicUp } from '../src/protocol/nic-port.ts';
 
 /**
  * Frames kept for a guest that has no receive buffer free. A sender's TCP
@@ -158,8 +158,4 @@ export class Nic {
     }
     if (this.rx.length > 0) this.retry = setTimeout(() => this.deliver(), RETRY_MS);
   }
-}
-
-function noOffloads(): NicOffloadCounts {
-  return { tsoPackets: 0, tsoFrames: 0, lroPackets: 0, lroFrames: 0 };
 }

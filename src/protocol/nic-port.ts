@@ -1,7 +1,8 @@
 // The NIC channel: a MessagePort between a guest worker and the hypervisor's
 // virtual switch. Frames the guest's NIC sent go up it in batches (one
 // buffer per batch, transferred), frames for the guest come down it the same
-// way; neither crosses the page. Types only.
+// way; neither crosses the page. Types, and the zero offload counts both
+// ends start from.
 import type { FrameBatch } from '../core/net/frame-batch.ts';
 
 /** Guest worker to switch: frames the NIC sent; frames the guest could not take; what the NIC's offloads did (counts since the last report). */
@@ -15,6 +16,11 @@ export interface NicOffloadCounts {
   /** Packets the NIC gave the guest merged from several frames of a TCP flow (LRO), and those frames. */
   lroPackets: number;
   lroFrames: number;
+}
+
+/** Offload counts of nothing done yet. */
+export function noOffloads(): NicOffloadCounts {
+  return { tsoPackets: 0, tsoFrames: 0, lroPackets: 0, lroFrames: 0 };
 }
 
 /** Switch to guest worker: frames for the guest's NIC. */

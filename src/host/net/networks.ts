@@ -10,7 +10,7 @@ import { HvError } from '../../core/errors.ts';
 import { FramePacker, unpackFrames } from '../../core/net/frame-batch.ts';
 import type { Clock } from '../../core/clock.ts';
 import { VLAN_MAX, VLAN_MIN, VirtualSwitch, type MacEntry, type PortCounters } from '../../core/net/switch.ts';
-import type { NicDown, NicDropReason, NicOffloadCounts, NicUp } from '../../protocol/nic-port.ts';
+import { noOffloads, type NicDown, type NicDropReason, type NicOffloadCounts, type NicUp } from '../../protocol/nic-port.ts';
 import { CaptureRing, type CaptureLimits } from '../../core/net/capture.ts';
 import { NAME_RULE, VM_NAME_RE } from '../../core/vm-name.ts';
 import { ETH_MTU, isValidMtu, JUMBO_MTU, MIN_MTU, macText } from '../../core/net/ethernet.ts';
@@ -261,7 +261,7 @@ export class Networks {
     // A trunk takes the largest frames any network it carries has.
     const mtu = Math.max(...[network, ...trunk].map((n) => this.get(n).mtu));
     this.switch.addPort(portId, { vlan: tagged.length ? { mode: 'trunk', allowed: tagged, native: vlan } : { mode: 'access', vlan }, rateLimit: limit, mtu });
-    const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0, 'bad-offload': 0 }, offload: { tsoPackets: 0, tsoFrames: 0, lroPackets: 0, lroFrames: 0 } };
+    const wired: Wired = { port, network, trunk: [...trunk], guestDrops: { 'guest-rx-full': 0, 'bad-offload': 0 }, offload: noOffloads() };
     this.wired.set(portId, wired);
     this.plugMirrors();
     port.addEventListener('message', (e: MessageEvent) => {
