@@ -1,6 +1,7 @@
 // Scheduler section: overhead against bare v86, accuracy of weights and caps,
 // fairness (Jain's index) and scaling, all measured on real guests in Node.
-import { jainIndex } from '../src/core/metrics.ts';
+import os from 'node:os';
+import { jainIndex, percentile } from '../src/core/metrics.ts';
 import { Guest } from '../src/host/guest.ts';
 import type { Hypervisor } from '../src/host/hypervisor.ts';
 import { nodeGuestWorkers } from '../src/host/node-workers.ts';
@@ -37,6 +38,8 @@ async function countOver(guest: Guest, ms: number): Promise<{ instructions: numb
   return { instructions: b.instructions - a.instructions, ms: performance.now() - t0 };
 }
 
+const median = (xs: number[]): number => percentile(xs, 50);
+
 /**
  * Compares two ways of running a burning guest in windows of OVERHEAD_WINDOW_MS,
  * in the order A B B A A B B A ... so that a drift of the machine's speed weighs
@@ -62,10 +65,7 @@ async function alternate(ways: Record<'a' | 'b', { enter: () => Promise<void>; g
     pairs.push(mips.a / mips.b);
   }
   const rate = (x: { instructions: number; ms: number }) => x.instructions / x.ms;
-  const sorted = [...pairs].sort((x, y) => x - y);
-  const mid = sorted.length / 2;
-  const median = sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, ratio: rate(total.a) / rate(total.b), pairs: sorted };
+  return { median: median(pairs), ratio: rate(total.a) / rate(total.b), pairs: [...pairs].sort((x, y) => x - y) };
 }
 
 const pairNote = (r: { ratio: number; pairs: number[] }) =>
@@ -216,6 +216,69 @@ async function accuracyFairnessScaling(): Promise<BenchRow[]> {
   return rows;
 }
 
+/** Rounds of alternating windows for scaling against bare guests (each round: four windows). */
+const SCALING_ROUNDS = 8;
+const SCALING_WINDOW_MS = 2000;
+
+/**
+ * Scaling in alternating windows, so that the machine's drift (one guest
+ * alone ran at 190-340 MIPS within minutes here) weighs on every way alike:
+ * one managed guest, four managed guests (P=2, 10 ms slices), one bare guest
+ * and four bare guests (each in its own worker with no scheduler of ours: the
+ * OS shares the machine's cores among their threads), in the order A B C D,
+ * D C B A, ... Each round gives three ratios; the rows are their medians.
+ * The bare guests show what the machine gives four emulators' threads with
+ * no hypervisor in the way.
+ */
+async function scalingAgainstBare(): Promise<BenchRow[]> {
+  const cores = os.availableParallelism();
+  const hv = nodeHypervisor({ pcpus: 2, memoryMiB: 1024 }, 0);
+  const ids = ['m1', 'm2', 'm3', 'm4'].map((name) => hv.createVm({ name, memoryMiB: 80 }).id);
+  const bare: Guest[] = [];
+  try {
+    await Promise.all(ids.map((id) => hv.start(id)));
+    for (let i = 1; i <= 4; i++) bare.push(await Guest.create(nodeGuestWorkers, { name: `bare${i}`, memoryMiB: 80, image: nodeImage(), wasm: { url: nodeWasmUrl } }));
+    for (const id of ids) await hv.exec(id, 'hv-burn > /dev/null &');
+    for (const g of bare) await g.exec('hv-burn > /dev/null &');
+    await sleep(WARMUP_MS);
+    const ways = { managed1: [1, 0], managed4: [4, 0], bare1: [0, 1], bare4: [0, 4] } as const;
+    type Way = keyof typeof ways;
+    const enter = async (way: Way): Promise<Guest[]> => {
+      const [managed, unmanaged] = ways[way];
+      for (const [i, id] of ids.entries()) {
+        const state = hv.vm(id).state;
+        if (i < managed && state === 'paused') await hv.resume(id);
+        if (i >= managed && state === 'running') await hv.pause(id);
+      }
+      for (const [i, g] of bare.entries()) await (i < unmanaged ? g.resume() : g.pause());
+      return [...ids.slice(0, managed).map((id) => hv.guest(id)!), ...bare.slice(0, unmanaged)];
+    };
+    const ratios = { managed: [] as number[], bare: [] as number[], versus: [] as number[] };
+    const order = Object.keys(ways) as Way[];
+    for (let round = 0; round < SCALING_ROUNDS; round++) {
+      const mips = {} as Record<Way, number>;
+      for (const way of round % 2 ? [...order].reverse() : order) {
+        const guests = await enter(way);
+        await sleep(OVERHEAD_SETTLE_MS);
+        const w = await Promise.all(guests.map((g) => countOver(g, SCALING_WINDOW_MS)));
+        mips[way] = w.reduce((a, x) => a + x.instructions / x.ms, 0) / 1000;
+      }
+      ratios.managed.push(mips.managed4 / (2 * mips.managed1));
+      ratios.bare.push(mips.bare4 / (Math.min(4, cores) * mips.bare1));
+      ratios.versus.push(mips.managed4 / mips.bare4);
+    }
+    const spread = (xs: number[]) => `median of ${xs.length} rounds of ${SCALING_WINDOW_MS / 1000} s windows (rounds ${(100 * Math.min(...xs)).toFixed(0)} to ${(100 * Math.max(...xs)).toFixed(0)} %)`;
+    return [
+      targetRow(S, 'scaling: 4 guests, P=2, 10 ms slices, % of ideal (2 x one alone), alternating', 100 * median(ratios.managed), '%', '>=', 90, spread(ratios.managed)),
+      { section: S, metric: `scaling: 4 bare guests, no hypervisor (the OS shares ${cores} cores), % of ideal (${Math.min(4, cores)} x one alone)`, value: 100 * median(ratios.bare), unit: '%', note: spread(ratios.bare) },
+      { section: S, metric: 'scaling: 4 guests on P=2 / 4 bare guests, aggregate MIPS', value: median(ratios.versus), unit: 'ratio', note: `${spread(ratios.versus)}: what the hypervisor costs four guests against the OS sharing the cores itself` },
+    ];
+  } finally {
+    for (const g of bare) await g.destroy();
+    await hv.dispose();
+  }
+}
+
 export async function benchScheduler(): Promise<BenchRow[]> {
-  return [...(await overhead()), ...(await accuracyFairnessScaling())];
+  return [...(await overhead()), ...(await accuracyFairnessScaling()), ...(await scalingAgainstBare())];
 }
