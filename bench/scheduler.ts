@@ -271,7 +271,7 @@ async function scalingAgainstBare(): Promise<BenchRow[]> {
     return [
       targetRow(S, 'scaling: 4 guests, P=2, 10 ms slices, % of ideal (2 x one alone), alternating', 100 * median(ratios.managed), '%', '>=', 90, spread(ratios.managed)),
       { section: S, metric: `scaling: 4 bare guests, no hypervisor (the OS shares ${cores} cores), % of ideal (${Math.min(4, cores)} x one alone)`, value: 100 * median(ratios.bare), unit: '%', note: spread(ratios.bare) },
-      { section: S, metric: 'scaling: 4 guests on P=2 / 4 bare guests, aggregate MIPS', value: median(ratios.versus), unit: 'ratio', note: `${spread(ratios.versus)}: what the hypervisor costs four guests against the OS sharing the cores itself` },
+      { section: S, metric: `scaling: 4 guests on P=2 / 4 bare guests on ${cores} cores, aggregate MIPS`, value: median(ratios.versus), unit: 'ratio', note: `${spread(ratios.versus)}: what the hypervisor costs four guests against the OS sharing the cores itself` },
     ];
   } finally {
     for (const g of bare) await g.destroy();
