@@ -1,7 +1,8 @@
 // Net section: the virtual switch's decisions per second (src/core/net, pure):
 // known unicast between learnt guests, and broadcasts flooded in a VLAN, on
 // a switch of 16 access ports in two VLANs and a trunk. Then two real guests
-// (P=2) on one network: ping round trips in Node and in Chromium; TCP
+// (P=2) on one network: ping round trips in Node and in Chromium (and, in
+// Node, from a guest to the network's gateway, which the host answers); TCP
 // throughput, 64 MiB timed in the receiving guest with hv-tcp (64 KiB writes
 // and reads, every byte checked), in Node on MTU 1500 and on a jumbo network
 // (MTU 9000) and in Chromium on MTU 1500, and through busybox nc (checked by

@@ -1,5 +1,6 @@
 // Scheduler section: overhead against bare v86, accuracy of weights and caps,
-// fairness (Jain's index) and scaling, all measured on real guests in Node.
+// fairness (Jain's index) and scaling (also against bare guests that the OS
+// alone shares the cores among), all measured on real guests in Node.
 import os from 'node:os';
 import { jainIndex, percentile } from '../src/core/metrics.ts';
 import { Guest } from '../src/host/guest.ts';
