@@ -41,6 +41,23 @@ async function countOver(guest: Guest, ms: number): Promise<{ instructions: numb
 
 const median = (xs: number[]): number => percentile(xs, 50);
 
+/** VMs of 80 MiB on hv, one per name, started, each burning one CPU. */
+async function burners(hv: Hypervisor, names: string[]): Promise<string[]> {
+  const ids = names.map((name) => hv.createVm({ name, memoryMiB: 80 }).id);
+  await Promise.all(ids.map((id) => hv.start(id)));
+  for (const id of ids) await hv.exec(id, 'hv-burn > /dev/null &');
+  return ids;
+}
+
+/** Resumes the paused VMs among ids that are in `active`, and pauses the running ones that are not. */
+async function runOnly(hv: Hypervisor, ids: string[], active: string[]): Promise<void> {
+  for (const id of ids) {
+    const state = hv.vm(id).state;
+    if (active.includes(id) && state === 'paused') await hv.resume(id);
+    if (!active.includes(id) && state === 'running') await hv.pause(id);
+  }
+}
+
 /**
  * Compares two ways of running a burning guest in windows of OVERHEAD_WINDOW_MS,
  * in the order A B B A A B B A ... so that a drift of the machine's speed weighs
@@ -127,10 +144,8 @@ async function overhead(): Promise<BenchRow[]> {
 async function accuracyFairnessScaling(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const hv = nodeHypervisor({ pcpus: 1, memoryMiB: 1024 }, 0);
-  const ids = ['g1', 'g2', 'g3', 'g4'].map((name) => hv.createVm({ name, memoryMiB: 80 }).id);
   try {
-    await Promise.all(ids.map((id) => hv.start(id)));
-    for (const id of ids) await hv.exec(id, 'hv-burn > /dev/null &');
+    const ids = await burners(hv, ['g1', 'g2', 'g3', 'g4']);
     // Warm-up: v86 compiles each burner's hot code to wasm, V8 compiles that on
     // its background threads; until then guests run slower, and the first
     // window measured would not compare with the next (seen: half the MIPS).
@@ -138,11 +153,7 @@ async function accuracyFairnessScaling(): Promise<BenchRow[]> {
     await sleep(WARMUP_MS);
     hv.setHost({ pcpus: 1 });
     const only = async (active: string[]) => {
-      for (const id of ids) {
-        const state = hv.vm(id).state;
-        if (active.includes(id) && state === 'paused') await hv.resume(id);
-        if (!active.includes(id) && state === 'running') await hv.pause(id);
-      }
+      await runOnly(hv, ids, active);
       await sleep(1000);
     };
 
@@ -233,24 +244,19 @@ const SCALING_WINDOW_MS = 2000;
  */
 async function scalingAgainstBare(): Promise<BenchRow[]> {
   const cores = os.availableParallelism();
-  const hv = nodeHypervisor({ pcpus: 2, memoryMiB: 1024 }, 0);
-  const ids = ['m1', 'm2', 'm3', 'm4'].map((name) => hv.createVm({ name, memoryMiB: 80 }).id);
+  const PCPUS = 2;
+  const hv = nodeHypervisor({ pcpus: PCPUS, memoryMiB: 1024 }, 0);
   const bare: Guest[] = [];
   try {
-    await Promise.all(ids.map((id) => hv.start(id)));
+    const ids = await burners(hv, ['m1', 'm2', 'm3', 'm4']);
     for (let i = 1; i <= 4; i++) bare.push(await Guest.create(nodeGuestWorkers, { name: `bare${i}`, memoryMiB: 80, image: nodeImage(), wasm: { url: nodeWasmUrl } }));
-    for (const id of ids) await hv.exec(id, 'hv-burn > /dev/null &');
     for (const g of bare) await g.exec('hv-burn > /dev/null &');
     await sleep(WARMUP_MS);
     const ways = { managed1: [1, 0], managed4: [4, 0], bare1: [0, 1], bare4: [0, 4] } as const;
     type Way = keyof typeof ways;
     const enter = async (way: Way): Promise<Guest[]> => {
       const [managed, unmanaged] = ways[way];
-      for (const [i, id] of ids.entries()) {
-        const state = hv.vm(id).state;
-        if (i < managed && state === 'paused') await hv.resume(id);
-        if (i >= managed && state === 'running') await hv.pause(id);
-      }
+      await runOnly(hv, ids, ids.slice(0, managed));
       for (const [i, g] of bare.entries()) await (i < unmanaged ? g.resume() : g.pause());
       return [...ids.slice(0, managed).map((id) => hv.guest(id)!), ...bare.slice(0, unmanaged)];
     };
@@ -264,7 +270,7 @@ async function scalingAgainstBare(): Promise<BenchRow[]> {
         const w = await Promise.all(guests.map((g) => countOver(g, SCALING_WINDOW_MS)));
         mips[way] = w.reduce((a, x) => a + x.instructions / x.ms, 0) / 1000;
       }
-      ratios.managed.push(mips.managed4 / (2 * mips.managed1));
+      ratios.managed.push(mips.managed4 / (PCPUS * mips.managed1));
       ratios.bare.push(mips.bare4 / (Math.min(4, cores) * mips.bare1));
       ratios.versus.push(mips.managed4 / mips.bare4);
     }
