@@ -219,10 +219,10 @@ export class GuestRuntime implements GuestApi {
     // Before the guest runs: a first rdtsc must not jump (see v86-tuning.ts, the TSC).
     primeTsc((emulator.v86.cpu as unknown as { wm: { exports: V86Tsc } }).wm.exports, now);
     const tRestore = hostClock();
+    const link = new HandOffLink(spec.cpuInbox?.cell ?? null, spec.cpuCells, () => this.gate, hostClock);
+    this.link = link;
     if (spec.cpuPort) this.connectCpu(spec.cpuPort);
     if (spec.nicPort) this.nic = new Nic(nicHost(emulator, () => this.gate?.wake()), spec.nicPort);
-    const link = new HandOffLink(spec.cpuInbox, spec.cpuCells, () => this.gate, hostClock);
-    this.link = link;
     this.gate = new TickGate(
       emulator,
       (e) => this.emit(e),
@@ -295,8 +295,8 @@ export class GuestRuntime implements GuestApi {
     this.gate?.queue(grantId, ms);
   }
 
-  handOff(grantId: number, nextGrantId: number, to: HandOffTarget): void {
-    this.link?.route(nextGrantId, to);
+  handOff(grantId: number, nextGrantId: number, ms: number, to: HandOffTarget, link?: CpuPortLike): void {
+    this.link?.route(nextGrantId, ms, to, link);
     this.gate?.handOff(grantId, nextGrantId);
   }
 
@@ -562,7 +562,9 @@ export class GuestRuntime implements GuestApi {
       if (c.op === 'grant') this.grant(c.grantId, c.ms);
       else if (c.op === 'preempt') this.preempt(c.grantId);
       else if (c.op === 'queue') this.queue(c.grantId, c.ms);
-      else if (c.op === 'handOff') this.handOff(c.grantId, c.nextGrantId, c.to);
+      else if (c.op === 'handOff') this.handOff(c.grantId, c.nextGrantId, c.ms, c.to, c.link);
+      else if (c.op === 'link') this.link?.accept(c.port);
+      else if (c.op === 'unlink') this.link?.unlink(c.key);
     });
     port.start?.();
   }

@@ -214,13 +214,23 @@ describe('TickGate', () => {
     expect(events).toEqual([{ type: 'cpu-slice-end', grantId: 71, usedMs: 3, instructions: 900_000, reason: 'expired', handedOff: 72 }]);
   });
 
-  it('starts on a hand-over that came before its queue message', () => {
-    const { a, b } = pair();
-    a.gate.grant(21, 1);
-    a.gate.handOff(21, 22);
-    a.fake.run(5);
+  it('starts on a hand-over that carries its grant, with no queue message before', () => {
+    const { b } = pair();
+    b.gate.onHandOff(22, 4);
+    expect(b.gate.state).toBe('granted');
+    b.fake.run(10);
+    expect(b.events.at(-1)).toMatchObject({ type: 'cpu-slice-end', grantId: 22, usedMs: 4 });
+  });
+
+  it('does not start a grant the host withdrew before its hand-over came', () => {
+    const { b } = pair();
+    b.gate.preempt(26);
+    b.gate.onHandOff(26, 4);
     expect(b.gate.state).toBe('waiting');
-    b.gate.queue(22, 4);
+    b.gate.queue(26, 4);
+    b.gate.onHandOff(26);
+    expect(b.gate.state).toBe('waiting');
+    b.gate.onHandOff(27, 4); // the next one is not withdrawn
     expect(b.gate.state).toBe('granted');
   });
 

@@ -12,17 +12,18 @@
 // received) to its end: the pCPU was this guest's for all of it, the
 // emulator's yields between ticks included.
 //
-// Hand-over: the host may queue a grant that starts when another guest's
-// grant ends (queue), and tell the running guest whom it hands the pCPU to
-// (handOff). At its slice end the running worker then posts the queued grant's
-// id on a channel all the hypervisor's guest workers share, and the queued
-// guest starts on it: one message between workers instead of a report to the
-// host and a grant back. Messages from the host and hand-overs from other
-// workers travel on different channels and may overtake each other, so the
-// gate keeps every queued grant (and the hand-over promised for it) until it
-// starts, and remembers recent hand-overs for a queue message that comes late.
-// Grant ids only grow: starting a grant retires queued grants older than it.
-// A guest that halted does not start its own queued grant.
+// Hand-over: the host tells the running guest which queued grant takes its
+// pCPU when its grant ends (handOff). At its slice end the running worker
+// then sends that grant (id and length) to the queued guest's worker, which
+// starts on it: one message between workers instead of a report to the host
+// and a grant back. The queued guest hears of its grant only then: a message
+// to a parked worker wakes its thread, which takes a core from a running
+// guest. A grant the host withdraws (preempt) before its hand-over comes is
+// remembered and not started. When the queued grant is the running guest's
+// own (queue), it starts without a message; a guest that halted does not
+// start its own queued grant. Grant ids only grow: starting a grant retires
+// queued grants older than it, and a grant the host sends again after a
+// hand-over is not a second slice.
 //
 // Before what is likely the last tick of a slice handed to another worker,
 // the gate gives notice (notice callback): that worker may then stay awake and
@@ -72,8 +73,8 @@ export class TickGate {
   private readonly armed = new Map<number, number>();
   private readonly after = new Map<number, number>();
   private successor: number | null = null;
-  // Hand-overs seen on the channel, newest last (for a queue message that comes after its hand-over).
-  private readonly seen: number[] = [];
+  // Grants withdrawn before they came (their hand-over may still be on its way).
+  private readonly revoked = new Map<number, true>();
   // Use that is not part of a slice (free or blocked), reported in batches.
   private pendingUsed = 0;
   private pendingInstr = 0;
@@ -155,11 +156,7 @@ export class TickGate {
 
   /** Wait for a hand-over of grantId (or its grant) to run ms. */
   queue(grantId: number, ms: number): void {
-    if (this.state === 'free' || grantId <= this.grantId) return;
-    if (this.seen.includes(grantId) && this.state === 'waiting') {
-      this.start(grantId, ms);
-      return;
-    }
+    if (this.state === 'free' || grantId <= this.grantId || this.revoked.has(grantId)) return;
     remember(this.armed, grantId, ms);
   }
 
@@ -169,17 +166,21 @@ export class TickGate {
     else if (grantId > this.grantId) remember(this.after, grantId, nextGrantId);
   }
 
-  /** Another worker handed over grantId. */
-  onHandOff(grantId: number): void {
-    this.seen.push(grantId);
-    if (this.seen.length > 64) this.seen.shift();
-    const ms = this.armed.get(grantId);
-    if (ms !== undefined && this.state === 'waiting') this.start(grantId, ms);
+  /** Another worker handed over grantId, of ms (or of the length queued here). */
+  onHandOff(grantId: number, ms?: number): void {
+    if (grantId <= this.grantId || this.revoked.has(grantId)) return;
+    const length = ms ?? this.armed.get(grantId);
+    if (length === undefined) return;
+    if (this.state === 'waiting') this.start(grantId, length);
+    else if (this.state !== 'free') remember(this.armed, grantId, length); // the host's grant may still start it
   }
 
   preempt(grantId: number): void {
     if (this.state === 'granted' && grantId === this.grantId) this.endSlice('preempted');
-    else this.armed.delete(grantId);
+    else {
+      this.armed.delete(grantId);
+      if (grantId > this.grantId) remember(this.revoked, grantId, true);
+    }
   }
 
   /** Drop any grant without reporting it (user pause: the host already knows). */

@@ -59,6 +59,18 @@ function keyScale(c: Candidate, tier: Tier): number {
   return (c.usedMs + c.recentBonusMs) / c.weight;
 }
 
+/**
+ * How far `b` stands behind `a` (ranked before it, same tier) in ms of pCPU
+ * time: how long `a` would run to fall to `b`'s place. Infinite across tiers.
+ */
+export function lagMs(a: Candidate, b: Candidate): number {
+  const tier = tierOf(a);
+  if (tier !== tierOf(b)) return Infinity;
+  if (tier === 1) return a.reservationMs - a.usedMs - (b.reservationMs - b.usedMs);
+  if (tier === 2) return (a.creditMs / a.entitledMs - b.creditMs / b.entitledMs) * a.entitledMs;
+  return ((b.usedMs + b.recentBonusMs) / b.weight - (a.usedMs + a.recentBonusMs) / a.weight) * a.weight;
+}
+
 /** Waiting VMs, best first. */
 export function rankCandidates(candidates: readonly Candidate[]): Candidate[] {
   return [...candidates].sort(compareCandidates);

@@ -54,6 +54,25 @@ describe('SchedulerSim', () => {
     expect(run({ handOffDelayMs: 5, grantDelayMs: 0.2, handOff: false })).toBeCloseTo(98, 0);
   });
 
+  it('keeps each VM on the pCPU it last ran on (affinity), at no cost to the shares', () => {
+    // Slices overrun their grants by up to a tick (v86's ~1 ms), so the pCPUs' turns drift apart.
+    const sim = new SchedulerSim({ config: { pcpus: 2, handOff: true }, reportDelayMs: 0.2, grantDelayMs: 0.2, handOffDelayMs: 0.1, seed: 3 });
+    for (const id of ['a', 'b', 'c', 'd']) sim.addGuest(id, busyGuest((random) => random()));
+    sim.runPeriods(20);
+    const moves = new Map<string, number>();
+    const last = new Map<string, number>();
+    for (const { decision: d } of sim.decisions) {
+      if (d.kind !== 'grant' && d.kind !== 'queue') continue;
+      if (last.has(d.vmId) && last.get(d.vmId) !== d.pcpu) moves.set(d.vmId, (moves.get(d.vmId) ?? 0) + 1);
+      last.set(d.vmId, d.pcpu);
+    }
+    // Two pairs, each taking turns on one pCPU: no VM moves after it found its pair.
+    expect([...moves.values()].reduce((a, x) => a + x, 0)).toBeLessThanOrEqual(4);
+    const totals = ['a', 'b', 'c', 'd'].map((id) => sim.records(id).slice(1).reduce((a, r) => a + r.usedMs, 0));
+    expect(Math.min(...totals) / Math.max(...totals)).toBeGreaterThan(0.98);
+    for (const id of ['a', 'b', 'c', 'd']) expect(Math.min(...sim.records(id).slice(1).map((r) => r.usedMs))).toBeGreaterThan(45);
+  });
+
   it('removes a guest', () => {
     const sim = new SchedulerSim({ config: { pcpus: 1 } });
     sim.addGuest('a', busyGuest());

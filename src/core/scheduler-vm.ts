@@ -43,6 +43,8 @@ export interface VmEntry {
   reservationMs: number;
   /** Guest speed seen in its last report (instructions per ms), to estimate grants cut by a boundary. */
   instructionsPerMs: number;
+  /** The pCPU of its last grant (null before the first). */
+  lastPcpu: number | null;
 }
 
 /** A fresh entry for a VM added at `nowMs`. */
@@ -67,6 +69,7 @@ export function newVmEntry(id: VmId, order: number, res: VmResources, nowMs: num
     limitMs: 0,
     reservationMs: 0,
     instructionsPerMs: 0,
+    lastPcpu: null,
   };
 }
 

@@ -23,6 +23,13 @@
 // the queued grant, and the host grants it too: a worker ignores a grant it
 // has already started, and one whose hand-over was lost starts then.
 //
+// Affinity: of the VMs ranked within half a slice of the best, a pCPU goes to
+// one whose last grant was on it. A successor's thread then last ran on the
+// core its predecessor's thread is leaving, and the host OS wakes it there;
+// otherwise it is woken on the core of the other pCPU's guest and preempts it
+// while a core idles (measured, four guests on P=2 in Node: cores idle
+// 5-6 % of the time against 1-3 %).
+//
 // The host loop (all times from one monotonic clock, in ms):
 //   - worker events: onSliceEnd / onWake / onUsage, then dispatch(now);
 //   - user actions: addVm / removeVm / setPaused / setResources / setConfig,
@@ -40,7 +47,7 @@ import { HvError } from './errors.ts';
 import { describeValue } from './format.ts';
 import { currentFrame, grantLength, nextFrame, type Frame } from './frame.ts';
 import { chargeFor, estimateUsedAt, newGrant, pcpuView, stretchTo, type Grant } from './grant.ts';
-import { rankCandidates, tierOf } from './ranking.ts';
+import { lagMs, rankCandidates, tierOf } from './ranking.ts';
 import { checkReservations, checkTime, checkUsage, normalizeConfig, normalizeResources } from './resources.ts';
 import type { Candidate } from './ranking.ts';
 import type {
@@ -74,6 +81,8 @@ export class CpuScheduler {
   private nextCfg: SchedulerConfig | null = null;
   private readonly vms = new Map<VmId, V.VmEntry>();
   private slots: (Grant | null)[] = [];
+  /** The VM of the latest grant on each pCPU (affinity: pickFor). */
+  private readonly lastOn: (VmId | null)[] = [];
   /** Per pCPU: the grant queued to follow the running one. */
   private successors: (Grant | null)[] = [];
   /** Promoted successors (granted again, in case the hand-over was lost), and hand-overs to undo: dispatch sends them. */
@@ -288,7 +297,8 @@ export class CpuScheduler {
       const fresh: Grant[] = [];
       for (let p = 0; p < this.cfg.pcpus && waiting.length > 0; p++) {
         if (this.slots[p]) continue;
-        const c = waiting.shift();
+        const c = this.pickFor(p, waiting);
+        if (c) waiting.splice(waiting.indexOf(c), 1);
         const vm = c && this.vms.get(c.vmId);
         if (!vm) continue;
         // A free pCPU now beats waiting for a busy one.
@@ -462,7 +472,7 @@ export class CpuScheduler {
       const entries = new Map(free.map((vm) => [vm.id, frame.entry(vm, 0)]));
       const candidates = [...entries.values()].map(V.candidateOf);
       if (selfEntry && V.isEligible(selfEntry)) candidates.push({ ...V.candidateOf(selfEntry), readySinceMs: end });
-      const best = rankCandidates(candidates)[0];
+      const best = this.pickFor(g.pcpu, rankCandidates(candidates));
       const isSelf = best !== undefined && best.vmId === g.vmId;
       const entry = isSelf ? selfEntry : best && entries.get(best.vmId);
       const vm = best && this.vms.get(best.vmId);
@@ -480,6 +490,16 @@ export class CpuScheduler {
       out.push({ kind: 'queue', vmId: vm.id, pcpu: g.pcpu, ms: q.ms, grantId: q.id, after: { vmId: g.vmId, grantId: g.id } });
     }
     return out;
+  }
+
+  // The candidate for pCPU p among ranked ones: the best, or one ranked within
+  // half a slice of it whose last grant was on p, other than the VM that ran
+  // there last (it follows itself by rank alone: no switch at all).
+  private pickFor(p: number, ranked: Candidate[]): Candidate | undefined {
+    const best = ranked[0];
+    if (!best || best.vmId === this.lastOn[p]) return best;
+    const home = ranked.find((c) => c.vmId !== this.lastOn[p] && this.vms.get(c.vmId)?.lastPcpu === p && lagMs(best, c) <= this.cfg.sliceMs / 2);
+    return home ?? best;
   }
 
   // When a running grant is expected to end: at its length, or a slice in if
@@ -544,7 +564,9 @@ export class CpuScheduler {
     if (vm) {
       vm.grant = g;
       vm.state = 'running';
+      vm.lastPcpu = g.pcpu;
     }
+    this.lastOn[g.pcpu] = g.vmId;
     this.slots[g.pcpu] = g;
     this.ledger.addGranted(g.vmId, g.ms, true, handedOver);
     return grantDecision(g);

@@ -10,9 +10,10 @@ import type { HostTimers } from './timers.ts';
 export interface CpuPort {
   grant(grantId: number, ms: number): void;
   preempt(grantId: number): void;
+  /** This guest's own next grant (it follows itself on its pCPU). */
   queue(grantId: number, ms: number): void;
-  /** When grantId ends, hand the pCPU to queued grant nextGrantId at `to`. */
-  handOff(grantId: number, nextGrantId: number, to: HandOffTarget): void;
+  /** When grantId ends, hand the pCPU to queued grant nextGrantId of ms, at `to`. */
+  handOff(grantId: number, nextGrantId: number, ms: number, to: HandOffTarget): void;
   /** Where this guest's worker takes hand-overs (BootSpec.cpuInbox); none: only grants from the host start it. */
   readonly inbox?: HandOffInbox;
 }
@@ -115,10 +116,10 @@ export class CpuLoop {
       if (!port) continue;
       if (d.kind === 'grant') port.grant(d.grantId, d.ms);
       else if (d.kind === 'preempt') port.preempt(d.grantId);
-      else {
-        // The queued guest first, so that it is usually ready before the hand-over comes.
-        port.queue(d.grantId, d.ms);
-        if (port.inbox !== undefined) this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId, { ...port.inbox, notice });
+      else if (port.inbox !== undefined) {
+        // Only the running guest is told: another guest's worker hears of its grant with the hand-over.
+        if (d.vmId === d.after.vmId) port.queue(d.grantId, d.ms);
+        this.ports.get(d.after.vmId)?.handOff(d.after.grantId, d.grantId, d.ms, { ...port.inbox, notice });
       }
     }
     // Wake for the next period or preemption, or when a report would be overdue.

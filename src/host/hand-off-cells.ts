@@ -3,7 +3,7 @@
 // the successor, polling for it, starts ~0.03 ms later instead of the
 // 0.1-0.5 ms a message took to wake or reach it (measured). Only where memory can be
 // shared (Node; a browser page that is cross-origin isolated); elsewhere the
-// hand-over travels on the successor's BroadcastChannel alone.
+// hand-over travels as a message alone (workers/hand-off.ts).
 
 /** Cells for this many guest boots at once; more get none (and use messages). */
 const CELLS = 64;

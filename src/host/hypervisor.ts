@@ -364,8 +364,8 @@ export class Hypervisor implements HostApi {
   private readonly workers: GuestWorkerFactory;
   private settingsNow: HostSettings;
   private nextId = 1;
-  /** Prefix of the inboxes where this hypervisor's guest workers hand the pCPU to each other (unique per hypervisor). */
-  private readonly cpuChannel = `hv-cpu-${randomHex(8)}`;
+  /** Prefix of the keys that name this hypervisor's guest workers to its CPU service (HandOffInbox.key). */
+  private readonly cpuKey = `hv-cpu-${randomHex(8)}`;
   /** Their shared hand-over cells, where memory can be shared. */
   private readonly cpuCells = HandOffCells.create();
   private readonly watchdog: Watchdog;
@@ -1942,7 +1942,7 @@ export class Hypervisor implements HostApi {
     else if (!state) vm.mac = null;
     // One cell per start (a clone that falls back to a cold boot keeps it); teardown frees it.
     vm.cpuCell ??= this.cpuCells?.take() ?? null;
-    const inbox: HandOffInbox = { channel: `${this.cpuChannel}:${vm.id}:${generation}`, cell: vm.cpuCell };
+    const inbox: HandOffInbox = { key: `${this.cpuKey}:${vm.id}:${generation}`, cell: vm.cpuCell };
     return Guest.create(this.workers, {
       name: vm.name,
       memoryMiB: vm.memoryMiB,
@@ -2018,7 +2018,7 @@ export class Hypervisor implements HostApi {
     const cpuId = `template:${slot}`;
     this.hostHeld.set(cpuId, { id: cpuId, label: `template ${slot}`, mib: key.memoryMiB });
     const cell = this.cpuCells?.take() ?? null;
-    const inbox: HandOffInbox = { channel: `${this.cpuChannel}:${cpuId}:${randomHex(4)}`, cell };
+    const inbox: HandOffInbox = { key: `${this.cpuKey}:${cpuId}:${randomHex(4)}`, cell };
     let guest: Guest | null = null;
     const release = async (): Promise<void> => {
       this.cpu.unregister(cpuId);

@@ -96,8 +96,11 @@ export interface IoCounters {
 
 /** Where a guest worker takes hand-overs of the pCPU from the hypervisor's other guest workers. */
 export interface HandOffInbox {
-  /** A BroadcastChannel that only this worker listens on. */
-  channel: string;
+  /**
+   * Names this boot's worker to the CPU service, which links two workers
+   * (a MessageChannel, CpuCommand 'link') before the first hand-over between them.
+   */
+  key: string;
   /** Its cell in the shared hand-over array (BootSpec.cpuCells), or null: messages only. */
   cell: number | null;
 }
@@ -124,7 +127,7 @@ export interface BootSpec {
   scheduled: boolean;
   /**
    * This worker's inbox: the worker before a queued grant hands the pCPU over
-   * there (GuestApi.queue / handOff). None: only the host grants.
+   * to it (GuestApi.handOff), on a port the CPU service links. None: only the host grants.
    */
   cpuInbox?: HandOffInbox;
   /** The hypervisor's shared hand-over array (Int32 cells, one per guest worker), where memory can be shared. */
@@ -278,10 +281,14 @@ export interface GuestApi {
    * grant not yet started, withdraw it.
    */
   preempt(grantId: number): void;
-  /** Start grant `grantId` of ms when the worker before it hands over (at BootSpec.cpuInbox), or when granted. */
+  /** Start this worker's own grant `grantId` of ms when its grant before ends (GuestApi.handOff), or when granted. */
   queue(grantId: number, ms: number): void;
-  /** When grant `grantId` ends, start queued grant `nextGrantId` in the worker that queued it, at its inbox `to`. */
-  handOff(grantId: number, nextGrantId: number, to: HandOffTarget): void;
+  /**
+   * When grant `grantId` ends, hand the pCPU to queued grant `nextGrantId` of
+   * ms: in this worker if it queued that grant, else in the worker at `to`
+   * (the hand-over carries the grant, so that worker is told nothing before).
+   */
+  handOff(grantId: number, nextGrantId: number, ms: number, to: HandOffTarget): void;
   /** Ungated: the guest runs whenever it is runnable (no hypervisor scheduler). */
   setScheduled(scheduled: boolean): void;
   /** The console pane is cols x rows: tell the guest's agent (second serial port). */

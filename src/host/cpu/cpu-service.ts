@@ -5,6 +5,9 @@
 // tab's throttled timers delay what it decides; in Node it runs in the host
 // thread, over the same ports. The hypervisor registers a guest's channel
 // before its boot; the guest's first cpu-wake puts it under the scheduler.
+// Guest workers hand the pCPU to each other over ports of their own: before
+// the first hand-over from one worker to another, the service makes a
+// MessageChannel and gives one end to each.
 import type { ClosedPeriod, SchedulerConfigInput, SchedulerView, VmResourcesInput, VoidedGrant } from '../../core/scheduler-types.ts';
 import type { HandOffInbox } from '../../protocol/guest-api.ts';
 import type { CpuCommand, CpuPortLike, CpuReport } from '../../protocol/cpu-port.ts';
@@ -47,11 +50,15 @@ interface Registered {
   inbox: HandOffInbox;
   paused: boolean;
   attached: boolean;
+  /** Keys of the workers this one has a port to (it hands over to them). */
+  links: Set<string>;
 }
 
 export class CpuService implements CpuControl {
   private readonly loop: CpuLoop;
   private readonly guests = new Map<string, Registered>();
+  /** The same registrations by their inbox key. */
+  private readonly byKey = new Map<string, Registered>();
 
   constructor(
     options: CpuServiceOptions,
@@ -69,8 +76,9 @@ export class CpuService implements CpuControl {
 
   register(vmId: string, port: CpuPortLike, resources: VmResourcesInput, inbox: HandOffInbox): void {
     this.unregister(vmId);
-    const g: Registered = { port, resources, inbox, paused: false, attached: false };
+    const g: Registered = { port, resources, inbox, paused: false, attached: false, links: new Set() };
     this.guests.set(vmId, g);
+    this.byKey.set(inbox.key, g);
     port.addEventListener('message', ({ data }) => {
       if (this.guests.get(vmId) === g) this.onReport(vmId, g, data as CpuReport);
     });
@@ -81,8 +89,11 @@ export class CpuService implements CpuControl {
     const g = this.guests.get(vmId);
     if (!g) return;
     this.guests.delete(vmId);
+    this.byKey.delete(g.inbox.key);
     if (g.attached) this.loop.detach(vmId);
     g.port.close();
+    const gone: CpuCommand = { op: 'unlink', key: g.inbox.key };
+    for (const other of this.guests.values()) if (other.links.delete(g.inbox.key)) other.port.postMessage(gone);
   }
 
   setPaused(vmId: string, paused: boolean): void {
@@ -125,7 +136,11 @@ export class CpuService implements CpuControl {
           grant: (grantId, ms) => send({ op: 'grant', grantId, ms }),
           preempt: (grantId) => send({ op: 'preempt', grantId }),
           queue: (grantId, ms) => send({ op: 'queue', grantId, ms }),
-          handOff: (grantId, nextGrantId, to) => send({ op: 'handOff', grantId, nextGrantId, to }),
+          handOff: (grantId, nextGrantId, ms, to) => {
+            const link = this.linkFor(g, to.key);
+            const c: CpuCommand = { op: 'handOff', grantId, nextGrantId, ms, to, ...(link ? { link } : {}) };
+            g.port.postMessage(c, link ? [link] : []);
+          },
           inbox: g.inbox,
         },
         g.resources,
@@ -134,5 +149,16 @@ export class CpuService implements CpuControl {
       return;
     }
     this.loop.onGuestEvent(vmId, e);
+  }
+
+  /** A new port from `from` to the worker at `key` (the other end goes to that worker), or none when it has one or needs none. */
+  private linkFor(from: Registered, key: string): CpuPortLike | undefined {
+    const to = this.byKey.get(key);
+    if (!to || to === from || from.links.has(key)) return undefined;
+    const channel = new MessageChannel();
+    const c: CpuCommand = { op: 'link', port: channel.port2 };
+    to.port.postMessage(c, [channel.port2]);
+    from.links.add(key);
+    return channel.port1;
   }
 }
