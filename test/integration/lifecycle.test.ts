@@ -217,7 +217,9 @@ function hangableWorkers(base: GuestWorkerFactory): { factory: GuestWorkerFactor
             const host = spec.cpuPort as MessagePort | undefined;
             if (host) {
               const relay = new MessageChannel();
-              host.addEventListener('message', (e) => void (hung || relay.port2.postMessage(e.data)));
+              // CPU commands may carry a port for hand-overs (CpuCommand 'link', handOff.link): pass it on.
+              const ports = (d: { link?: unknown; port?: unknown }) => [d.link, d.port].filter((p): p is MessagePort => p instanceof MessagePort);
+              host.addEventListener('message', (e) => void (hung || relay.port2.postMessage(e.data, ports(e.data))));
               relay.port2.addEventListener('message', (e) => void (hung || host.postMessage(e.data)));
               host.start();
               relay.port2.start();
