@@ -23,8 +23,8 @@
 // the queued grant, and the host grants it too: a worker ignores a grant it
 // has already started, and one whose hand-over was lost starts then.
 //
-// Affinity: of the VMs ranked within half a slice of the best, a pCPU goes to
-// one whose last grant was on it. A successor's thread then last ran on the
+// Affinity: when the best-ranked VM last ran on another pCPU, a pCPU goes to
+// one ranked within half a slice of it whose last grant was on this pCPU. A successor's thread then last ran on the
 // core its predecessor's thread is leaving, and the host OS wakes it there;
 // otherwise it is woken on the core of the other pCPU's guest and preempts it
 // while a core idles (measured, four guests on P=2 in Node: cores idle 3-7 %
@@ -492,12 +492,13 @@ export class CpuScheduler {
     return out;
   }
 
-  // The candidate for pCPU p among ranked ones: the best, or one ranked within
-  // half a slice of it whose last grant was on p, other than the VM that ran
-  // there last (it follows itself by rank alone: no switch at all).
+  // The candidate for pCPU p among ranked ones: the best, unless it last ran
+  // on another pCPU and one ranked within half a slice of it last ran on p
+  // (other than the VM that ran there last: it follows itself by rank alone).
   private pickFor(p: number, ranked: Candidate[]): Candidate | undefined {
     const best = ranked[0];
-    if (!best || best.vmId === this.lastOn[p]) return best;
+    const bestLast = best && this.vms.get(best.vmId)?.lastPcpu;
+    if (!best || bestLast === p || bestLast === null || bestLast === undefined) return best;
     const home = ranked.find((c) => c.vmId !== this.lastOn[p] && this.vms.get(c.vmId)?.lastPcpu === p && lagMs(best, c) <= this.cfg.sliceMs / 2);
     return home ?? best;
   }
