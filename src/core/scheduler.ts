@@ -24,11 +24,12 @@
 // has already started, and one whose hand-over was lost starts then.
 //
 // Affinity: when the best-ranked VM last ran on another pCPU, a pCPU goes to
-// one ranked within half a slice of it whose last grant was on this pCPU. A successor's thread then last ran on the
-// core its predecessor's thread is leaving, and the host OS wakes it there;
-// otherwise it is woken on the core of the other pCPU's guest and preempts it
-// while a core idles (measured, four guests on P=2 in Node: cores idle 3-7 %
-// of the time without it, 1-3 % with it).
+// one ranked within half a slice of it whose last grant was on this pCPU. A
+// successor's thread then last ran on the core its predecessor's thread is
+// leaving, and the host OS wakes it there; otherwise it is woken on the core
+// of the other pCPU's guest and preempts it while a core idles (measured,
+// four guests on P=2 in Node: cores idle 3-7 % of the time without it, 1-3 %
+// with it).
 //
 // The host loop (all times from one monotonic clock, in ms):
 //   - worker events: onSliceEnd / onWake / onUsage, then dispatch(now);
