@@ -170,9 +170,7 @@ export class TickGate {
   onHandOff(grantId: number, ms?: number): void {
     if (grantId <= this.grantId || this.revoked.has(grantId)) return;
     const length = ms ?? this.armed.get(grantId);
-    if (length === undefined) return;
-    if (this.state === 'waiting') this.start(grantId, length);
-    else if (this.state !== 'free') remember(this.armed, grantId, length); // the host's grant may still start it
+    if (length !== undefined && this.state === 'waiting') this.start(grantId, length);
   }
 
   preempt(grantId: number): void {

@@ -129,7 +129,7 @@ export class CpuService implements CpuControl {
       // The first wake says the emulator is ready to execute: put it under the scheduler.
       if (e.type !== 'cpu-wake') return;
       g.attached = true;
-      const send = (c: CpuCommand): void => g.port.postMessage(c);
+      const send = (c: CpuCommand, transfer: unknown[] = []): void => g.port.postMessage(c, transfer);
       this.loop.attach(
         vmId,
         {
@@ -138,8 +138,7 @@ export class CpuService implements CpuControl {
           queue: (grantId, ms) => send({ op: 'queue', grantId, ms }),
           handOff: (grantId, nextGrantId, ms, to) => {
             const link = this.linkFor(g, to.key);
-            const c: CpuCommand = { op: 'handOff', grantId, nextGrantId, ms, to, ...(link ? { link } : {}) };
-            g.port.postMessage(c, link ? [link] : []);
+            send({ op: 'handOff', grantId, nextGrantId, ms, to, ...(link ? { link } : {}) }, link ? [link] : []);
           },
           inbox: g.inbox,
         },
